@@ -1,0 +1,32 @@
+"""System checks for settings an operator must get right (`manage.py check`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+
+@register()
+def check_encryption_keys(app_configs: Any, **kwargs: Any) -> list[Any]:
+    from revcycle.crypto import _fernet_for
+
+    problems: list[Any] = []
+    for i, key in enumerate(settings.FIELD_ENCRYPTION_KEYS):
+        try:
+            _fernet_for(key)
+        except Exception as exc:  # noqa: BLE001 - reported as a check error
+            problems.append(Error(f"FIELD_ENCRYPTION_KEYS[{i}] is unusable: {exc}",
+                                  id="revcycle.E001"))
+    if not settings.DEBUG and "demo-key" in "".join(settings.FIELD_ENCRYPTION_KEYS):
+        problems.append(Error("FIELD_ENCRYPTION_KEYS still holds the demo key", id="revcycle.E002"))
+    return problems
+
+
+@register(deploy=True)
+def check_sandbox_off_in_production(app_configs: Any, **kwargs: Any) -> list[Any]:
+    if settings.SANDBOX_ENABLED and not settings.DEBUG:
+        return [Warning("SANDBOX_ENABLED is on with DEBUG off: the sandbox is for demos",
+                        id="revcycle.W001")]
+    return []

@@ -1,0 +1,52 @@
+"""Roles are Django groups with permissions, created by migration 0002.
+
+biller: run lookups, see results, export. manager: biller plus batches and the audit log.
+admin: manager plus connections, environments, Smart session activation and users.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+
+from django.core.exceptions import PermissionDenied
+
+BILLER, MANAGER, ADMIN = "biller", "manager", "admin"
+ROLES = (BILLER, MANAGER, ADMIN)
+
+# Custom permissions are declared on revcycle.AuditEvent's Meta.
+BILLER_PERMS = ["run_lookups", "view_results", "export_results"]
+MANAGER_PERMS = BILLER_PERMS + ["manage_batches", "view_audit_log", "override_duplicates"]
+ADMIN_PERMS = MANAGER_PERMS + ["manage_connections", "switch_environment", "activate_smart_session"]
+ROLE_PERMS = {BILLER: BILLER_PERMS, MANAGER: MANAGER_PERMS, ADMIN: ADMIN_PERMS}
+
+
+def role_names(user: Any) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_role_names", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))
+        if user.is_superuser:
+            cached |= set(ROLES)
+        user._role_names = cached
+    return cached
+
+
+def has_perm(user: Any, codename: str) -> bool:
+    return user.is_authenticated and user.has_perm(f"revcycle.{codename}")
+
+
+def permission_required(codename: str) -> Callable:
+    """View decorator: 403 unless the user's role grants `codename`."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
+            if not has_perm(request.user, codename):
+                raise PermissionDenied(f"Your role does not allow this ({codename}).")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,269 @@
+"""Settings for revcycle, read from the environment.
+
+Every value has a default that is safe for the demo on one machine; production sets
+SECRET_KEY, FIELD_ENCRYPTION_KEYS, DATABASE_URL, ALLOWED_HOSTS and DEBUG=0.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("REVCYCLE_VAR_DIR", BASE_DIR / "var"))
+
+
+def envbool(name: str, default: str) -> bool:
+    value = os.environ.get(name, default).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {value!r}")
+
+
+def envint(name: str, default: str) -> int:
+    value = os.environ.get(name, default)
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from exc
+
+
+def envfloat(name: str, default: str) -> float:
+    value = os.environ.get(name, default)
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from exc
+
+
+def envsecret(name: str, default: str = "") -> str:
+    """A secret from NAME, or from the file named by NAME_FILE (Docker/K8s secrets)."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        return Path(path).read_text().strip()
+    return os.environ.get(name, default)
+
+
+def envlist(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = envbool("DEBUG", "1")
+# The demo key is only usable with DEBUG on; production must set its own.
+_DEMO_SECRET = "insecure-demo-key-only-for-local-use-never-in-production-0123456789"
+SECRET_KEY = envsecret("SECRET_KEY", _DEMO_SECRET if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+
+# Fernet keys, newest first: the first encrypts, all of them decrypt, so a key can rotate.
+# The demo keys are derived from the demo secret so a fresh checkout works at once.
+_DEMO_FIELD_KEY = "ZGVtby1rZXktZm9yLWxvY2FsLXVzZS1vbmx5LTAwMDE="
+FIELD_ENCRYPTION_KEYS = envlist(
+    "FIELD_ENCRYPTION_KEYS", envsecret("FIELD_ENCRYPTION_KEY", _DEMO_FIELD_KEY if DEBUG else "")
+)
+if not FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set when DEBUG is off")
+# Keyed HMAC for blind indexes (lookups by SSN or member id without decrypting).
+BLIND_INDEX_KEY = envsecret("BLIND_INDEX_KEY", SECRET_KEY)
+
+SANDBOX_ENABLED = envbool("SANDBOX_ENABLED", "1" if DEBUG else "0")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "template_partials",
+    "django_q",
+    "axes",
+    "revcycle",
+    "claims",
+    "eligibility",
+    "smartlink",
+]
+if SANDBOX_ENABLED:
+    INSTALLED_APPS.append("sandbox")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "revcycle.middleware.IdleTimeoutMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "revcycle.urls"
+WSGI_APPLICATION = "revcycle.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "revcycle.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'revcycle.sqlite3'}"),
+        conn_max_age=envint("CONN_MAX_AGE", "0"),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A web process and a worker write at once: WAL lets readers go on during a write,
+    # IMMEDIATE takes the write lock at BEGIN so a transaction never fails half-way with
+    # "database is locked", and the busy timeout makes writers queue instead of failing.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
+        ),
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# Sessions end after 15 minutes without a request (HIPAA automatic logoff).
+SESSION_IDLE_TIMEOUT = envint("SESSION_IDLE_TIMEOUT", "900")
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", "43200")
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie; the token travels in hx-headers
+
+# Throttle failed logins: 5 failures lock the username+address pair for 15 minutes.
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", "15") / 60
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_ENABLED = envbool("AXES_ENABLED", "1")
+
+# Security headers; with DEBUG off these make `check --deploy` clean.
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "0" if DEBUG else "1")
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if envbool("BEHIND_PROXY", "0"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "revcycle@localhost")
+
+# Uploads: a CSV of 100,000 rows is about 20 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+MAX_BATCH_ROWS = envint("MAX_BATCH_ROWS", "100000")
+
+# The ticket engine (revcycle/engine.py).
+ENGINE_THREADS = envint("ENGINE_THREADS", "16")
+ENGINE_LEASE_SECONDS = envint("ENGINE_LEASE_SECONDS", "60")
+ENGINE_PUMP_SECONDS = envint("ENGINE_PUMP_SECONDS", "540")
+ENGINE_PUMPS = envint("ENGINE_PUMPS", "1")
+ENGINE_MAX_TICKET_AGE = envint("ENGINE_MAX_TICKET_AGE", str(6 * 3600))
+HTTP_CONNECT_TIMEOUT = envfloat("HTTP_CONNECT_TIMEOUT", "5")
+HTTP_READ_TIMEOUT = envfloat("HTTP_READ_TIMEOUT", "30")
+HTTP_RETRIES = envint("HTTP_RETRIES", "2")
+
+# django-q2 with the ORM as broker, so SQLite and PostgreSQL both work with no other
+# server. `retry` must exceed `timeout` and the longest task (the engine pump), or a
+# running task is handed out again (PITFALLS.md).
+Q_CLUSTER = {
+    "name": "revcycle",
+    "orm": "default",
+    "workers": envint("Q_WORKERS", "2"),
+    "timeout": ENGINE_PUMP_SECONDS + 60,
+    "retry": ENGINE_PUMP_SECONDS + 120,
+    "max_attempts": 3,
+    "ack_failures": True,
+    "save_limit": 1000,
+    "poll": 0.5,
+    "catch_up": False,
+    "label": "Background jobs",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"phi": {"()": "revcycle.logfilters.RedactPHI"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["phi"], "formatter": "plain"}
+    },
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # OAuth2Session logs whole tokens at DEBUG (PITFALLS.md).
+        "requests_oauthlib": {"level": "INFO"},
+        "oauthlib": {"level": "INFO"},
+        "urllib3": {"level": "WARNING"},
+        "django_q": {"level": os.environ.get("Q_LOG_LEVEL", "WARNING")},
+        "axes": {"level": "WARNING"},
+    },
+}

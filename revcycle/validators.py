@@ -1,0 +1,64 @@
+"""Validators shared by forms, CSV rows and models; messages say what to fix."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+
+
+def npi_is_valid(npi: str) -> bool:
+    """Luhn check over the NPI with the 80840 prefix (CMS NPI check digit standard)."""
+    if not re.fullmatch(r"\d{10}", npi or ""):
+        return False
+    digits = [int(d) for d in "80840" + npi[:9]]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return (10 - total % 10) % 10 == int(npi[9])
+
+
+def validate_npi(value: str) -> None:
+    if not value:
+        return
+    if not re.fullmatch(r"\d{10}", value):
+        raise ValidationError(f"An NPI has 10 digits; {value!r} does not.")
+    if not npi_is_valid(value):
+        raise ValidationError(f"NPI {value} fails its check digit: look for a mistyped digit.")
+
+
+SSN_RE = re.compile(r"^(?!000|666|9\d\d)\d{3}-?(?!00)\d{2}-?(?!0000)\d{4}$")
+
+
+def normalise_ssn(value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if not SSN_RE.match(value):
+        raise ValidationError("An SSN is 9 digits, as 123-45-6789 or 123456789.")
+    digits = value.replace("-", "")
+    return f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"
+
+
+def parse_amount(value: str | Decimal | float | None) -> Decimal | None:
+    """Amounts arrive as strings, sometimes empty or the text null."""
+    if value is None:
+        return None
+    text = str(value).strip().replace(",", "").replace("$", "")
+    if text == "" or text.lower() in ("null", "none", "n/a"):
+        return None
+    try:
+        return Decimal(text).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None
+
+
+def validate_not_future(value: date) -> None:
+    if value and value > date.today():
+        raise ValidationError("This date is in the future.")
