@@ -390,6 +390,7 @@ class Ticket(models.Model):
     lease_owner = models.CharField(max_length=64, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(default=timezone.now, help_text="Last (re)queued.")
     submitted_at = models.DateTimeField(null=True, blank=True)
     processing_at = models.DateTimeField(null=True, blank=True)
     ready_at = models.DateTimeField(null=True, blank=True, help_text="When the answer arrived.")
@@ -419,7 +420,8 @@ class Ticket(models.Model):
 
     @property
     def age(self) -> timedelta:
-        return timezone.now() - self.created_at
+        """Time since the request was last queued (a "check again" starts the clock anew)."""
+        return timezone.now() - self.queued_at
 
     @staticmethod
     def hash_request(kind: str, connection_id: int, request: dict[str, Any]) -> str:

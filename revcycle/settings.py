@@ -126,6 +126,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "revcycle.context_processors.navigation",
+                "revcycle.context_processors.flagged",
             ],
         },
     },

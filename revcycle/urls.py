@@ -1,8 +1,18 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from revcycle import views
+
 urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("encounters/", views.encounters, name="encounters"),
+    path("encounters/<int:pk>/", views.encounter_detail, name="encounter_detail"),
+    path("audit/", views.audit_log, name="audit_log"),
     path("admin/", admin.site.urls),
     path("claims/", include("claims.urls")),
     path("eligibility/", include("eligibility.urls")),

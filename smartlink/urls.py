@@ -1,4 +1,6 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from smartlink import views
 
 app_name = "smartlink"
-urlpatterns: list = []
+urlpatterns = [path("", views.desk, name="desk")]

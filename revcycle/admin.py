@@ -1,0 +1,195 @@
+"""Admin: connections (write-only secrets, test connection, audited switch to P),
+facilities, encounters, and read-only tickets, tokens and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from revcycle import api, oauth
+from revcycle.audit import record_event
+from revcycle.models import (
+    AuditEvent,
+    Batch,
+    CodeDescription,
+    Connection,
+    Encounter,
+    Facility,
+    OAuthToken,
+    Ticket,
+)
+from revcycle.roles import has_perm
+
+SECRET_FIELDS = ("client_secret", "password", "api_key", "webhook_secret")
+admin.site.site_header = "revcycle administration"
+admin.site.site_title = "revcycle admin"
+
+
+class ConnectionForm(forms.ModelForm):
+    """Secrets are write-only: never shown back, kept when left blank."""
+
+    class Meta:
+        model = Connection
+        exclude = ["flagged_at", "flagged_reason", "backoff_until", "last_health_ok",
+                   "last_health_message", "last_health_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in SECRET_FIELDS:
+            field = self.fields[name]
+            is_set = bool(self.instance.pk and getattr(self.instance, name))
+            self.fields[name] = forms.CharField(
+                required=False, label=field.label, widget=forms.PasswordInput(render_value=False),
+                help_text="Set — leave blank to keep it." if is_set else "Not set.",
+            )
+        self.fields["environment"].help_text = (
+            "T returns test data. Switching to P (production) needs the admin role, a "
+            "confirmation, and is recorded in the audit log."
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name in SECRET_FIELDS:
+            if not data.get(name) and self.instance.pk:
+                data[name] = getattr(Connection.objects.get(pk=self.instance.pk), name)
+        return data
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionForm
+    list_display = ("name", "kind", "environment", "base_url", "active", "health", "flagged")
+    list_filter = ("kind", "environment", "active")
+    actions = ["test_connection", "clear_flags"]
+    readonly_fields = ("last_health_ok", "last_health_message", "last_health_at", "flagged_at",
+                       "flagged_reason")
+    filter_horizontal = ("facilities",)
+
+    @admin.display(description="health")
+    def health(self, obj: Connection) -> str:
+        if obj.last_health_ok is None:
+            return "not checked"
+        return ("ok" if obj.last_health_ok else "failing") + f" ({obj.last_health_at:%Y-%m-%d %H:%M})"
+
+    @admin.display(description="flagged", boolean=True)
+    def flagged(self, obj: Connection) -> bool:
+        return obj.is_flagged
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return has_perm(request.user, "manage_connections")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return has_perm(request.user, "manage_connections")
+
+    has_change_permission = has_add_permission = has_delete_permission = has_view_permission
+
+    @admin.action(description="Test connection (health check, then a token)")
+    def test_connection(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
+        for connection in queryset:
+            ok, message = api.health_check(connection)
+            self.message_user(request, f"{connection.name}: {message}",
+                              messages.SUCCESS if ok else messages.ERROR)
+            record_event(request, "change", connection, detail=f"test connection: {'ok' if ok else 'failed'}")
+
+    @admin.action(description="Clear the hold (after fixing credentials or the IP allow-list)")
+    def clear_flags(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
+        for connection in queryset:
+            connection.clear_flag()
+            oauth.forget(connection.pk)
+            record_event(request, "change", connection, detail="cleared hold")
+        self.message_user(request, "Held work resumes within a few seconds.")
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
+                        form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        """Switching to P asks for confirmation and needs the switch_environment permission."""
+        if request.method == "POST" and request.POST.get("environment") == "P":
+            current = Connection.objects.filter(pk=object_id).first() if object_id else None
+            if current is None or current.environment != "P":
+                if not has_perm(request.user, "switch_environment"):
+                    messages.error(request, "Only an admin may switch a connection to production.")
+                    return HttpResponse(status=403)
+                if request.POST.get("confirm_production") != "yes":
+                    return render(request, "admin/revcycle/confirm_production.html", {
+                        "connection": current, "post": request.POST.lists(),
+                        "title": "Switch to production?", "opts": self.model._meta,
+                    })
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
+        before = Connection.objects.filter(pk=obj.pk).first() if change else None
+        super().save_model(request, obj, form, change)
+        oauth.forget(obj.pk)
+        changed = [f for f in form.changed_data if f not in SECRET_FIELDS]
+        secrets = [f for f in form.changed_data if f in SECRET_FIELDS and form.cleaned_data.get(f)]
+        detail = f"fields: {', '.join(changed)}" + (f"; secrets replaced: {', '.join(secrets)}" if secrets else "")
+        if before and before.environment != obj.environment:
+            detail = f"environment {before.environment} -> {obj.environment}; " + detail
+        record_event(request, "change" if change else "create", obj, detail=detail)
+
+
+@admin.register(Facility)
+class FacilityAdmin(admin.ModelAdmin):
+    list_display = ("name", "npi", "tax_id", "smart_provider_key", "smart_manages_copay",
+                    "smart_late_diagnosis")
+    filter_horizontal = ("members",)
+
+
+@admin.register(Encounter)
+class EncounterAdmin(admin.ModelAdmin):
+    list_display = ("account_number", "patient_last_name", "patient_first_name", "payer_name",
+                    "service_date_from", "facility")
+    search_fields = ("account_number", "patient_last_name")
+    list_filter = ("facility",)
+    exclude = ("patient_ssn", "subscriber_ssn")
+    readonly_fields = ("masked_ssn",)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Ticket)
+class TicketAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "state", "outcome", "account_number", "connection",
+                    "attempts", "polls", "last_http_status", "created_at")
+    list_filter = ("kind", "state", "outcome", "connection")
+    search_fields = ("account_number", "remote_id")
+    exclude = ("lease_owner",)
+
+
+@admin.register(Batch)
+class BatchAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "filename", "ticket_count", "invalid_rows", "created_by",
+                    "created_at")
+
+
+@admin.register(OAuthToken)
+class OAuthTokenAdmin(ReadOnlyAdmin):
+    list_display = ("connection", "expires_at", "obtained_at", "requests_made")
+    exclude = ("access_token", "refresh_token")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "username", "action", "object_type", "object_id", "detail")
+    list_filter = ("action", "object_type")
+    search_fields = ("username", "object_id")
+
+
+@admin.register(CodeDescription)
+class CodeDescriptionAdmin(admin.ModelAdmin):
+    list_display = ("code_set", "code", "description", "effective_date", "deactivation_date")
+    list_filter = ("code_set",)
+    search_fields = ("code", "description")

@@ -1,0 +1,87 @@
+"""Authorised calls to a connection: the one way every domain client talks to a service."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import requests
+
+from revcycle import errors, oauth, throttle
+from revcycle.http import ApiResponse, check_status, mount_retries, parse_body, send, service_headers
+from revcycle.models import Connection
+
+log = logging.getLogger("revcycle.api")
+_local = threading.local()
+OAUTH_KINDS = ("integrex", "smart")
+
+
+def _session() -> requests.Session:
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = mount_retries(requests.Session())
+    return session
+
+
+def call(
+    connection: Connection,
+    method: str,
+    path: str,
+    *,
+    params: dict[str, Any] | None = None,
+    json: Any = None,
+    ticket_id: int | None = None,
+) -> ApiResponse:
+    """Send one request with the connection's token and headers; raise revcycle errors.
+
+    A 401 refreshes the token once and retries once (auto-refresh never reacts to a
+    server-side 401: PITFALLS.md)."""
+    throttle.acquire(connection)
+    headers = service_headers(connection)
+    needs_token = connection.kind in OAUTH_KINDS
+    token = oauth.access_token(connection) if needs_token else None
+    url = connection.url(path)
+    for attempt in (1, 2):
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        started = time.monotonic()
+        response = send(_session(), method, url, params=params, json=json, headers=headers)
+        elapsed = (time.monotonic() - started) * 1000
+        log.info("%s %s -> %s in %.0f ms (connection %s, ticket %s)", method, path.split("?")[0],
+                 response.status_code, elapsed, connection.pk, ticket_id)
+        if response.status_code == 401 and needs_token and attempt == 1:
+            token = oauth.access_token(connection, stale=token)
+            continue
+        break
+    data = parse_body(response)
+    check_status(response, data, connection.get_kind_display())
+    return ApiResponse(response.status_code, data, dict(response.headers), elapsed)
+
+
+def health_check(connection: Connection) -> tuple[bool, str]:
+    """The unauthenticated health check, then a token: what 'test connection' shows."""
+    from django.utils import timezone
+
+    from revcycle.http import plain_session
+
+    ok, message = True, ""
+    try:
+        if connection.health_check_path:
+            response = send(plain_session(), "GET", connection.url(connection.health_check_path),
+                            headers=service_headers(connection))
+            if response.status_code >= 400:
+                ok, message = False, f"Health check answered HTTP {response.status_code}."
+        if ok and connection.kind in OAUTH_KINDS:
+            oauth.forget(connection.pk)
+            oauth.access_token(connection, stale="")
+            message = "Health check passed and a token was issued."
+        elif ok:
+            message = "Health check passed."
+    except errors.ApiError as exc:
+        ok, message = False, exc.message
+    Connection.objects.filter(pk=connection.pk).update(
+        last_health_ok=ok, last_health_message=message[:500], last_health_at=timezone.now()
+    )
+    return ok, message

@@ -1,0 +1,414 @@
+"""The ticket and polling engine every domain uses.
+
+A ticket is one request to an asynchronous API. The engine's own rows decide what is left
+to do, never the queue's: django-q2 delivers at least once and retries a killed worker's
+task forever (PITFALLS.md), so a pump may run twice and a step may be cut short. What keeps
+that safe:
+- due tickets are claimed with a lease (SKIP LOCKED on PostgreSQL, the write lock on
+  SQLite), so no two workers run one ticket at once;
+- every state change is saved only by the lease holder (compare-and-set on lease_owner);
+- a lease that outlives its worker expires, and the ticket is picked up again.
+
+Waiting on the network must not hold a process per request: a pump claims due tickets and
+runs their steps on a pool of threads, rescanning every 0.2 s, so a result is stored
+within a poll interval (plus a fraction of a second) of the service having it ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection as db_connection
+from django.db import connections, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from revcycle import errors
+from revcycle.models import Connection, EnginePump, Ticket
+
+log = logging.getLogger("revcycle.engine")
+MAX_RETRYABLE_FAILURES = 8
+MAX_BACKOFF_SECONDS = 300
+
+
+# What a domain's step returns -------------------------------------------------------
+
+
+@dataclass
+class Submitted:
+    """The service took the request; poll `remote_id` later."""
+
+    remote_id: str
+    http_status: int | None = None
+    poll_in: float | None = None
+
+
+@dataclass
+class Pending:
+    """Not ready yet (HTTP 202, or a claim still under review)."""
+
+    http_status: int | None = None
+    retry_after: float | None = None
+
+
+@dataclass
+class Done:
+    """A final answer. `store` saves the domain's results in the same transaction as the
+    ticket's final state, and must replace (not add to) earlier results: a step can run
+    twice."""
+
+    outcome: str
+    response: Any = None
+    http_status: int | None = None
+    store: Callable[[], None] | None = None
+
+
+@dataclass
+class Failed:
+    """A final failure a person must act on; `message` says what to do."""
+
+    message: str
+    http_status: int | None = None
+    outcome: str = "error"
+
+
+Step = Submitted | Pending | Done | Failed
+
+
+@dataclass
+class Kind:
+    """A kind of ticket: how to send its request and how to read its answer."""
+
+    name: str
+    label: str
+    service: str  # the Connection.kind it talks to
+    submit: Callable[[Ticket], Step]
+    poll: Callable[[Ticket], Step] | None = None
+    default_interval: int = 15
+    max_age_seconds: int = field(default_factory=lambda: settings.ENGINE_MAX_TICKET_AGE)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    KINDS[kind.name] = kind
+    return kind
+
+
+def interval_for(ticket: Ticket) -> float:
+    return float(ticket.connection.poll_interval_seconds or KINDS[ticket.kind].default_interval)
+
+
+# Claiming ---------------------------------------------------------------------------
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claim_due(owner: str, limit: int, *, kinds: list[str] | None = None,
+              batch_id: int | None = None) -> list[int]:
+    """Lease up to `limit` due tickets, respecting each connection's concurrency cap."""
+    if limit <= 0:
+        return []
+    now = timezone.now()
+    lease_until = now + timedelta(seconds=settings.ENGINE_LEASE_SECONDS)
+    with transaction.atomic():
+        due = (
+            Ticket.objects.due(now)
+            .filter(connection__active=True, connection__flagged_at__isnull=True)
+            .exclude(connection__backoff_until__gt=now)
+            .order_by("next_poll_at")
+        )
+        if kinds:
+            due = due.filter(kind__in=kinds)
+        if batch_id:
+            due = due.filter(batch_id=batch_id)
+        if db_connection.vendor == "postgresql":
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        rows = list(due.values_list("id", "connection_id", "connection__max_concurrency")[: limit * 4])
+        if not rows:
+            return []
+        busy = dict(
+            Ticket.objects.filter(lease_until__gt=now, connection_id__in={r[1] for r in rows})
+            .values_list("connection_id")
+            .annotate(n=Count("id"))
+        )
+        chosen: list[int] = []
+        for ticket_id, connection_id, cap in rows:
+            if busy.get(connection_id, 0) >= (cap or 1):
+                continue
+            busy[connection_id] = busy.get(connection_id, 0) + 1
+            chosen.append(ticket_id)
+            if len(chosen) >= limit:
+                break
+        if chosen:
+            Ticket.objects.filter(pk__in=chosen).update(lease_owner=owner, lease_until=lease_until)
+    return chosen
+
+
+# Running one step -------------------------------------------------------------------
+
+
+def _save(ticket: Ticket, owner: str, **values: Any) -> bool:
+    """Save as the lease holder only; release the lease."""
+    values.setdefault("lease_owner", "")
+    values.setdefault("lease_until", None)
+    values["updated_at"] = timezone.now()
+    return bool(Ticket.objects.filter(pk=ticket.pk, lease_owner=owner).update(**values))
+
+
+def _backoff(ticket: Ticket, failures: int) -> float:
+    base = min(interval_for(ticket) * (2 ** max(0, failures - 1)), MAX_BACKOFF_SECONDS)
+    return base * random.uniform(0.8, 1.2)
+
+
+def _apply(ticket: Ticket, owner: str, step: Step) -> None:
+    now = timezone.now()
+    if isinstance(step, Submitted):
+        poll_in = step.poll_in if step.poll_in is not None else interval_for(ticket)
+        _save(ticket, owner, state=Ticket.State.SUBMITTED, remote_id=step.remote_id[:100],
+              submitted_at=now, last_http_status=step.http_status, last_error="",
+              next_poll_at=now + timedelta(seconds=poll_in))
+    elif isinstance(step, Pending):
+        wait = max(interval_for(ticket), step.retry_after or 0)
+        _save(ticket, owner, state=Ticket.State.PROCESSING, polls=F("polls") + 1,
+              processing_at=ticket.processing_at or now, last_http_status=step.http_status,
+              last_error="", next_poll_at=now + timedelta(seconds=wait))
+    elif isinstance(step, Done):
+        with transaction.atomic():
+            # Lock our own row first, so a stolen lease rolls the results back.
+            if not Ticket.objects.filter(pk=ticket.pk, lease_owner=owner).exists():
+                return
+            if step.store:
+                step.store()
+            _save(ticket, owner, state=Ticket.State.DONE, outcome=step.outcome[:20],
+                  response=step.response, last_http_status=step.http_status, last_error="",
+                  polls=F("polls") + (1 if ticket.state != Ticket.State.QUEUED else 0),
+                  ready_at=now, finished_at=now, next_poll_at=None)
+    elif isinstance(step, Failed):
+        _save(ticket, owner, state=Ticket.State.FAILED, outcome=step.outcome,
+              last_error=step.message, last_http_status=step.http_status, finished_at=now,
+              next_poll_at=None)
+
+
+def _fail_or_retry(ticket: Ticket, owner: str, exc: errors.ApiError) -> None:
+    now = timezone.now()
+    failures = ticket.attempts if ticket.state == Ticket.State.QUEUED else ticket.polls + 1
+    if isinstance(exc, errors.AuthenticationFailed):
+        # 402: credentials or IP allow-list. Hold every ticket of the connection.
+        ticket.connection.flag(exc.message)
+        _save(ticket, owner, last_http_status=exc.status,
+              last_error=f"On hold: {exc.message}",
+              next_poll_at=now + timedelta(seconds=interval_for(ticket)))
+        log.warning("connection %s flagged after HTTP %s", ticket.connection_id, exc.status)
+        return
+    if isinstance(exc, errors.RateLimited):
+        wait = exc.retry_after if exc.retry_after is not None else 5.0
+        until = now + timedelta(seconds=wait)
+        Connection.objects.filter(pk=ticket.connection_id).update(backoff_until=until)
+        _save(ticket, owner, last_http_status=429, next_poll_at=until,
+              last_error=f"The service asked us to slow down; retrying after {wait:.0f} s.")
+        return
+    if exc.permanent:
+        _apply(ticket, owner, Failed(exc.message, http_status=exc.status))
+        return
+    if failures >= MAX_RETRYABLE_FAILURES:
+        _apply(ticket, owner, Failed(
+            f"Gave up after {failures} attempts: {exc.message} Check the connection, then "
+            "use “check again”.", http_status=exc.status))
+        return
+    wait = max(_backoff(ticket, failures), exc.retry_after or 0)
+    values: dict[str, Any] = {}
+    if ticket.state != Ticket.State.QUEUED:
+        values["polls"] = F("polls") + 1
+    _save(ticket, owner, last_http_status=exc.status, **values,
+          last_error=f"{exc.message} Retrying in {wait:.0f} s.",
+          next_poll_at=now + timedelta(seconds=wait))
+
+
+def run_step(ticket_id: int, owner: str) -> None:
+    """Advance one leased ticket by one step: submit it, or poll it."""
+    ticket = Ticket.objects.select_related("connection", "facility").filter(
+        pk=ticket_id, lease_owner=owner).first()
+    if ticket is None or not ticket.is_open:
+        return
+    kind = KINDS.get(ticket.kind)
+    if kind is None:
+        _apply(ticket, owner, Failed(f"No handler for tickets of kind {ticket.kind!r}."))
+        return
+    if ticket.age.total_seconds() > kind.max_age_seconds:
+        hours = kind.max_age_seconds / 3600
+        _save(ticket, owner, state=Ticket.State.EXPIRED, finished_at=timezone.now(),
+              next_poll_at=None, outcome="error",
+              last_error=f"No final answer after {hours:.0f} hours; use “check again” to retry.")
+        return
+    try:
+        if ticket.state == Ticket.State.QUEUED:
+            # Count the attempt before sending: after a crash, the domain sees attempts > 1
+            # and looks its request up before sending anything that must not exist twice.
+            Ticket.objects.filter(pk=ticket.pk).update(attempts=F("attempts") + 1)
+            ticket.attempts += 1
+            step = kind.submit(ticket)
+        else:
+            if kind.poll is None:
+                raise errors.BadResponse(f"Kind {kind.name} cannot be polled.")
+            step = kind.poll(ticket)
+        _apply(ticket, owner, step)
+    except errors.ApiError as exc:
+        _fail_or_retry(ticket, owner, exc)
+    except Exception as exc:  # noqa: BLE001 - a bug must not lose the ticket
+        # The message may quote patient data; log the type and where, not the text.
+        log.error("ticket %s: step raised %s", ticket.pk, type(exc).__name__,
+                  exc_info=settings.DEBUG)
+        _fail_or_retry(ticket, owner, errors.BadResponse(
+            f"An unexpected error ({type(exc).__name__}) while handling the answer."))
+
+
+# The pump ---------------------------------------------------------------------------
+
+
+class _Workers:
+    """A fixed pool of threads; each keeps its own DB connection and closes it on exit."""
+
+    def __init__(self, size: int, owner: str) -> None:
+        self.owner = owner
+        self.jobs: queue.Queue[int | None] = queue.Queue()
+        self.busy = 0
+        self.done = 0
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._loop, daemon=True, name=f"engine-{i}")
+                        for i in range(size)]
+        for thread in self.threads:
+            thread.start()
+
+    def _loop(self) -> None:
+        try:
+            while (ticket_id := self.jobs.get()) is not None:
+                try:
+                    run_step(ticket_id, self.owner)
+                except Exception as exc:  # noqa: BLE001 - e.g. the database went away
+                    log.error("ticket %s: engine error %s", ticket_id, type(exc).__name__)
+                finally:
+                    with self.lock:
+                        self.busy -= 1
+                        self.done += 1
+        finally:
+            connections.close_all()
+
+    def submit(self, ticket_id: int) -> None:
+        with self.lock:
+            self.busy += 1
+        self.jobs.put(ticket_id)
+
+    @property
+    def free(self) -> int:
+        return len(self.threads) - self.busy
+
+    def stop(self) -> None:
+        for _ in self.threads:
+            self.jobs.put(None)
+        for thread in self.threads:
+            thread.join(timeout=settings.HTTP_READ_TIMEOUT + 10)
+
+
+def pump(
+    seconds: float,
+    *,
+    threads: int | None = None,
+    stop: Callable[[], bool] | None = None,
+    heartbeat: Callable[[int], None] | None = None,
+    kinds: list[str] | None = None,
+    batch_id: int | None = None,
+    scan_every: float = 0.2,
+) -> int:
+    """Claim and run due tickets for `seconds` (or until `stop()`); returns steps run."""
+    owner = new_owner()
+    workers = _Workers(threads or settings.ENGINE_THREADS, owner)
+    deadline = time.monotonic() + seconds
+    last_beat = 0.0
+    try:
+        while time.monotonic() < deadline and not (stop and stop()):
+            claimed = claim_due(owner, workers.free, kinds=kinds, batch_id=batch_id)
+            for ticket_id in claimed:
+                workers.submit(ticket_id)
+            if heartbeat and time.monotonic() - last_beat > 2:
+                heartbeat(workers.done)
+                last_beat = time.monotonic()
+            if not claimed or workers.free == 0:
+                time.sleep(scan_every)
+    finally:
+        workers.stop()
+    return workers.done
+
+
+# Pumps as django-q2 tasks -----------------------------------------------------------
+
+HEARTBEAT_STALE = timedelta(seconds=15)
+
+
+def _stale_slots(now: Any = None) -> list[int]:
+    now = now or timezone.now()
+    for slot in range(settings.ENGINE_PUMPS):
+        EnginePump.objects.get_or_create(slot=slot)
+    return list(
+        EnginePump.objects.filter(slot__lt=settings.ENGINE_PUMPS)
+        .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - HEARTBEAT_STALE))
+        .values_list("slot", flat=True)
+    )
+
+
+def run_pump_slot(slot: int, seconds: float | None = None) -> int | None:
+    """Run the pump for `slot` unless a live pump holds it (then None). Returns steps run."""
+    owner = new_owner()
+    now = timezone.now()
+    EnginePump.objects.get_or_create(slot=slot)
+    taken = EnginePump.objects.filter(slot=slot).filter(
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - HEARTBEAT_STALE)
+    ).update(owner=owner, heartbeat_at=now, started_at=now, steps_done=0)
+    if not taken:
+        return None
+
+    def beat(done: int) -> None:
+        EnginePump.objects.filter(slot=slot, owner=owner).update(
+            heartbeat_at=timezone.now(), steps_done=done)
+
+    def lost_slot() -> bool:
+        return not EnginePump.objects.filter(slot=slot, owner=owner).exists()
+
+    try:
+        return pump(seconds or settings.ENGINE_PUMP_SECONDS, heartbeat=beat, stop=lost_slot)
+    finally:
+        EnginePump.objects.filter(slot=slot, owner=owner).update(heartbeat_at=None, owner="")
+
+
+def kick() -> None:
+    """Make sure a pump runs soon (after new tickets are queued)."""
+    from django_q.tasks import async_task
+
+    for slot in _stale_slots():
+        async_task("revcycle.tasks.pump_engine", slot, group="engine")
+
+
+def check_again(ticket: Ticket) -> bool:
+    """Send a finished ticket's request once more (the "check again" action)."""
+    updated = Ticket.objects.filter(pk=ticket.pk, state__in=Ticket.FINAL_STATES).update(
+        state=Ticket.State.QUEUED, outcome="", remote_id="", last_error="", attempts=0, polls=0,
+        next_poll_at=timezone.now(), submitted_at=None, processing_at=None, ready_at=None,
+        finished_at=None, lease_owner="", lease_until=None, queued_at=timezone.now(),
+    )
+    return bool(updated)

@@ -1,0 +1,169 @@
+"""The one HTTP layer: timeouts, retries with backoff, the env header, a User-Agent, and
+status codes turned into the errors of revcycle/errors.py.
+
+Retries here cover connection errors and 502/503/504 for idempotent methods only: urllib3
+leaves POST out of its retried methods, and we keep it so (PITFALLS.md, "HTTP"). A 429
+is handed back as RateLimited so the engine can slow the whole connection down instead of
+holding a worker thread asleep."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from revcycle import errors
+
+log = logging.getLogger("revcycle.http")
+USER_AGENT = "revcycle/0.1 (+revenue-cycle client)"
+_local = threading.local()
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    data: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    elapsed_ms: float = 0.0
+
+    @property
+    def retry_after(self) -> float | None:
+        return parse_retry_after(self.headers.get("Retry-After"))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def timeouts() -> tuple[float, float]:
+    return (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+
+
+def mount_retries(session: requests.Session) -> requests.Session:
+    retry = Retry(
+        total=settings.HTTP_RETRIES,
+        connect=settings.HTTP_RETRIES,
+        read=0,  # a read timeout means the server may have acted: the caller decides
+        status=settings.HTTP_RETRIES,
+        status_forcelist=(502, 503, 504),
+        backoff_factor=0.5,
+        backoff_jitter=0.25,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=64)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def plain_session() -> requests.Session:
+    """A per-thread session for unauthenticated calls (health checks, token endpoints)."""
+    session = getattr(_local, "plain", None)
+    if session is None:
+        session = _local.plain = mount_retries(requests.Session())
+    return session
+
+
+def service_headers(connection: Any) -> dict[str, str]:
+    """Headers every call to this connection carries."""
+    headers = {"Accept": "application/json"}
+    if connection.kind == "integrex":
+        headers["env"] = connection.environment
+    if connection.kind == "payer":
+        if connection.api_key:
+            headers["X-API-Key"] = connection.api_key
+        if connection.provider_id:
+            headers["X-Provider-ID"] = connection.provider_id
+    return headers
+
+
+def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
+    """Send one request, turning transport failures into revcycle errors."""
+    kwargs.setdefault("timeout", timeouts())
+    try:
+        return session.request(method, url, **kwargs)
+    except requests.ConnectTimeout as exc:
+        raise errors.Unavailable("The service did not answer the connection in time.") from exc
+    except requests.ReadTimeout as exc:
+        raise errors.UnknownOutcome(
+            "The service took too long to answer; it may still have acted on the request."
+        ) from exc
+    except requests.ConnectionError as exc:
+        if method.upper() in ("GET", "HEAD"):
+            raise errors.Unavailable("Could not reach the service (connection error).") from exc
+        raise errors.UnknownOutcome(
+            "The connection dropped; the service may or may not have received the request."
+        ) from exc
+    except requests.RequestException as exc:
+        raise errors.Unavailable(f"The request failed: {exc.__class__.__name__}.") from exc
+
+
+def parse_body(response: requests.Response) -> Any:
+    text = response.text
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"_unparsed": text[:2000]}
+
+
+def server_message(data: Any, default: str) -> str:
+    """The message the server gave, from the keys services commonly use."""
+    if isinstance(data, dict):
+        for key in ("error_description", "error", "message", "detail", "Message", "errors"):
+            value = data.get(key)
+            if value:
+                return value if isinstance(value, str) else json.dumps(value)[:500]
+        if "_unparsed" in data:
+            return f"{default} (the service answered with a page, not JSON)"
+    if isinstance(data, str) and data:
+        return data[:500]
+    return default
+
+
+def check_status(response: requests.Response, data: Any, service: str) -> None:
+    """Raise the revcycle error for a non-2xx answer."""
+    status = response.status_code
+    if status < 400:
+        return
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    message = server_message(data, f"{service} answered HTTP {status}.")
+    kwargs = {"status": status, "retry_after": retry_after, "body": data}
+    if status == 400 or status == 422:
+        raise errors.BadRequest(message, **kwargs)
+    if status == 401:
+        raise errors.Unauthorized(message, **kwargs)
+    if status == 402 or status == 403:
+        raise errors.AuthenticationFailed(
+            f"{service} refused our credentials or our IP address ({status}): {message}", **kwargs
+        )
+    if status == 404:
+        raise errors.NotFound(message, **kwargs)
+    if status in (409, 410):
+        raise errors.Conflict(message, **kwargs)
+    if status == 429:
+        raise errors.RateLimited(f"{service} asked us to slow down (429).", **kwargs)
+    if status >= 500:
+        raise errors.Unavailable(f"{service} had an error ({status}): {message}", **kwargs)
+    raise errors.BadRequest(message, **kwargs)

@@ -1,0 +1,178 @@
+"""OAuth sessions: one factory for both grants, and one token per connection shared by
+every process.
+
+Integrex uses client credentials (HTTP Basic client auth); Smart uses the password grant
+with a rotating refresh token. Tokens live in the database (OAuthToken) so every worker
+process reuses the same one; each process also keeps it in memory so that a request costs
+no query. Refreshing happens under a lock, once: a thread lock inside the process and a
+row lock (PostgreSQL) or the write lock (SQLite, IMMEDIATE transactions) across processes,
+re-reading the stored token after taking it (PITFALLS.md, requests-oauthlib)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import requests
+from django.db import transaction
+from django.utils import timezone
+from oauthlib.oauth2 import BackendApplicationClient, LegacyApplicationClient, OAuth2Error
+from requests.auth import HTTPBasicAuth
+from requests_oauthlib import OAuth2Session
+
+from revcycle import errors
+from revcycle.http import mount_retries, timeouts
+from revcycle.models import Connection, OAuthToken
+
+log = logging.getLogger("revcycle.oauth")
+
+# Refresh this long before expiry, so no request carries a token that dies in flight.
+REFRESH_MARGIN = timedelta(seconds=120)
+DEFAULT_TOKEN_PATHS = {"integrex": "auth", "smart": "oauth/token"}
+
+
+@dataclass(frozen=True)
+class CachedToken:
+    access_token: str
+    expires_at: float  # epoch seconds
+
+
+_cache: dict[int, CachedToken] = {}
+_locks: dict[int, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_for(connection_id: int) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(connection_id, threading.Lock())
+
+
+def _fresh(expires_at: float) -> bool:
+    return expires_at - REFRESH_MARGIN.total_seconds() > time.time()
+
+
+def token_url(connection: Connection) -> str:
+    return connection.url(connection.token_path or DEFAULT_TOKEN_PATHS.get(connection.kind, "auth"))
+
+
+def token_session(connection: Connection, token: dict[str, Any] | None = None) -> OAuth2Session:
+    """The requests-oauthlib session for the connection's grant."""
+    if connection.kind == "smart":
+        client = LegacyApplicationClient(client_id=connection.client_id)
+    else:
+        # Without client= fetch_token asks for an authorization code (requests-oauthlib #512).
+        client = BackendApplicationClient(client_id=connection.client_id)
+    session = OAuth2Session(client=client, token=token)
+    mount_retries(session)
+    status: dict[str, int] = {}
+
+    def remember_status(response: requests.Response) -> requests.Response:
+        status["code"] = response.status_code
+        return response
+
+    session.register_compliance_hook("access_token_response", remember_status)
+    session.register_compliance_hook("refresh_token_response", remember_status)
+    session.last_status = status  # type: ignore[attr-defined]
+    return session
+
+
+def _basic(connection: Connection) -> HTTPBasicAuth:
+    return HTTPBasicAuth(connection.client_id, connection.client_secret)
+
+
+def _request_token(connection: Connection, refresh_token: str = "") -> dict[str, Any]:
+    """Ask the service for a token: refresh when we hold a refresh token, else log in."""
+    session = token_session(connection)
+    url = token_url(connection)
+    try:
+        if refresh_token:
+            return session.refresh_token(url, refresh_token=refresh_token, auth=_basic(connection),
+                                         timeout=timeouts())
+        if connection.kind == "smart":
+            return session.fetch_token(url, username=connection.username,
+                                       password=connection.password, auth=_basic(connection),
+                                       timeout=timeouts())
+        return session.fetch_token(url, auth=_basic(connection), include_client_id=False,
+                                   timeout=timeouts())
+    except OAuth2Error as exc:
+        code = session.last_status.get("code")  # type: ignore[attr-defined]
+        if code and code >= 500:
+            raise errors.Unavailable(f"The token service had an error ({code}).", status=code) from exc
+        raise errors.AuthenticationFailed(
+            f"{connection.name}: the token service refused our credentials "
+            f"({exc.error}, HTTP {code}). An admin should check the client id, secret"
+            + (", username and password." if connection.kind == "smart" else "."),
+            status=code,
+        ) from exc
+    except (ValueError, KeyError) as exc:  # a non-JSON or token-less answer
+        code = session.last_status.get("code")  # type: ignore[attr-defined]
+        if code in (401, 402, 403):
+            raise errors.AuthenticationFailed(
+                f"{connection.name}: the token service refused our credentials (HTTP {code}).",
+                status=code) from exc
+        raise errors.BadResponse(
+            f"{connection.name}: the token service gave an unreadable answer (HTTP {code}).",
+            status=code) from exc
+    except requests.Timeout as exc:
+        raise errors.Unavailable("The token service did not answer in time.") from exc
+    except requests.RequestException as exc:
+        raise errors.Unavailable(f"Could not reach the token service ({type(exc).__name__}).") from exc
+
+
+def _obtain_and_store(connection: Connection, stale: str | None) -> CachedToken:
+    """Under the cross-process lock: reuse a token another process just stored, or get one."""
+    with transaction.atomic():
+        OAuthToken.objects.get_or_create(connection=connection)
+        row = OAuthToken.objects.select_for_update().get(connection=connection)
+        if (row.access_token and row.access_token != stale and row.expires_at
+                and _fresh(row.expires_at.timestamp())):
+            return CachedToken(row.access_token, row.expires_at.timestamp())
+        token: dict[str, Any] | None = None
+        if row.refresh_token:
+            try:
+                token = _request_token(connection, refresh_token=row.refresh_token)
+            except errors.ApiError:
+                # A spent or expired refresh token: log in again with the password.
+                log.info("connection %s: refresh failed, logging in again", connection.pk)
+                token = None
+        if token is None:
+            token = _request_token(connection)
+        now = timezone.now()
+        lifetime = float(token.get("expires_in") or 3600)
+        row.access_token = token["access_token"]
+        row.refresh_token = token.get("refresh_token", "") or ""
+        row.token_type = str(token.get("token_type", "bearer"))[:20]
+        row.expires_at = now + timedelta(seconds=lifetime)
+        row.obtained_at = now
+        row.requests_made += 1
+        row.save()
+        log.info("connection %s: new token, valid %.0f s", connection.pk, lifetime)
+        return CachedToken(row.access_token, row.expires_at.timestamp())
+
+
+def access_token(connection: Connection, stale: str | None = None) -> str:
+    """A valid access token for the connection; `stale` is one the service just refused."""
+    cached = _cache.get(connection.pk)
+    if cached and cached.access_token != stale and _fresh(cached.expires_at):
+        return cached.access_token
+    with _lock_for(connection.pk):
+        cached = _cache.get(connection.pk)
+        if cached and cached.access_token != stale and _fresh(cached.expires_at):
+            return cached.access_token
+        row = OAuthToken.objects.filter(connection=connection).first()
+        if (stale is None and row and row.access_token and row.expires_at
+                and _fresh(row.expires_at.timestamp())):
+            cached = CachedToken(row.access_token, row.expires_at.timestamp())
+        else:
+            cached = _obtain_and_store(connection, stale)
+        _cache[connection.pk] = cached
+        return cached.access_token
+
+
+def forget(connection_id: int) -> None:
+    """Drop the in-memory copy (after credentials change)."""
+    _cache.pop(connection_id, None)
