@@ -1,0 +1,141 @@
+"""CSV in and out, for every domain: lenient headers on the way in, streamed rows out.
+
+Export rows are produced lazily and written through a pseudo-buffer, so memory stays flat
+however many rows leave (Django docs, "Streaming large CSV files")."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.http import StreamingHttpResponse
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def normalise_key(key: str) -> str:
+    """Compare names with case and punctuation removed: `oop($) IndivInNetwork` and
+    `OOP_IndivInNetwork` are the same key; so are `trackingId1` and `Tracking ID 1`."""
+    return re.sub(r"[^a-z0-9]", "", (key or "").lower())
+
+
+def lenient_get(data: dict[str, Any], *names: str, default: Any = "") -> Any:
+    """The value of the first of `names` found in `data`, matching keys leniently."""
+    index = {normalise_key(k): v for k, v in data.items()}
+    for name in names:
+        value = index.get(normalise_key(name))
+        if value is not None:
+            return value
+    return default
+
+
+@dataclass
+class Column:
+    """A CSV column: its documented name, the form field it fills, and other spellings."""
+
+    name: str
+    field: str
+    aliases: Sequence[str] = ()
+    required: bool = False
+
+
+@dataclass
+class ParsedCsv:
+    fields_by_index: dict[int, str]
+    unknown_headers: list[str]
+    missing_required: list[str]
+    rows: Iterator[tuple[int, dict[str, str]]]
+    problems: list[str] = field(default_factory=list)
+
+
+def decode(upload: IO[bytes] | bytes) -> str:
+    raw = upload if isinstance(upload, bytes) else upload.read()
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", errors="replace")
+
+
+def read_csv(text: str, columns: Sequence[Column]) -> ParsedCsv:
+    """Map the header to columns by name or alias; yield (line number, {field: value})."""
+    sample = text[:4096]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = next(reader, None) or []
+    lookup: dict[str, str] = {}
+    for column in columns:
+        for name in (column.name, column.field, *column.aliases):
+            lookup[normalise_key(name)] = column.field
+    fields_by_index: dict[int, str] = {}
+    unknown: list[str] = []
+    for i, name in enumerate(header):
+        target = lookup.get(normalise_key(name))
+        if target and target not in fields_by_index.values():
+            fields_by_index[i] = target
+        elif name.strip():
+            unknown.append(name.strip())
+    present = set(fields_by_index.values())
+    missing = [c.name for c in columns if c.required and c.field not in present]
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            values = {f: (row[i].strip() if i < len(row) else "") for i, f in fields_by_index.items()}
+            if len(row) > len(header):
+                values["__extra__"] = f"{len(row) - len(header)} more cells than the header"
+            yield line, values
+
+    return ParsedCsv(fields_by_index, unknown, missing, rows())
+
+
+def safe_cell(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in exported text (CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        if not re.fullmatch(r"-?\d+(\.\d+)?", value):
+            return "'" + value
+    return "" if value is None else value
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(header)
+    for row in rows:
+        yield writer.writerow([safe_cell(v) for v in row])
+
+
+def stream_csv(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def write_csv(path_or_file: Any, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Write rows to a file (the headless run_batch); returns the number of data rows."""
+    count = 0
+    own = isinstance(path_or_file, str)
+    handle = open(path_or_file, "w", newline="", encoding="utf-8") if own else path_or_file
+    try:
+        for i, line in enumerate(csv_lines(header, rows)):
+            handle.write(line)
+            count = i
+    finally:
+        if own:
+            handle.close()
+    return count

@@ -1,0 +1,81 @@
+"""End-to-end fixtures: the app and its sandbox served over real HTTP (pytest-django's
+live server), the ticket engine pumping in a background thread as a worker would, and
+Debian's Chromium driven by Playwright (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+# around it are ordinary synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any) -> Iterator[Any]:
+    context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def login(page: Any) -> Any:
+    """Sign a user in through the real login form."""
+
+    def sign_in(user: Any) -> Any:
+        page.goto("/accounts/login/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/accounts/login/" not in url)
+        return page
+
+    return sign_in
+
+
+@pytest.fixture
+def sandbox_url(live_server: Any) -> str:
+    return f"{live_server.url}/sandbox"
+
+
+@pytest.fixture
+def engine_worker(transactional_db: Any) -> Iterator[threading.Event]:
+    """The ticket engine pumping as a worker would, until the test ends."""
+    from revcycle import engine
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=engine.pump, args=(3600,), kwargs={"stop": stop.is_set, "threads": 8},
+        daemon=True,
+    )
+    thread.start()
+    yield stop
+    stop.set()
+    thread.join(timeout=40)
