@@ -375,6 +375,9 @@ class Ticket(models.Model):
     account_number = models.CharField(max_length=50, blank=True, db_index=True)
     patient_name = models.CharField(max_length=200, blank=True)
     payer = models.CharField(max_length=200, blank=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True,
+                                 help_text="Billed amount, for worklists and aging.")
+    service_date = models.DateField(null=True, blank=True, help_text="First date of service.")
 
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
     outcome = models.CharField(max_length=20, blank=True, help_text="The plain outcome.")
@@ -428,9 +431,24 @@ class Ticket(models.Model):
         body = json.dumps(request, sort_keys=True, default=str)
         return hashlib.sha256(f"{kind}:{connection_id}:{body}".encode()).hexdigest()
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self.request_hash and self.request is not None:
+    def fill_summary(self) -> None:
+        """Derive the plain list columns from the request (also before bulk_create)."""
+        from revcycle.csvio import lenient_get
+        from revcycle.validators import parse_amount, parse_date
+
+        if self.request and not self.request_hash:
             self.request_hash = self.hash_request(self.kind, self.connection_id, self.request)
+        if isinstance(self.request, dict):
+            if self.amount is None:
+                self.amount = parse_amount(lenient_get(
+                    self.request, "totalCharges", "amount", "totalAmount", default=None))
+            if self.service_date is None:
+                self.service_date = parse_date(lenient_get(
+                    self.request, "admitDate", "beginDos", "date_of_service", "invoiceDate",
+                    default=None))
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.fill_summary()
         super().save(*args, **kwargs)
 
 
