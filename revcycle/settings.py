@@ -75,6 +75,10 @@ if not FIELD_ENCRYPTION_KEYS:
 BLIND_INDEX_KEY = envsecret("BLIND_INDEX_KEY", SECRET_KEY)
 
 SANDBOX_ENABLED = envbool("SANDBOX_ENABLED", "1" if DEBUG else "0")
+# oauthlib refuses token requests over plain HTTP. The sandbox is served over plain HTTP on
+# loopback, so allow it there only; production (DEBUG off, no sandbox) keeps the check.
+if SANDBOX_ENABLED and DEBUG:
+    os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
