@@ -30,7 +30,9 @@ def test_it_sends_the_guides_fields_with_the_api_key_and_provider_id(payer, enco
 
 
 @responses.activate
-def test_an_approved_claim_shows_expected_payment_and_patient_responsibility(payer, encounter, alice):
+def test_an_approved_claim_shows_expected_payment_and_patient_responsibility(
+    payer, encounter, alice
+):
     responses.post(f"{BASE}/claims/", json=APPROVED, status=201)
     claim = queue(payer, encounter, alice)
     step(claim)
@@ -87,9 +89,16 @@ def test_a_rejected_claim_shows_the_reason(payer, encounter, alice):
 
 @responses.activate
 def test_a_400_keeps_the_payers_error_code_and_suggestions(payer, encounter, alice):
-    responses.post(f"{BASE}/claims/", status=400, json={
-        "error": "Invalid ICD-10 diagnosis code: X", "error_code": "INVALID_DIAGNOSIS_CODE",
-        "claim_id": None, "suggestions": ["Use an ICD-10 code such as J20.9"]})
+    responses.post(
+        f"{BASE}/claims/",
+        status=400,
+        json={
+            "error": "Invalid ICD-10 diagnosis code: X",
+            "error_code": "INVALID_DIAGNOSIS_CODE",
+            "claim_id": None,
+            "suggestions": ["Use an ICD-10 code such as J20.9"],
+        },
+    )
     claim = queue(payer, encounter, alice)
     step(claim)
     assert claim.status == "error"
@@ -154,7 +163,8 @@ def test_a_connect_timeout_is_retried_because_nothing_was_sent(payer, encounter,
 
 @responses.activate
 def test_a_manager_can_resend_after_checking_and_a_claim_id_is_only_looked_up(
-        payer, encounter, alice, maya):
+    payer, encounter, alice, maya
+):
     from claims import payer_flow
 
     responses.post(f"{BASE}/claims/", body=requests.ReadTimeout("read timed out"))
