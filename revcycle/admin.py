@@ -43,6 +43,8 @@ class ConnectionForm(forms.ModelForm):
         for name in SECRET_FIELDS:
             field = self.fields[name]
             is_set = bool(self.instance.pk and getattr(self.instance, name))
+            # No stored secret as the initial value: a blank field then counts as unchanged.
+            self.initial.pop(name, None)
             self.fields[name] = forms.CharField(
                 required=False, label=field.label, widget=forms.PasswordInput(render_value=False),
                 help_text="Set — leave blank to keep it." if is_set else "Not set.",
