@@ -248,3 +248,23 @@ def test_tokens_are_never_logged(mocked: Any, tokens: TokenServer, smart: Connec
     assert caplog.records  # the calls were logged ...
     for secret in ("tok-1", "tok-2", "refresh-1", "refresh-2", "hmis-password", "smart-secret"):
         assert secret not in caplog.text  # ... without a token or a password
+
+
+def test_test_connection_logs_in_anew_even_with_a_token_stored(
+        mocked: Any, tokens: TokenServer, integrex: Connection) -> None:
+    mocked.get(INTEGREX_CLAIMS, json={})
+    mocked.get("https://integrex.test/api/v2/health", json={"status": "up"})
+    api.call(integrex, "GET", "claims")
+    ok, message = api.health_check(integrex)
+    assert ok and "token was issued" in message
+    assert len(tokens.forms) == 2  # the credentials were really tried
+
+
+def test_test_connection_reports_credentials_refused_after_a_secret_change(
+        mocked: Any, integrex: Connection) -> None:
+    OAuthToken.objects.create(connection=integrex, access_token="old-token",
+                              expires_at=timezone.now() + timedelta(hours=1))
+    mocked.get("https://integrex.test/api/v2/health", json={"status": "up"})
+    mocked.post(INTEGREX_TOKEN, status=401, json={"error": "invalid_client"})
+    ok, message = api.health_check(integrex)
+    assert not ok and "refused our credentials" in message
