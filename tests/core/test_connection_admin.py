@@ -102,3 +102,32 @@ def test_a_biller_cannot_reach_the_change_form(client_for: Any, alice: Any,
                                                   confirm_production="yes"))
     assert response.status_code == 403
     assert Connection.objects.get(pk=integrex.pk).environment == "T"
+
+
+def _store_token(conn: Connection) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from revcycle.models import OAuthToken
+
+    OAuthToken.objects.create(connection=conn, access_token="old", refresh_token="old-refresh",
+                              expires_at=timezone.now() + timedelta(hours=1))
+
+
+def test_changed_credentials_drop_the_stored_token(client_for: Any, ada: Any,
+                                                   smart: Connection) -> None:
+    _store_token(smart)
+    client_for(ada).post(_url(smart), _form(smart, password="new-password"))
+    token = smart.token
+    token.refresh_from_db()
+    assert (token.access_token, token.refresh_token) == ("", "")
+
+
+def test_other_changes_keep_the_stored_token(client_for: Any, ada: Any,
+                                             smart: Connection) -> None:
+    _store_token(smart)
+    client_for(ada).post(_url(smart), _form(smart, poll_interval_seconds=30))
+    token = smart.token
+    token.refresh_from_db()
+    assert token.access_token == "old"

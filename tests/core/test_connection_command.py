@@ -140,3 +140,17 @@ def test_a_failing_test_is_an_error(integrex: Any) -> None:
         mock.get("https://integrex.test/api/v2/health", status=500)
         with pytest.raises(CommandError, match="500"):
             run("test", integrex.name)
+
+
+def test_changed_credentials_drop_the_stored_token(smart: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from revcycle.models import OAuthToken
+
+    OAuthToken.objects.create(connection=smart, access_token="old", refresh_token="old-refresh",
+                              expires_at=timezone.now() + timedelta(hours=1))
+    run("add", "smart", smart.name, "--secret-fields", "password", stdin="password=new\n")
+    token = OAuthToken.objects.get(connection=smart)
+    assert (token.access_token, token.refresh_token) == ("", "")

@@ -23,6 +23,7 @@ from revcycle.crypto import mask_secret
 from revcycle.models import Connection, Facility
 
 SECRET_FIELDS = ("client_secret", "password", "api_key", "webhook_secret")
+CREDENTIAL_FIELDS = ("base_url", "client_id", "client_secret", "username", "password")
 # option dest -> model field, for the plain (non-secret) settings `add` may change.
 PLAIN_OPTIONS = {
     "base_url": "base_url",
@@ -174,7 +175,9 @@ class Command(BaseCommand):
             if to_production:
                 detail = f"environment {before_env or 'new'} -> P; " + detail
             record_event(None, "create" if creating else "change", conn, detail=detail)
-        oauth.forget(conn.pk)
+        # A token (and Smart's rotating refresh token) belongs to the old credentials.
+        if set(changed) & set(CREDENTIAL_FIELDS) or set(secrets) & set(CREDENTIAL_FIELDS):
+            oauth.discard(conn.pk)
         verb = "Created" if creating else "Updated"
         self.stdout.write(f"{verb} {conn.name} ({conn.kind}, {conn.environment}).")
 
