@@ -176,3 +176,11 @@ def access_token(connection: Connection, stale: str | None = None) -> str:
 def forget(connection_id: int) -> None:
     """Drop the in-memory copy (after credentials change)."""
     _cache.pop(connection_id, None)
+
+
+def discard(connection_id: int) -> None:
+    """Drop the stored token too, so the next call logs in with the current credentials
+    (after they change, and for "test connection", which must really try them)."""
+    forget(connection_id)
+    OAuthToken.objects.filter(connection_id=connection_id).update(
+        access_token="", refresh_token="", expires_at=None)
