@@ -141,9 +141,16 @@ def claim_due(owner: str, limit: int, *, kinds: list[str] | None = None,
             due = due.filter(batch_id=batch_id)
         if db_connection.vendor == "postgresql":
             due = due.select_for_update(skip_locked=True, of=("self",))
-        rows = list(due.values_list("id", "connection_id", "connection__max_concurrency")[: limit * 4])
+        rows = list(
+            due.values_list("id", "connection_id", "connection__max_concurrency")[: limit * 4]
+        )
         if not rows:
             return []
+        if db_connection.vendor == "postgresql":
+            # Serialise claimers per connection, so two pumps counting busy tickets at once
+            # cannot both take the last places under the connection's concurrency cap.
+            list(Connection.objects.select_for_update().filter(
+                pk__in={r[1] for r in rows}).order_by("pk").values_list("pk"))
         busy = dict(
             Ticket.objects.filter(lease_until__gt=now, connection_id__in={r[1] for r in rows})
             .values_list("connection_id")

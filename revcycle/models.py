@@ -452,6 +452,16 @@ class Ticket(models.Model):
         super().save(*args, **kwargs)
 
 
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    """Bulk changes would bypass the append-only rule of save() and delete()."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("audit events are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit events are append-only")
+
+
 class AuditEvent(models.Model):
     """Append-only: who viewed, exported or changed what, and when. Never holds PHI."""
 
@@ -480,6 +490,8 @@ class AuditEvent(models.Model):
     )
     detail = models.CharField(max_length=500, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]

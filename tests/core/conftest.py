@@ -20,12 +20,6 @@ def _empty_token_cache() -> Iterator[None]:
     oauth._cache.clear()
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    """The cast's passwords are hashed for every test: PBKDF2 would cost seconds each."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def echo_kind() -> Iterator[engine.Kind]:
     """A kind whose submit and poll each test sets: `echo_kind.submit = lambda t: ...`."""

@@ -50,3 +50,14 @@ def test_the_audit_log_filters_by_action(client_for: Any, maya: Any, alice: Any,
     record_event(None, "export", encounter, user=alice, detail="exported-it")
     html = client_for(maya).get("/audit/", {"action": "export"}).content.decode()
     assert "exported-it" in html and "viewed-it" not in html
+
+
+def test_audit_events_cannot_be_changed_or_deleted_in_bulk(db):
+    from revcycle.models import AuditEvent
+
+    AuditEvent.objects.create(action="view", object_type="x", object_id="1")
+    with pytest.raises(PermissionError):
+        AuditEvent.objects.filter(object_type="x").update(detail="changed")
+    with pytest.raises(PermissionError):
+        AuditEvent.objects.all().delete()
+    assert AuditEvent.objects.get(object_type="x").detail == ""
