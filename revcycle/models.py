@@ -34,7 +34,8 @@ class Facility(models.Model):
     npi = models.CharField("NPI", max_length=10, validators=[validate_npi])
     tax_id = models.CharField("tax id", max_length=20, blank=True)
     address = models.CharField(max_length=300, blank=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="facilities")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
+                                     related_name="facilities")
     # Smart (SmartLink) arrangements of this facility.
     smart_provider_key = models.CharField("Smart provider key", max_length=100, blank=True)
     smart_manages_copay = models.BooleanField(
@@ -159,6 +160,8 @@ class OAuthToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     obtained_at = models.DateTimeField(null=True, blank=True)
     requests_made = models.PositiveIntegerField(default=0, help_text="Token requests so far.")
+    # A short lease taken by the one process that is asking for a new token (oauth.py).
+    refreshing_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"token for {self.connection.name} until {self.expires_at}"
