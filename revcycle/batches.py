@@ -51,6 +51,7 @@ class BatchSpec:
     ticket_url_name: str  # one ticket's page, "claims:status_detail"
     result_cells_template: str  # renders a row's result cells for `t` (a Ticket)
     result_headers: list[str] = field(default_factory=list)
+    numeric_headers: list[str] = field(default_factory=list)  # right-aligned among those
     # Values for blank cells, from the facility (e.g. billing provider NPI).
     row_defaults: Callable[[Facility], dict[str, str]] | None = None
     # Which field holds the account number, to link tickets to encounters.
