@@ -56,6 +56,7 @@ def test_a_biller_runs_a_batch_of_20_claims_and_reads_a_denial(
     SHOTS.mkdir(exist_ok=True)
     login(alice)
     page.goto("/claims/status/batches/upload/")
+    page.screenshot(path=str(SHOTS / "claim-status-upload.png"), full_page=True)
     page.set_input_files("input[name=file]", files=[{
         "name": "claims.csv", "mimeType": "text/csv", "buffer": _csv(20)}])
     page.click("button[type=submit]")
@@ -89,3 +90,11 @@ def test_a_biller_runs_a_batch_of_20_claims_and_reads_a_denial(
     assert "no description on file" not in reasons.split("CARC", 1)[1].splitlines()[0]
     assert "Denied" in page.inner_text("[data-testid=advice]")
     page.screenshot(path=str(SHOTS / "claim-status-denied.png"), full_page=True)
+
+    # The worklist: a denied filter finds the denials; the lookup form is prefilled.
+    page.goto("/claims/?outcome=denied")
+    assert page.locator("#worklist tbody tr[data-ticket]").count() == 4
+    page.screenshot(path=str(SHOTS / "claim-status-worklist.png"), full_page=True)
+    page.goto("/claims/status/new/")
+    assert page.input_value("#id_billingProviderNpi") == "1083052872"
+    page.screenshot(path=str(SHOTS / "claim-status-new.png"), full_page=True)
