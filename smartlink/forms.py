@@ -56,7 +56,7 @@ class DiagnosisForm(forms.Form):
         code = "".join(self.cleaned_data["code"].split()).upper()
         if not is_icd10cm(code):
             raise forms.ValidationError(f"{code} is not an ICD-10 code. {ICD10CM_HELP}")
-        return code
+        return codes.normalise_code("icd10cm", code)  # J069 is sent as J06.9
 
     def as_diagnosis(self) -> dict[str, str]:
         code = self.cleaned_data["code"]

@@ -106,7 +106,9 @@ def _step_for(invoice: SmartInvoice, found: client.ClaimStatus, ticket: Ticket) 
 
 
 def _already_sent(invoice: SmartInvoice, ticket: Ticket) -> bool:
-    return invoice.sent_at is not None or ticket.attempts > 1
+    """Anything that may have reached Smart (a "check again" resets attempts to 0)."""
+    return (invoice.sent_at is not None or invoice.posted_at is not None
+            or invoice.status != SmartInvoice.Status.QUEUED or ticket.attempts > 1)
 
 
 def submit(ticket: Ticket) -> engine.Step:
