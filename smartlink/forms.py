@@ -70,6 +70,12 @@ LineFormSet = forms.formset_factory(LineForm, extra=4)
 DiagnosisFormSet = forms.formset_factory(DiagnosisForm, extra=2)
 
 
+def benefit_label(benefit: SmartBenefit) -> str:
+    if benefit.balance is None:
+        return benefit.name
+    return f"{benefit.name} (balance KES {benefit.balance:,.2f})"
+
+
 def new_invoice_number() -> str:
     return f"INV{timezone.localdate():%y%m%d}{secrets.token_hex(3).upper()}"
 
@@ -92,6 +98,7 @@ class InvoiceForm(forms.Form):
         super().__init__(*args, **kwargs)
         if member is not None:
             self.fields["benefit"].queryset = member.benefits.all()
+            self.fields["benefit"].label_from_instance = benefit_label
         if smart_copay:
             del self.fields["copay_amount"]
 

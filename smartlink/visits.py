@@ -87,10 +87,15 @@ def activate(session: SmartSession, visit_number: str, user: Any = None) -> Smar
     return session
 
 
-@transaction.atomic
 def refresh_member(session: SmartSession, user: Any = None) -> SmartMember:
     """Read the member's biodata and benefits again; replaces the earlier snapshot."""
+    # The call stays outside the transaction: no database lock is held across the network.
     remote = client.member(session.connection, session.patient_number, session.session_id)
+    with transaction.atomic():
+        return _store_member(session, remote, user)
+
+
+def _store_member(session: SmartSession, remote: client.Member, user: Any) -> SmartMember:
     member, _ = SmartMember.objects.update_or_create(session=session, defaults={
         "member_number": remote.member_number, "first_name": remote.first_name,
         "last_name": remote.last_name, "date_of_birth": remote.date_of_birth,
