@@ -3,3 +3,10 @@ from django.apps import AppConfig
 
 class EligibilityConfig(AppConfig):
     name = "eligibility"
+    verbose_name = "Insurance discovery"
+
+    def ready(self) -> None:
+        from eligibility import discovery
+
+        # Kind "discovery" on the shared engine; the spec asks for a 15 s poll interval.
+        discovery.register()
