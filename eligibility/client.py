@@ -16,6 +16,7 @@ from typing import Any
 from revcycle import api, errors
 from revcycle.csvio import lenient_get, normalise_key
 from revcycle.http import server_message
+from revcycle.logfilters import redact
 from revcycle.models import Connection
 from revcycle.validators import parse_amount
 
@@ -190,10 +191,21 @@ def coverage_list(data: Any) -> list[dict[str, Any]] | None:
     return None
 
 
+def _call(connection: Connection, method: str, **kwargs: Any) -> Any:
+    """api.call, with SSN-shaped text masked in error messages: a server that echoes the
+    request in its message must not put an SSN into Ticket.last_error or onto a page."""
+    try:
+        return api.call(connection, method, PATH, **kwargs)
+    except errors.ApiError as exc:
+        exc.message = redact(exc.message)
+        exc.args = (exc.message,)
+        raise
+
+
 def submit_discovery(connection: Connection, body: dict[str, Any], *,
                      ticket_id: int | None = None) -> str:
     """[POST] Insurance Discovery Request: returns the request's id."""
-    response = api.call(connection, "POST", PATH, json=body, ticket_id=ticket_id)
+    response = _call(connection, "POST", json=body, ticket_id=ticket_id)
     data = response.data
     remote_id = _text(lenient_get(data, "id")) if isinstance(data, dict) else ""
     if not remote_id:
@@ -207,13 +219,14 @@ def fetch_discovery(connection: Connection, remote_id: str, *,
                     ticket_id: int | None = None) -> DiscoveryAnswer:
     """[GET] Insurance Discovery Request. The id goes both as query parameter (the table)
     and in the JSON body (the Postman walkthrough): READING-NOTES.md."""
-    response = api.call(connection, "GET", PATH, params={"id": remote_id},
-                        json={"id": remote_id}, ticket_id=ticket_id)
+    response = _call(connection, "GET", params={"id": remote_id}, json={"id": remote_id},
+                     ticket_id=ticket_id)
     if response.status == 202:
         return DiscoveryAnswer(ready=False, http_status=202, raw=response.data)
     items = coverage_list(response.data)
     if items is None:
-        message = server_message(response.data, "Integrex answered without any coverage data.")
+        message = redact(server_message(response.data,
+                                        "Integrex answered without any coverage data."))
         return DiscoveryAnswer(ready=True, http_status=response.status, raw=response.data,
                                error=message)
     return DiscoveryAnswer(ready=True, http_status=response.status, raw=response.data,

@@ -20,7 +20,7 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"})
 def _ssn_field(label: str) -> forms.CharField:
     return forms.CharField(
         label=label, required=False, max_length=11,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "123-45-6789",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "###-##-####",
                                       "inputmode": "numeric"}),
     )
 
