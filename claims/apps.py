@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class ClaimsConfig(AppConfig):
     name = "claims"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from claims import export, integrex
+        from revcycle import batches
+
+        integrex.register()
+        batches.register(export.SPEC)

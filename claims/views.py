@@ -2,9 +2,5 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 
-def status_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "placeholder.html", {"title": "Claim status"})
-
-
 def payer_list(request: HttpRequest) -> HttpResponse:
     return render(request, "placeholder.html", {"title": "Payer claims"})
