@@ -127,11 +127,18 @@ def _names_a_plan(coverage: client.CoverageData) -> bool:
 
 def store_coverages(ticket: Ticket, coverages: Iterable[client.CoverageData]) -> None:
     """Replace the ticket's coverages (a step may run twice)."""
+    coverages = list(coverages)
     Coverage.objects.filter(ticket=ticket).delete()
     Coverage.objects.bulk_create(
         Coverage(ticket=ticket, position=i, raw=c.raw, **c.fields())
         for i, c in enumerate(coverages)
     )
+    # The worklist's payer column (and filter) shows the payers found, not the region.
+    found = "; ".join(dict.fromkeys(
+        c.text["payer_name1"] or c.text["payer_id1"] for c in coverages
+        if c.text["payer_name1"] or c.text["payer_id1"]))
+    if found:
+        Ticket.objects.filter(pk=ticket.pk).update(payer=found[:200])
 
 
 def register() -> None:

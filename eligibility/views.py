@@ -7,18 +7,22 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from eligibility import discovery
+from eligibility.batch import SPEC
 from eligibility.forms import LookupForm
 from eligibility.models import KIND, Coverage
-from revcycle import engine
+from revcycle import csvio, engine
 from revcycle.access import connections_for, default_facility, get_for_user
 from revcycle.audit import record_event
+from revcycle.batches import visible_batches
 from revcycle.crypto import mask_ssn
 from revcycle.logfilters import redact
 from revcycle.models import Encounter, Ticket
@@ -59,10 +63,71 @@ def _ssns_on_file(form: LookupForm, encounter: Encounter | None) -> dict[str, st
     return on_file
 
 
+OUTCOME_FILTERS = [("found", "Coverage found"), ("none_found", "No coverage found"),
+                   ("error", "Error"), ("open", "In progress")]
+PER_PAGE = 50
+
+
+def filter_tickets(user: Any, params: Any) -> tuple[QuerySet[Ticket], dict[str, str]]:
+    """The worklist's rows for the filters in `params`. `payer` matches the payers found
+    (Ticket.payer holds them once coverage is found; before, the region searched)."""
+    tickets = Ticket.objects.for_user(user).of_kind(KIND)
+    f = {k: params.get(k, "").strip() for k in ("outcome", "payer", "batch", "q")}
+    if f["outcome"] == "open":
+        tickets = tickets.open()
+    elif f["outcome"]:
+        tickets = tickets.filter(outcome=f["outcome"])
+    if f["payer"]:
+        tickets = tickets.filter(Q(payer__icontains=f["payer"]) |
+                                 Q(coverages__payer_id1__iexact=f["payer"])).distinct()
+    if f["batch"].isdigit():
+        tickets = tickets.filter(batch_id=int(f["batch"]))
+    if f["q"]:
+        tickets = tickets.filter(Q(account_number__istartswith=f["q"]) |
+                                 Q(patient_name__icontains=f["q"]))
+    return tickets.order_by("-created_at", "-id"), f
+
+
+def _filters_for_audit(f: dict[str, str]) -> str:
+    """Filters without patient data: a search text is not recorded."""
+    shown = {k: ("(search)" if k == "q" else v) for k, v in f.items() if v}
+    return ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or "none"
+
+
+@permission_required("view_results")
+def home(request: HttpRequest) -> HttpResponse:
+    """The worklist: every discovery lookup of the user's facilities, filtered."""
+    tickets, f = filter_tickets(request.user, request.GET)
+    page = Paginator(tickets.select_related("batch"), PER_PAGE).get_page(request.GET.get("page"))
+    template = "eligibility/home.html"
+    if request.htmx:
+        template += "#rows"
+    return render(request, template, {
+        "page": page, "f": f, "outcomes": OUTCOME_FILTERS,
+        "has_open": any(t.is_open for t in page), "urls": SPEC.url_names(),
+        "batches": visible_batches(request.user, SPEC).only("id", "filename")[:50],
+        "full_ssn": discovery.can_export_full_ssn(request.user),
+    })
+
+
+@permission_required("export_results")
+def export(request: HttpRequest) -> StreamingHttpResponse:
+    """The worklist as CSV, one row per coverage. Managers and admins get SSNs in full;
+    everyone else masked. Audited with the filters and which it was."""
+    tickets, f = filter_tickets(request.user, request.GET)
+    full_ssn = discovery.can_export_full_ssn(request.user)
+    record_event(request, "export", object_type="eligibility.discovery",
+                 detail=f"discovery worklist export ({_filters_for_audit(f)}), "
+                        f"{tickets.count()} lookups, ssn={'full' if full_ssn else 'masked'}")
+    rows = discovery.export_rows(
+        tickets.prefetch_related("coverages").iterator(chunk_size=2000), full_ssn=full_ssn)
+    return csvio.stream_csv("discovery.csv", discovery.EXPORT_HEADER, rows)
+
+
 @sensitive_post_parameters(*SSN_FIELDS)
 @sensitive_variables("body")
 @permission_required("run_lookups")
-def home(request: HttpRequest) -> HttpResponse:
+def new(request: HttpRequest) -> HttpResponse:
     initial, encounter = _prefill(request)
     if request.method == "POST":
         form = LookupForm(request.POST, user=request.user)
@@ -93,10 +158,7 @@ def home(request: HttpRequest) -> HttpResponse:
     else:
         form = LookupForm(initial=initial, user=request.user)
         _ssns_on_file(form, encounter)
-    recent = (Ticket.objects.for_user(request.user).of_kind(KIND)
-              .filter(created_by=request.user)[:15])
-    return render(request, "eligibility/home.html",
-                  {"form": form, "encounter": encounter, "recent": recent})
+    return render(request, "eligibility/new.html", {"form": form, "encounter": encounter})
 
 
 def _ticket(request: HttpRequest, pk: int) -> Ticket:

@@ -7,7 +7,7 @@ from eligibility.client import read_coverage
 from revcycle.models import AuditEvent, Encounter, Ticket
 from tests.eligibility.conftest import SSN, coverage, hmo_coverage
 
-URL = "/eligibility/"
+URL = "/eligibility/new/"
 
 
 def form_data(facility, **overrides):
@@ -184,7 +184,7 @@ def test_using_a_coverage_updates_the_encounter_and_audits(
     event = AuditEvent.objects.get(action="change", encounter=encounter)
     assert str(chosen.pk) in event.detail and "HM550066077" not in event.detail
     page = response.content.decode()
-    assert "/claims/?account=ACC1001" in page
+    assert "/claims/status/new/?account=ACC1001" in page
 
 
 def test_using_a_coverage_is_a_post(client_for, alice, st_marys, integrex, encounter):
