@@ -32,7 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection as db_connection
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -359,12 +359,18 @@ def pump(
     last_beat = 0.0
     try:
         while time.monotonic() < deadline and not (stop and stop()):
-            claimed = claim_due(owner, workers.free, kinds=kinds, batch_id=batch_id)
+            try:
+                claimed = claim_due(owner, workers.free, kinds=kinds, batch_id=batch_id)
+                if heartbeat and time.monotonic() - last_beat > 2:
+                    heartbeat(workers.done)
+                    last_beat = time.monotonic()
+            except DatabaseError as exc:
+                # A database restart or a lock timeout: keep pumping once it is back.
+                log.warning("engine scan failed (%s); retrying", type(exc).__name__)
+                connections.close_all()
+                claimed = []
             for ticket_id in claimed:
                 workers.submit(ticket_id)
-            if heartbeat and time.monotonic() - last_beat > 2:
-                heartbeat(workers.done)
-                last_beat = time.monotonic()
             if not claimed or workers.free == 0:
                 time.sleep(scan_every)
     finally:

@@ -6,16 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
-from revcycle.models import Connection, OAuthToken, Ticket
+from revcycle.models import Connection, Ticket
 from sandbox.credentials import integrex_client
-from sandbox.models import SandboxToken
-from sandbox.tokens import issue_token
 
 SHOTS = Path(os.environ.get("E2E_SCREENSHOTS", "test-results"))
 
@@ -41,12 +37,6 @@ def sandbox_integrex(transactional_db, st_marys, sandbox_url, settings,
         client_id=client_id, client_secret=secret, poll_interval_seconds=1,
     )
     connection.facilities.add(st_marys)
-    # Hand the engine a sandbox token up front. Fetching one in the test would hold
-    # SQLite's write lock (oauth._obtain_and_store) while the in-process sandbox waits for
-    # it to store the token it issues: a deadlock only this single-database setup has.
-    token = issue_token(SandboxToken.Service.INTEGREX, client_id, 3599)
-    OAuthToken.objects.create(connection=connection, access_token=token.access_token,
-                              expires_at=timezone.now() + timedelta(seconds=3599))
     return connection
 
 

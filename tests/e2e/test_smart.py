@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection as db_connection
 
 from revcycle import oauth
 from revcycle.models import Connection, Facility
@@ -30,27 +29,7 @@ def smart_sandbox(sandbox_url: str, st_marys: Facility, settings: Any,
         client_id="Himilo_HMIS", client_secret="smart-sandbox-secret", username="hmis",
         password="hmis-sandbox-password", poll_interval_seconds=1)
     conn.facilities.add(st_marys)
-    if db_connection.vendor == "sqlite":
-        _seed_token(conn)
     return conn
-
-
-def _seed_token(conn: Connection) -> None:
-    """On SQLite, oauth.py holds the write lock (IMMEDIATE transaction) while it asks the
-    token endpoint, and the sandbox's token endpoint, in this same database, must write: the
-    two wait on each other until the busy timeout. Hand the app a token the sandbox issued
-    so the token grant (covered by the unit tests) is not needed here."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from revcycle.models import OAuthToken
-    from sandbox.tokens import issue_token
-
-    issued = issue_token("smart", conn.client_id, 33499, with_refresh=True)
-    OAuthToken.objects.create(connection=conn, access_token=issued.access_token,
-                              refresh_token=issued.refresh_token,
-                              expires_at=timezone.now() + timedelta(hours=9))
 
 
 def _shot(page: Any, name: str) -> None:
