@@ -182,7 +182,9 @@ def result(request: HttpRequest, pk: int) -> HttpResponse:
     body = ticket.request or {}
     context = {
         "ticket": ticket,
-        "coverages": ticket.coverages.select_related("applied_by"),
+        # A "search again" that ends in an error must not leave the old cards standing.
+        "coverages": (ticket.coverages.select_related("applied_by")
+                      if ticket.outcome == discovery.FOUND else []),
         "patient": {
             "name": f"{body.get('patientFirstName', '')} {body.get('patientLastName', '')}",
             "dob": body.get("patientDob", ""), "gender": body.get("patientGender", ""),

@@ -8,7 +8,6 @@ import os
 from typing import Any
 
 import pytest
-from django.db import connection as db
 
 from revcycle.models import Connection, Encounter, Facility, Ticket
 from sandbox.credentials import integrex_client
@@ -33,29 +32,7 @@ def sandbox_integrex(sandbox_url: str, st_marys: Facility, monkeypatch: Any) -> 
         poll_interval_seconds=1,  # 15 s in production (the spec); 1 s keeps the test short
     )
     conn.facilities.add(st_marys)
-    if db.vendor == "sqlite":
-        _seed_token(conn)
     return conn
-
-
-def _seed_token(conn: Connection) -> None:
-    """revcycle/oauth.py holds a transaction (SQLite's one write lock) while it asks for a
-    token, and the sandbox's /auth must write the token it issues to the same database: on
-    SQLite the two wait on each other until the request times out. Issue the token in
-    process instead; PostgreSQL runs the real token request."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from revcycle import oauth
-    from revcycle.models import OAuthToken
-    from sandbox.tokens import issue_token
-
-    token = issue_token("integrex", conn.client_id, 3599)
-    OAuthToken.objects.create(connection=conn, access_token=token.access_token,
-                              expires_at=timezone.now() + timedelta(seconds=3599),
-                              obtained_at=timezone.now())
-    oauth.forget(conn.pk)
 
 
 def self_pay(facility: Facility, account: str, first: str, last: str, dob: str) -> Encounter:
@@ -80,6 +57,7 @@ def test_a_single_lookup_shows_coverage_cards_and_a_coverage_is_applied(
     page.goto("/eligibility/new/?account=ACC1006")
     assert page.input_value("[name=patientLastName]") == "GARCIA"
     assert page.input_value("[name=patientSsn]") == ""  # the SSN stays on file
+    shot(page, "discovery-form.png")
     page.click("button:has-text('Search for coverage')")
     page.wait_for_selector("[data-coverage] >> nth=1", timeout=30_000)
 
