@@ -128,7 +128,6 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
 @sensitive_variables("body")
 @permission_required("run_lookups")
 def new(request: HttpRequest) -> HttpResponse:
-    initial, encounter = _prefill(request)
     if request.method == "POST":
         form = LookupForm(request.POST, user=request.user)
         encounter_id = request.POST.get("encounter") or None
@@ -156,6 +155,7 @@ def new(request: HttpRequest) -> HttpResponse:
                 engine.kick()
                 return redirect("eligibility:result", pk=ticket.pk)
     else:
+        initial, encounter = _prefill(request)
         form = LookupForm(initial=initial, user=request.user)
         _ssns_on_file(form, encounter)
     return render(request, "eligibility/new.html", {"form": form, "encounter": encounter})
