@@ -128,7 +128,6 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
 @sensitive_variables("body")
 @permission_required("run_lookups")
 def new(request: HttpRequest) -> HttpResponse:
-    initial, encounter = _prefill(request)
     if request.method == "POST":
         form = LookupForm(request.POST, user=request.user)
         encounter_id = request.POST.get("encounter") or None
@@ -156,6 +155,7 @@ def new(request: HttpRequest) -> HttpResponse:
                 engine.kick()
                 return redirect("eligibility:result", pk=ticket.pk)
     else:
+        initial, encounter = _prefill(request)
         form = LookupForm(initial=initial, user=request.user)
         _ssns_on_file(form, encounter)
     return render(request, "eligibility/new.html", {"form": form, "encounter": encounter})
@@ -182,7 +182,9 @@ def result(request: HttpRequest, pk: int) -> HttpResponse:
     body = ticket.request or {}
     context = {
         "ticket": ticket,
-        "coverages": ticket.coverages.select_related("applied_by"),
+        # A "search again" that ends in an error must not leave the old cards standing.
+        "coverages": (ticket.coverages.select_related("applied_by")
+                      if ticket.outcome == discovery.FOUND else []),
         "patient": {
             "name": f"{body.get('patientFirstName', '')} {body.get('patientLastName', '')}",
             "dob": body.get("patientDob", ""), "gender": body.get("patientGender", ""),

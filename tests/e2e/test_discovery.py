@@ -57,6 +57,7 @@ def test_a_single_lookup_shows_coverage_cards_and_a_coverage_is_applied(
     page.goto("/eligibility/new/?account=ACC1006")
     assert page.input_value("[name=patientLastName]") == "GARCIA"
     assert page.input_value("[name=patientSsn]") == ""  # the SSN stays on file
+    shot(page, "discovery-form.png")
     page.click("button:has-text('Search for coverage')")
     page.wait_for_selector("[data-coverage] >> nth=1", timeout=30_000)
 

@@ -191,3 +191,14 @@ def test_using_a_coverage_is_a_post(client_for, alice, st_marys, integrex, encou
     ticket = _done_ticket(st_marys, integrex, encounter, [coverage()])
     pk = ticket.coverages.get().pk
     assert client_for(alice).get(f"/eligibility/coverages/{pk}/apply/").status_code == 405
+
+
+def test_an_error_after_search_again_does_not_show_the_old_cards(
+        client_for, alice, st_marys, integrex, encounter):
+    ticket = _done_ticket(st_marys, integrex, encounter, [coverage()])
+    Ticket.objects.filter(pk=ticket.pk).update(state="failed", outcome="error",
+                                               last_error="Integrex had an error (500)")
+
+    page = client_for(alice).get(f"/eligibility/lookups/{ticket.pk}/").content.decode()
+
+    assert "data-coverage=" not in page and "Integrex had an error (500)" in page
