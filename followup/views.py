@@ -192,13 +192,14 @@ def delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 def account(request: HttpRequest, encounter_id: int) -> HttpResponse:
     encounter = get_for_user(Encounter.objects.select_related("facility"), request.user,
                              pk=encounter_id)
-    tickets = list(encounter.tickets.select_related("connection", "created_by")
-                   .order_by("created_at"))
+    tickets = list(encounter.tickets.select_related("connection", "created_by",
+                                                    "followup__assignee").order_by("created_at"))
     events = timeline.build(encounter, tickets)
     live = any(t.is_open for t in tickets)
     context = {"encounter": encounter, "events": events, "tickets": tickets, "live": live,
                "is_admin_user": has_perm(request.user, "manage_connections"),
-               "can_act": has_perm(request.user, "run_lookups")}
+               "can_act": has_perm(request.user, "run_lookups"),
+               "colleagues": _colleagues(request.user)}
     if request.htmx:
         if not live and request.GET.get("poll"):
             return HttpResponseStopPolling(render(
