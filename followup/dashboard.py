@@ -34,7 +34,7 @@ class Chart:
 
     vertical: bool = False
 
-    BAR_WIDTH = 230.0  # px of the longest bar in the 400-wide horizontal chart
+    BAR_WIDTH = 200.0  # px of the longest bar in the 400-wide horizontal chart
     COLUMN_HEIGHT = 120.0
 
     @property

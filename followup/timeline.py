@@ -49,7 +49,9 @@ def build(encounter: Encounter, tickets: list[Ticket]) -> list[TimelineEvent]:
     events: list[TimelineEvent] = []
     for ticket in tickets:
         events.extend(ticket_events(ticket))
-    for audit in AuditEvent.objects.filter(encounter=encounter).order_by("-at")[:MAX_EVENTS]:
+    # Notes show themselves; their audit rows would say the same thing twice.
+    audits = AuditEvent.objects.filter(encounter=encounter).exclude(object_type="followup.note")
+    for audit in audits.order_by("-at")[:MAX_EVENTS]:
         kind = {"export": "export", "view": "view"}.get(audit.action, "change")
         events.append(TimelineEvent(audit.at, kind, audit_text(audit), audit.username))
     for note in Note.objects.filter(encounter=encounter).select_related("author"):

@@ -106,7 +106,7 @@ def test_the_dashboard_renders_demo_data_and_its_numbers_match_the_tables(
     aging = page.locator("#chart-aging")
     aging.locator("summary").click()
     drawn = {t.split(": ")[0]: int(t.split(": ")[1])
-             for t in aging.locator("svg title").all_inner_texts()}
+             for t in aging.locator("svg title").all_text_contents()}
     table = {}
     for tr in aging.locator("tbody tr").all():
         cells = tr.locator("td").all_inner_texts()
