@@ -125,3 +125,25 @@ register(Source("error", "Error: needs a person", _failed))
 def money_at_risk_condition(now: datetime, policy: Any) -> Q:
     return worklist_condition(now, policy, [n for n, s in SOURCES.items() if s.money_at_risk])
 
+
+
+def _payer_claim_events(encounter: Any) -> Iterable[TimelineEvent]:
+    """Payer claim status changes, webhooks included (claims/payer_models.py)."""
+    try:
+        from claims.payer_models import ClaimEvent
+    except ImportError:  # the payer claims app is not installed on this deployment
+        return []
+    rows = (ClaimEvent.objects.filter(claim__encounter=encounter)
+            .select_related("claim").order_by("-at")[:200])
+    events = []
+    for e in rows:
+        text = (f"Payer claim {e.claim.reference}: {e.get_status_display()} "
+                f"({e.get_source_display().lower()})")
+        if e.message:
+            text += f": {e.message}"
+        events.append(TimelineEvent(e.at, "webhook" if e.source == "webhook" else "status",
+                                    text, "", e.claim.ticket_id, {"outcome": e.status}))
+    return events
+
+
+register_timeline(_payer_claim_events)

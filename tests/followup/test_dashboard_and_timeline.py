@@ -94,3 +94,16 @@ def test_the_timeline_polls_while_a_lookup_is_open_and_polls_are_not_audited(
 def test_another_facilitys_account_timeline_is_404(client_for, bob, encounter):
     response = client_for(bob).get(reverse("followup:account", args=[encounter.pk]))
     assert response.status_code == 404
+
+
+def test_the_timeline_shows_payer_webhooks(client_for, alice, payer, encounter):
+    from claims.payer_models import ClaimEvent, PayerClaim
+
+    claim = PayerClaim.objects.create(facility=encounter.facility, connection=payer,
+                                      encounter=encounter, diagnosis_code="E11.9",
+                                      amount="80.00", status="approved")
+    ClaimEvent.objects.create(claim=claim, status="approved", source="webhook",
+                              message="Approved by reviewer")
+    response = client_for(alice).get(reverse("followup:account", args=[encounter.pk]))
+    webhook = [e for e in response.context["events"] if e.kind == "webhook"]
+    assert webhook and "Approved by reviewer" in webhook[0].text
