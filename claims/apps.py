@@ -3,8 +3,12 @@ from django.apps import AppConfig
 
 class ClaimsConfig(AppConfig):
     name = "claims"
+    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from claims import payer_setup
+        from claims import export, integrex, payer_setup
+        from revcycle import batches
 
+        integrex.register()
+        batches.register(export.SPEC)
         payer_setup.register()

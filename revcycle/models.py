@@ -34,7 +34,8 @@ class Facility(models.Model):
     npi = models.CharField("NPI", max_length=10, validators=[validate_npi])
     tax_id = models.CharField("tax id", max_length=20, blank=True)
     address = models.CharField(max_length=300, blank=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="facilities")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
+                                     related_name="facilities")
     # Smart (SmartLink) arrangements of this facility.
     smart_provider_key = models.CharField("Smart provider key", max_length=100, blank=True)
     smart_manages_copay = models.BooleanField(
@@ -159,6 +160,8 @@ class OAuthToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     obtained_at = models.DateTimeField(null=True, blank=True)
     requests_made = models.PositiveIntegerField(default=0, help_text="Token requests so far.")
+    # A short lease taken by the one process that is asking for a new token (oauth.py).
+    refreshing_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"token for {self.connection.name} until {self.expires_at}"
@@ -452,6 +455,16 @@ class Ticket(models.Model):
         super().save(*args, **kwargs)
 
 
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    """Bulk changes would bypass the append-only rule of save() and delete()."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("audit events are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit events are append-only")
+
+
 class AuditEvent(models.Model):
     """Append-only: who viewed, exported or changed what, and when. Never holds PHI."""
 
@@ -480,6 +493,8 @@ class AuditEvent(models.Model):
     )
     detail = models.CharField(max_length=500, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]
