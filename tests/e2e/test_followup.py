@@ -4,7 +4,6 @@ the engine, and the dashboard read at a glance."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from revcycle import engine
-from revcycle.models import Connection, Encounter, Ticket
+from revcycle.models import Connection, Encounter, OAuthToken, Ticket
 from tests.followup.conftest import make_ticket
 
 # serialized_rollback: the role groups (a data migration) survive the flush between tests.
@@ -23,20 +22,39 @@ SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 @pytest.fixture
-def claim_kind() -> Iterator[None]:
-    """The claim status kind of the claims app, or a stand-in answering "denied" (the
-    claims app registers the real one; this branch may not have it)."""
-    if "claim_status" in engine.KINDS:
-        yield
-        return
+def sandbox_integrex(transactional_db: Any, st_marys: Any, sandbox_url: str, settings: Any,
+                     monkeypatch: Any) -> Connection:
+    """An Integrex connection to the sandbox (as tests/e2e/test_claim_status.py sets it up)."""
+    from sandbox.credentials import integrex_client
+    from sandbox.models import SandboxToken
+    from sandbox.tokens import issue_token
 
-    def submit(ticket: Ticket) -> engine.Step:
-        return engine.Done("denied", response=[{"reasonSourceCd3": "50"}], http_status=200)
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    settings.SANDBOX_READY_AFTER = 1.0
+    client_id, secret = integrex_client()
+    connection = Connection.objects.create(
+        kind="integrex", name="Integrex sandbox", base_url=f"{sandbox_url}/integrex/api/v2",
+        client_id=client_id, client_secret=secret, poll_interval_seconds=1)
+    connection.facilities.add(st_marys)
+    # A token up front: fetching one here would hold SQLite's write lock while the
+    # in-process sandbox stores the token it issues.
+    token = issue_token(SandboxToken.Service.INTEGREX, client_id, 3599)
+    OAuthToken.objects.create(connection=connection, access_token=token.access_token,
+                              expires_at=timezone.now() + timedelta(seconds=3599))
+    return connection
 
-    engine.register(engine.Kind(name="claim_status", label="Claim status", service="integrex",
-                                submit=submit))
-    yield
-    engine.KINDS.pop("claim_status", None)
+
+def _denied_claim(connection: Connection, encounter: Encounter) -> Ticket:
+    """A claim status ticket the sandbox answers "denied" (trackingId1 ending in 4)."""
+    from claims.forms import build_request, initial_from_encounter
+
+    cleaned = {**initial_from_encounter(encounter), "trackingId1": "ACC1001-4"}
+    ticket = make_ticket(connection, encounter=encounter, amount="1250.00", age_days=3,
+                         service_date=timezone.localdate() - timedelta(days=40),
+                         response=[{"reasonSourceCd3": "50"}])
+    Ticket.objects.filter(pk=ticket.pk).update(
+        request=build_request(cleaned, encounter.facility))
+    return ticket
 
 
 def _shot(page: Any, name: str) -> None:
@@ -45,11 +63,11 @@ def _shot(page: Any, name: str) -> None:
 
 
 def test_a_biller_works_a_denied_claim_and_sees_the_timeline_grow(
-        page: Any, login: Any, alice: Any, maya: Any, integrex: Connection,
-        encounter: Encounter, claim_kind: None, engine_worker: Any, transactional_db: Any):
-    ticket = make_ticket(integrex, encounter=encounter, amount="1250.00", age_days=3,
-                         service_date=timezone.localdate() - timedelta(days=40))
-    make_ticket(integrex, outcome="paid", account="PAID-1")
+        page: Any, login: Any, alice: Any, maya: Any, sandbox_integrex: Connection,
+        encounter: Encounter, engine_worker: Any):
+    assert "claim_status" in engine.KINDS
+    ticket = _denied_claim(sandbox_integrex, encounter)
+    make_ticket(sandbox_integrex, outcome="paid", account="PAID-1")
     login(alice)
     page.goto("/followup/")
     row = page.locator(f"#ticket-{ticket.pk}")
@@ -78,6 +96,7 @@ def test_a_biller_works_a_denied_claim_and_sees_the_timeline_grow(
         "!document.querySelector('#timeline[hx-trigger]')", timeout=30_000)
     ticket.refresh_from_db()
     assert ticket.state == "done" and ticket.outcome == "denied"
+    assert ticket.claim_result.lines.exclude(reason_code3="").exists()  # the sandbox answered
     text = page.locator("#timeline").inner_text()
     assert "Called Aetna" in text and "queued again" in text
     assert page.locator("#timeline li").count() > events_before + 2

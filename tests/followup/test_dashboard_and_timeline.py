@@ -107,3 +107,16 @@ def test_the_timeline_shows_payer_webhooks(client_for, alice, payer, encounter):
     response = client_for(alice).get(reverse("followup:account", args=[encounter.pk]))
     webhook = [e for e in response.context["events"] if e.kind == "webhook"]
     assert webhook and "Approved by reviewer" in webhook[0].text
+
+
+def test_top_denial_reasons_come_from_stored_service_lines_when_claims_has_them(alice,
+                                                                               integrex):
+    from claims.models import ClaimStatusResult, ServiceLine
+
+    for code in ("96", "96", "197"):
+        ticket = make_ticket(integrex, response=None)
+        result = ClaimStatusResult.objects.create(ticket=ticket, category_code="F2")
+        ServiceLine.objects.create(result=result, position=1, reason_code3=code)
+        ServiceLine.objects.create(result=result, position=2, reason_code3=code)
+    rows = dashboard.charts(alice)["denials"].rows
+    assert [r[:2] for r in rows] == [("96", 2), ("197", 1)]
