@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "claims",
     "eligibility",
     "smartlink",
+    "followup",
 ]
 if SANDBOX_ENABLED:
     INSTALLED_APPS.append("sandbox")
@@ -132,6 +133,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "revcycle.context_processors.navigation",
                 "revcycle.context_processors.flagged",
+                "followup.context_processors.connection_trouble",
             ],
         },
     },

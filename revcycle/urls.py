@@ -17,6 +17,7 @@ urlpatterns = [
     path("claims/", include("claims.urls")),
     path("eligibility/", include("eligibility.urls")),
     path("smart/", include("smartlink.urls")),
+    path("followup/", include("followup.urls")),
 ]
 if settings.SANDBOX_ENABLED:
     urlpatterns.append(path("sandbox/", include("sandbox.urls")))

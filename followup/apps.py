@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class FollowupConfig(AppConfig):
+    name = "followup"
+    verbose_name = "follow-up"
+
+    def ready(self) -> None:
+        from followup import signals  # noqa: F401  (admin permissions after migrate)
+        from revcycle import schedules
+
+        schedules.add("follow-up: scheduled claim re-checks", "followup.tasks.run_rechecks", 15)
+        schedules.add("follow-up: daily digest", "followup.tasks.send_daily_digests", 1440)

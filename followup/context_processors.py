@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+
+def connection_trouble(request: HttpRequest) -> dict[str, Any]:
+    """Admins see, in the navigation, how many connections keep failing."""
+    user: Any = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_staff:
+        return {}
+    from followup.health import troubled
+
+    return {"troubled_connections": len(troubled())}

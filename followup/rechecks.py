@@ -1,0 +1,69 @@
+"""Scheduled re-checks of claims that are not final (pending, or not found).
+
+The rule: not sooner than `first_after_days` after the claim was first submitted, then
+every `every_days` after its last answer, only inside the off-hours window (local time),
+until the answer is final or the claim is `max_age_days` old. Each run requeues at most
+`chunk_size` claims, oldest answer first; the engine then keeps each connection's rate
+limit while sending them."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from followup.models import FollowUp, RecheckPolicy, RecheckRun
+from followup.sources import CLAIM_STATUS
+from revcycle import engine
+from revcycle.models import Ticket
+
+RECHECK_OUTCOMES = ("pending", "not_found")
+KEEP_RUNS_DAYS = 30
+
+
+def in_window(moment: time, start: time, end: time) -> bool:
+    """Whether a local time of day falls in [start, end); a window may cross midnight."""
+    if start == end:
+        return True
+    if start < end:
+        return start <= moment < end
+    return moment >= start or moment < end
+
+
+def due(policy: RecheckPolicy, now: datetime) -> QuerySet[Ticket]:
+    return (
+        Ticket.objects.filter(
+            kind=CLAIM_STATUS, state=Ticket.State.DONE, outcome__in=RECHECK_OUTCOMES,
+            created_at__lte=now - timedelta(days=policy.first_after_days),
+            created_at__gt=now - timedelta(days=policy.max_age_days),
+            finished_at__lte=now - timedelta(days=policy.every_days),
+            connection__active=True, connection__flagged_at__isnull=True,
+        )
+        .exclude(Q(followup__status=FollowUp.Status.RESOLVED))
+        .order_by("finished_at", "id")
+    )
+
+
+def run(now: datetime | None = None) -> RecheckRun:
+    now = now or timezone.now()
+    policy = RecheckPolicy.get()
+    record = RecheckRun.objects.create(started_at=now)
+    local = timezone.localtime(now).time()
+    if not policy.enabled:
+        record.skipped_reason = "re-checks are turned off"
+    elif not in_window(local, policy.window_start, policy.window_end):
+        record.skipped_reason = (f"outside the window {policy.window_start:%H:%M}-"
+                                 f"{policy.window_end:%H:%M} (local time {local:%H:%M})")
+    else:
+        candidates = due(policy, now)
+        record.considered = candidates.count()
+        for ticket in candidates[: policy.chunk_size]:
+            if engine.check_again(ticket):
+                record.requeued += 1
+        if record.requeued:
+            engine.kick()
+    record.finished_at = timezone.now()
+    record.save()
+    RecheckRun.objects.filter(started_at__lt=now - timedelta(days=KEEP_RUNS_DAYS)).delete()
+    return record

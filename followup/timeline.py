@@ -1,0 +1,67 @@
+"""An account's history in time order: lookups, results, status changes, webhooks,
+exports, views and notes, with who did it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from followup import sources
+from followup.models import Note
+from followup.sources import TimelineEvent
+from revcycle.models import AuditEvent, Encounter, Ticket
+from revcycle.outcomes import outcome_label
+
+MAX_EVENTS = 500
+
+
+def _who(user: Any) -> str:
+    return (user.get_full_name() or user.username) if user else ""
+
+
+def ticket_events(ticket: Ticket) -> list[TimelineEvent]:
+    kind = sources.DOMAIN_LABELS.get(ticket.kind, ticket.kind.replace("_", " "))
+    events = [TimelineEvent(ticket.created_at, "lookup", f"{kind} requested",
+                            _who(ticket.created_by), ticket.pk)]
+    if ticket.queued_at and (ticket.queued_at - ticket.created_at).total_seconds() > 1:
+        events.append(TimelineEvent(ticket.queued_at, "lookup", f"{kind} queued again",
+                                    "", ticket.pk))
+    if ticket.submitted_at:
+        events.append(TimelineEvent(ticket.submitted_at, "status", f"{kind} sent to "
+                                    f"{ticket.connection.name}", "", ticket.pk))
+    if ticket.finished_at:
+        if ticket.state == Ticket.State.DONE:
+            text = f"{kind}: {outcome_label(ticket.outcome)}"
+        else:
+            text = f"{kind} {ticket.get_state_display().lower()}: {ticket.last_error}"
+        events.append(TimelineEvent(ticket.finished_at, "result", text, "", ticket.pk,
+                                    {"outcome": ticket.outcome or ticket.state}))
+    return events
+
+
+def audit_text(event: AuditEvent) -> str:
+    what = event.object_type.split(".")[-1] if event.object_type else ""
+    text = f"{event.get_action_display()} {what} {event.object_id}".strip()
+    return f"{text}: {event.detail}" if event.detail else text
+
+
+def build(encounter: Encounter, tickets: list[Ticket]) -> list[TimelineEvent]:
+    events: list[TimelineEvent] = []
+    for ticket in tickets:
+        events.extend(ticket_events(ticket))
+    # Notes show themselves; their audit rows would say the same thing twice.
+    audits = AuditEvent.objects.filter(encounter=encounter).exclude(object_type="followup.note")
+    for audit in audits.order_by("-at")[:MAX_EVENTS]:
+        kind = {"export": "export", "view": "view"}.get(audit.action, "change")
+        events.append(TimelineEvent(audit.at, kind, audit_text(audit), audit.username))
+    for note in Note.objects.filter(encounter=encounter).select_related("author"):
+        events.append(TimelineEvent(note.created_at, "note", note.text, _who(note.author),
+                                    note.ticket_id))
+    for source in sources.TIMELINE_SOURCES:
+        events.extend(source(encounter))
+    events.sort(key=lambda e: (e.at, e.kind), reverse=True)
+    return events[:MAX_EVENTS]
+
+
+def latest(events: list[TimelineEvent]) -> datetime | None:
+    return events[0].at if events else None

@@ -1,0 +1,261 @@
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from followup import dashboard as dash
+from followup import sources, timeline, worklist
+from followup.models import FollowUp, Note, RecheckPolicy, SavedView
+from revcycle import engine
+from revcycle.access import facilities_for, get_for_user
+from revcycle.audit import record_event
+from revcycle.csvio import stream_csv
+from revcycle.models import Encounter, Ticket
+from revcycle.outcomes import OUTCOME_LABELS, outcome_advice, outcome_label
+from revcycle.roles import has_perm, permission_required
+
+FILTER_KEYS = ("domain", "outcome", "payer", "age", "amount_min", "amount_max", "assignee",
+               "q", "status", "sort", "size")
+
+
+def _colleagues(user: Any) -> Any:
+    return (get_user_model().objects.filter(facilities__in=facilities_for(user), is_active=True)
+            .distinct().order_by("username"))
+
+
+def _back(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        return target
+    return default
+
+
+def _rows(page: worklist.Page, user: Any) -> list[dict[str, Any]]:
+    today = timezone.localdate()
+    show_names = has_perm(user, "view_results")
+    out = []
+    for ticket in page.rows:
+        followup = getattr(ticket, "followup", None)
+        state = ticket.outcome or ticket.state
+        out.append({
+            "ticket": ticket, "followup": followup,
+            "patient": ticket.patient_name if show_names
+            else worklist.mask_name(ticket.patient_name),
+            "domain": sources.DOMAIN_LABELS.get(ticket.kind, ticket.kind),
+            "age": worklist.age_days(ticket, today),
+            "outcome": state, "outcome_label": outcome_label(state),
+            "advice": ticket.last_error if state in ("failed", "expired", "error")
+            and ticket.last_error else outcome_advice(state),
+        })
+    return out
+
+
+@permission_required("view_results")
+def worklist_view(request: HttpRequest) -> HttpResponse:
+    filters = worklist.Filters.from_query(request.GET)
+    qs = filters.apply(worklist.needing_person(request.user), request.user, timezone.localdate())
+    page = worklist.paginate(qs, filters.sort, filters.size, request.GET.get("after", ""))
+    query = {k: request.GET[k] for k in FILTER_KEYS if request.GET.get(k)}
+    context = {
+        "filters": filters, "page": page, "rows": _rows(page, request.user),
+        "querystring": urlencode(query),
+        "next_url": "?" + urlencode({**query, "after": page.next_cursor})
+        if page.next_cursor else "",
+        "domains": sources.DOMAIN_LABELS.items(),
+        "outcomes": [*OUTCOME_LABELS.items(), ("none_found", "No coverage"),
+                     ("cancelled", "Cancelled"), ("open", "Still open")],
+        "payers": (Ticket.objects.for_user(request.user).exclude(payer="")
+                   .values_list("payer", flat=True).distinct().order_by("payer")[:200]),
+        "buckets": [b[0] for b in worklist.AGE_BUCKETS],
+        "sorts": [("age", "Oldest first"), ("-age", "Newest first"),
+                  ("-amount", "Largest amount"), ("amount", "Smallest amount"),
+                  ("payer", "Payer"), ("account", "Account")],
+        "sizes": worklist.PAGE_SIZES,
+        "colleagues": _colleagues(request.user),
+        "saved_views": SavedView.objects.filter(user=request.user),
+        "can_act": has_perm(request.user, "run_lookups"),
+    }
+    template = "followup/worklist.html"
+    if request.htmx:
+        template += "#table"
+    return render(request, template, context)
+
+
+def _tickets_for(request: HttpRequest) -> list[Ticket]:
+    ids = [int(i) for i in request.POST.getlist("ticket") if i.isdigit()]
+    return list(Ticket.objects.for_user(request.user).filter(pk__in=ids)
+                .select_related("encounter", "facility"))
+
+
+@require_POST
+@permission_required("run_lookups")
+def act(request: HttpRequest) -> HttpResponse:
+    """Assign, re-check or resolve the selected tickets (one or many)."""
+    tickets = _tickets_for(request)
+    action = request.POST.get("action", "")
+    back = _back(request, reverse("followup:worklist"))
+    if not tickets:
+        messages.warning(request, "Select at least one row first.")
+        return redirect(back)
+    if action == "assign":
+        raw = request.POST.get("assignee", "")
+        assignee = _colleagues(request.user).filter(pk=raw).first() if raw.isdigit() else None
+        if raw and assignee is None:
+            messages.error(request, "That person does not work at your facilities.")
+            return redirect(back)
+        for ticket in tickets:
+            FollowUp.for_ticket(ticket).assign(assignee)
+            record_event(request, "change", ticket,
+                         detail=f"assigned to user {assignee.pk if assignee else 'nobody'}")
+        who = assignee.get_full_name() or assignee.username if assignee else "nobody"
+        messages.success(request, f"{len(tickets)} assigned to {who}.")
+    elif action == "recheck":
+        requeued = 0
+        for ticket in tickets:
+            if engine.check_again(ticket):
+                requeued += 1
+                followup = FollowUp.objects.filter(ticket=ticket).first()
+                if followup and followup.status == FollowUp.Status.RESOLVED:
+                    followup.reopen()
+                record_event(request, "submit", ticket, detail="check again from worklist")
+        if requeued:
+            engine.kick()
+        skipped = len(tickets) - requeued
+        messages.success(request, f"{requeued} queued to check again"
+                         + (f"; {skipped} still open, left alone." if skipped else "."))
+    elif action == "resolve":
+        reason = request.POST.get("reason", "").strip()
+        if not reason:
+            messages.error(request, "Say why it is resolved.")
+            return redirect(back)
+        for ticket in tickets:
+            FollowUp.for_ticket(ticket).resolve(request.user, reason)
+            record_event(request, "change", ticket, detail="resolved")
+        messages.success(request, f"{len(tickets)} marked resolved.")
+    else:
+        messages.error(request, "Unknown action.")
+    return redirect(back)
+
+
+@require_POST
+@permission_required("run_lookups")
+def add_note(request: HttpRequest, encounter_id: int) -> HttpResponse:
+    encounter = get_for_user(Encounter.objects.all(), request.user, pk=encounter_id)
+    text = request.POST.get("text", "").strip()
+    back = _back(request, reverse("followup:account", args=[encounter.pk]))
+    if not text:
+        messages.error(request, "The note is empty.")
+        return redirect(back)
+    ticket_id = request.POST.get("ticket", "")
+    ticket = (encounter.tickets.filter(pk=int(ticket_id)).first()
+              if ticket_id.isdigit() else None)
+    note = Note.objects.create(encounter=encounter, ticket=ticket, author=request.user,
+                               text=text[:5000])
+    record_event(request, "create", note, encounter=encounter, facility=encounter.facility,
+                 detail=f"note on ticket {ticket.pk}" if ticket else "note")
+    messages.success(request, "Note added.")
+    return redirect(back)
+
+
+@require_POST
+@permission_required("view_results")
+def save_view(request: HttpRequest) -> HttpResponse:
+    name = request.POST.get("name", "").strip()[:80]
+    querystring = request.POST.get("querystring", "")[:1000]
+    if not name:
+        messages.error(request, "Give the view a name.")
+    else:
+        SavedView.objects.update_or_create(user=request.user, name=name,
+                                           defaults={"querystring": querystring})
+        messages.success(request, f"Saved view “{name}”.")
+    return redirect(f"{reverse('followup:worklist')}?{querystring}")
+
+
+@require_POST
+@permission_required("view_results")
+def delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    SavedView.objects.filter(user=request.user, pk=pk).delete()
+    return redirect("followup:worklist")
+
+
+@permission_required("view_results")
+def account(request: HttpRequest, encounter_id: int) -> HttpResponse:
+    encounter = get_for_user(Encounter.objects.select_related("facility"), request.user,
+                             pk=encounter_id)
+    tickets = list(encounter.tickets.select_related("connection", "created_by",
+                                                    "followup__assignee").order_by("created_at"))
+    events = timeline.build(encounter, tickets)
+    live = any(t.is_open for t in tickets)
+    context = {"encounter": encounter, "events": events, "tickets": tickets, "live": live,
+               "is_admin_user": has_perm(request.user, "manage_connections"),
+               "can_act": has_perm(request.user, "run_lookups"),
+               "colleagues": _colleagues(request.user)}
+    if request.htmx:
+        if not live and request.GET.get("poll"):
+            return HttpResponseStopPolling(render(
+                request, "followup/account.html#events", context).content)
+        return render(request, "followup/account.html#events", context)
+    record_event(request, "view", encounter, detail="timeline")
+    return render(request, "followup/account.html", context)
+
+
+@permission_required("view_results")
+def dashboard(request: HttpRequest) -> HttpResponse:
+    from followup import health
+
+    charts = dash.charts(request.user)
+    context = {"charts": charts,
+               "connections": health.panel() if has_perm(request.user, "manage_connections")
+               else None}
+    return render(request, "followup/dashboard.html", context)
+
+
+@permission_required("export_results")
+def dashboard_csv(request: HttpRequest, name: str) -> HttpResponse:
+    charts = dash.charts(request.user)
+    if name not in charts:
+        raise Http404("No such chart.")
+    chart = charts[name]
+    record_event(request, "export", object_type="followup.dashboard", object_id=name,
+                 detail=f"{len(chart.rows)} rows")
+    return stream_csv(f"{name}-{timezone.localdate():%Y%m%d}.csv", chart.columns, chart.rows)
+
+
+@permission_required("manage_connections")
+def recheck_policy(request: HttpRequest) -> HttpResponse:
+    from followup.forms import RecheckPolicyForm
+    from followup.models import RecheckRun
+
+    policy = RecheckPolicy.get()
+    form = RecheckPolicyForm(request.POST or None, instance=policy)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        record_event(request, "change", policy, detail=", ".join(form.changed_data)[:400])
+        messages.success(request, "Re-check schedule saved.")
+        return redirect("followup:recheck_policy")
+    return render(request, "followup/recheck_policy.html",
+                  {"form": form, "runs": RecheckRun.objects.all()[:30]})
+
+
+def my_settings(request: HttpRequest) -> HttpResponse:
+    from followup.models import NotificationPreference
+
+    pref, _ = NotificationPreference.objects.get_or_create(user=request.user)
+    if request.method == "POST":
+        pref.daily_digest = request.POST.get("daily_digest") == "on"
+        pref.save(update_fields=["daily_digest"])
+        record_event(request, "change", pref,
+                     detail=f"daily digest {'on' if pref.daily_digest else 'off'}")
+        messages.success(request, "Settings saved.")
+        return redirect("followup:my_settings")
+    return render(request, "followup/my_settings.html", {"pref": pref})
