@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from revcycle import errors, oauth, throttle
+from revcycle import errors, metrics, oauth, throttle
 from revcycle.http import ApiResponse, check_status, mount_retries, parse_body, send, service_headers
 from revcycle.models import Connection
 
@@ -47,8 +47,14 @@ def call(
         if token:
             headers["Authorization"] = f"Bearer {token}"
         started = time.monotonic()
-        response = send(_session(), method, url, params=params, json=json, headers=headers)
+        try:
+            response = send(_session(), method, url, params=params, json=json, headers=headers)
+        except errors.ApiError:
+            metrics.record(connection.pk, None, (time.monotonic() - started) * 1000, ok=False)
+            raise
         elapsed = (time.monotonic() - started) * 1000
+        metrics.record(connection.pk, response.status_code, elapsed,
+                       ok=response.status_code < 500 and response.status_code not in (402, 403))
         log.info("%s %s -> %s in %.0f ms (connection %s, ticket %s)", method, path.split("?")[0],
                  response.status_code, elapsed, connection.pk, ticket_id)
         if response.status_code == 401 and needs_token and attempt == 1:
