@@ -88,8 +88,10 @@ class Command(BaseCommand):
                 user.set_password(password)
                 created.append((username, role, password))
             user.save()
+            # The biller works for St. Mary's only: Lakeside's patients stay out of sight.
             st_marys.members.add(user)
-            lakeside.members.add(user)
+            if role != "biller":
+                lakeside.members.add(user)
         return created
 
     def _encounters(self, facility: Facility, patients: list[dict[str, Any]]) -> int:
