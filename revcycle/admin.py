@@ -78,7 +78,8 @@ class ConnectionAdmin(admin.ModelAdmin):
     def health(self, obj: Connection) -> str:
         if obj.last_health_ok is None:
             return "not checked"
-        return ("ok" if obj.last_health_ok else "failing") + f" ({obj.last_health_at:%Y-%m-%d %H:%M})"
+        state = "ok" if obj.last_health_ok else "failing"
+        return f"{state} ({obj.last_health_at:%Y-%m-%d %H:%M})"
 
     @admin.display(description="flagged", boolean=True)
     def flagged(self, obj: Connection) -> bool:
@@ -98,7 +99,8 @@ class ConnectionAdmin(admin.ModelAdmin):
             ok, message = api.health_check(connection)
             self.message_user(request, f"{connection.name}: {message}",
                               messages.SUCCESS if ok else messages.ERROR)
-            record_event(request, "change", connection, detail=f"test connection: {'ok' if ok else 'failed'}")
+            record_event(request, "change", connection,
+                         detail=f"test connection: {'ok' if ok else 'failed'}")
 
     @admin.action(description="Clear the hold (after fixing credentials or the IP allow-list)")
     def clear_flags(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
@@ -134,7 +136,9 @@ class ConnectionAdmin(admin.ModelAdmin):
             oauth.forget(obj.pk)
         changed = [f for f in form.changed_data if f not in SECRET_FIELDS]
         secrets = [f for f in form.changed_data if f in SECRET_FIELDS and form.cleaned_data.get(f)]
-        detail = f"fields: {', '.join(changed)}" + (f"; secrets replaced: {', '.join(secrets)}" if secrets else "")
+        detail = f"fields: {', '.join(changed)}"
+        if secrets:
+            detail += f"; secrets replaced: {', '.join(secrets)}"
         if before and before.environment != obj.environment:
             detail = f"environment {before.environment} -> {obj.environment}; " + detail
         record_event(request, "change" if change else "create", obj, detail=detail)

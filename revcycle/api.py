@@ -10,7 +10,14 @@ from typing import Any
 import requests
 
 from revcycle import errors, metrics, oauth, throttle
-from revcycle.http import ApiResponse, check_status, mount_retries, parse_body, send, service_headers
+from revcycle.http import (
+    ApiResponse,
+    check_status,
+    mount_retries,
+    parse_body,
+    send,
+    service_headers,
+)
 from revcycle.models import Connection
 
 log = logging.getLogger("revcycle.api")

@@ -30,7 +30,8 @@ def _fernet_for(key: str) -> Fernet:
         # Accept any long passphrase too, stretched to a Fernet key, so an operator can
         # paste a random string; a proper key (Fernet.generate_key()) is used as is.
         if len(key) < 32:
-            raise ImproperlyConfigured("each FIELD_ENCRYPTION_KEYS entry needs 32+ characters")
+            raise ImproperlyConfigured(
+                "each FIELD_ENCRYPTION_KEYS entry needs 32+ characters") from None
         return Fernet(base64.urlsafe_b64encode(hashlib.sha256(raw).digest()))
 
 

@@ -91,7 +91,8 @@ def read_csv(text: str, columns: Sequence[Column]) -> ParsedCsv:
             line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
-            values = {f: (row[i].strip() if i < len(row) else "") for i, f in fields_by_index.items()}
+            values = {f: (row[i].strip() if i < len(row) else "")
+                      for i, f in fields_by_index.items()}
             if len(row) > len(header):
                 values["__extra__"] = f"{len(row) - len(header)} more cells than the header"
             yield line, values
@@ -119,8 +120,10 @@ def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[
         yield writer.writerow([safe_cell(v) for v in row])
 
 
-def stream_csv(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")
+def stream_csv(filename: str, header: Sequence[str],
+               rows: Iterable[Sequence[Any]]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(csv_lines(header, rows),
+                                     content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response

@@ -31,8 +31,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection as db_connection
 from django.db import DatabaseError, connections, transaction
+from django.db import connection as db_connection
 from django.db.models import Count, F, Q
 from django.utils import timezone
 

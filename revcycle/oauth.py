@@ -101,7 +101,8 @@ def _request_token(connection: Connection, refresh_token: str = "") -> dict[str,
     except OAuth2Error as exc:
         code = session.last_status.get("code")  # type: ignore[attr-defined]
         if code and code >= 500:
-            raise errors.Unavailable(f"The token service had an error ({code}).", status=code) from exc
+            raise errors.Unavailable(f"The token service had an error ({code}).",
+                                     status=code) from exc
         raise errors.AuthenticationFailed(
             f"{connection.name}: the token service refused our credentials "
             f"({exc.error}, HTTP {code}). An admin should check the client id, secret"
@@ -120,7 +121,8 @@ def _request_token(connection: Connection, refresh_token: str = "") -> dict[str,
     except requests.Timeout as exc:
         raise errors.Unavailable("The token service did not answer in time.") from exc
     except requests.RequestException as exc:
-        raise errors.Unavailable(f"Could not reach the token service ({type(exc).__name__}).") from exc
+        raise errors.Unavailable(
+            f"Could not reach the token service ({type(exc).__name__}).") from exc
 
 
 REFRESH_LEASE = timedelta(seconds=45)

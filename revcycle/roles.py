@@ -6,8 +6,9 @@ admin: manager plus connections, environments, Smart session activation and user
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 

@@ -25,7 +25,8 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 @receiver(user_login_failed)
 def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs: Any) -> None:
-    record_event(request, "login_failed", detail=f"username {credentials.get('username', '')!s:.100}")
+    username = str(credentials.get("username", ""))[:100]
+    record_event(request, "login_failed", detail=f"username {username}")
 
 
 @receiver(post_migrate)
