@@ -63,8 +63,17 @@ def flush() -> int:
     with _lock:
         taken = dict(_pending)
         _pending.clear()
+    if not taken:
+        return 0
+    from revcycle.models import Connection
+
+    # A connection deleted since its requests were counted takes its counts with it.
+    existing = set(Connection.objects.filter(
+        pk__in={key[0] for key in taken}).values_list("pk", flat=True))
     written = 0
     for (connection_id, minute), counts in sorted(taken.items()):
+        if connection_id not in existing:
+            continue
         at = datetime.fromtimestamp(minute, tz=UTC)
         try:
             with transaction.atomic():

@@ -20,6 +20,16 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture(autouse=True)
+def _no_metrics_across_tests() -> Any:
+    """Request counters live in process memory: one test's must not reach another's."""
+    from revcycle import metrics
+
+    metrics._pending.clear()
+    yield
+    metrics._pending.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     """The cast's passwords are hashed for every test: PBKDF2 would cost seconds each."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
