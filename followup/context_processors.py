@@ -8,7 +8,8 @@ from django.http import HttpRequest
 def connection_trouble(request: HttpRequest) -> dict[str, Any]:
     """Admins see, in the navigation, how many connections keep failing."""
     user: Any = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or not user.is_staff:
+    if user is None or not user.is_authenticated or not user.is_staff or (
+            getattr(request, "htmx", False) and not request.htmx.boosted):  # type: ignore[attr-defined]
         return {}
     from followup.health import troubled
 

@@ -5,9 +5,14 @@ from typing import Any
 from django.http import HttpRequest
 
 
+def _is_fragment(request: HttpRequest) -> bool:
+    """HTMX fragments (polls every 2 s) render no navigation: spend no queries on it."""
+    return bool(getattr(request, "htmx", False)) and not request.htmx.boosted  # type: ignore[attr-defined]
+
+
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user: Any = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or _is_fragment(request):
         return {}
     from revcycle.roles import role_names
 
@@ -19,8 +24,28 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
 def flagged(request: HttpRequest) -> dict[str, Any]:
     """Admins see, in the navigation, connections that need them (a 402, failing checks)."""
     user: Any = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or not user.is_staff:
+    if user is None or not user.is_authenticated or not user.is_staff or _is_fragment(request):
         return {}
     from revcycle.models import Connection
 
     return {"flagged_connections": Connection.objects.filter(flagged_at__isnull=False).count()}
+
+
+def engine_status(request: HttpRequest) -> dict[str, Any]:
+    """Warn everyone when lookups wait and no engine pump has beaten in a while: the worker
+    is down (killed, not started), and nothing will move until it is back."""
+    user: Any = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or _is_fragment(request):
+        return {}
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from revcycle.models import EnginePump, Ticket
+
+    now = timezone.now()
+    if EnginePump.objects.filter(heartbeat_at__gte=now - timedelta(seconds=30)).exists():
+        return {}
+    waiting = Ticket.objects.filter(state__in=Ticket.OPEN_STATES,
+                                    next_poll_at__lt=now - timedelta(seconds=30)).exists()
+    return {"engine_stalled": waiting}

@@ -133,6 +133,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "revcycle.context_processors.navigation",
                 "revcycle.context_processors.flagged",
+                "revcycle.context_processors.engine_status",
                 "followup.context_processors.connection_trouble",
             ],
         },
