@@ -16,8 +16,8 @@ from revcycle import engine
 from revcycle.models import Connection, Encounter, OAuthToken, Ticket
 from tests.followup.conftest import make_ticket
 
-# serialized_rollback: the role groups (a data migration) survive the flush between tests.
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+# Roles and code descriptions come back after each flush (revcycle/signals.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 

@@ -71,6 +71,7 @@ def test_a_smart_visit_goes_from_session_to_billed_on_screen(
     page.fill("#id_dx-0-code", "J06.9")
     assert page.inner_text("#total") == "3000.00"
     _shot(page, "2-visit")
+    page.locator("#id_dx-0-code").blur()  # let the totals settle before the click
     page.click("text=Post invoice to Smart")
 
     page.wait_for_url("**/smart/invoices/*/")
