@@ -325,15 +325,12 @@ def _coverage(request_json: dict[str, Any], rng: random.Random, response_date: d
     }
     cov["coverageLevelDescription"] = {"FAM": "Family", "IND": "Individual"}[
         cov["coverageLevelCode"]]
+    # One base deductible scales to the rest, so family >= individual, out-of-network >=
+    # in-network and out-of-pocket >= deductible, as real plans have them.
+    base = Decimal(rng.choice([500, 1000, 1500, 3000]))
     for key in OOP_DED_KEYS:
-        limit = Decimal(rng.choice([500, 1000, 1500, 3000, 6000, 8700]))
-        if "Family" in key:
-            limit *= 2
-        if "OutOfNetwork" in key:
-            limit *= 2
-        if "oop" in key:
-            limit *= 3
-        cov[key] = money(limit)
+        limit = base * (2 if "Family" in key else 1) * (2 if "OutOfNetwork" in key else 1)
+        cov[key] = money(limit * 3 if key.startswith("oop") else limit)
     for key in OOP_DED_KEYS:
         if key.endswith("Remaining"):
             cov[key] = money(Decimal(cov[key[: -len("Remaining")]])
