@@ -1,0 +1,223 @@
+"""Fault knobs, request counters and the decorator every sandbox service view wears.
+
+A knob is read, highest priority first, from the request header (`X-Sandbox-Latency-Ms`),
+the runtime store (the SandboxKnobs row, changed by POST /sandbox/knobs or the
+`sandbox_knobs` command, cached about a second), the setting (`SANDBOX_LATENCY_MS`), and
+the built-in default. Benchmarks dial a running server; tests set headers or settings.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from sandbox.models import RequestCounter, SandboxKnobs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Knob:
+    name: str
+    cast: Callable[[Any], Any]
+    default: Any
+    help: str
+
+    @property
+    def header(self) -> str:
+        """`X-Sandbox-Latency-Ms` as Django spells it in META."""
+        return "HTTP_X_SANDBOX_" + self.name.upper().replace("-", "_")
+
+    @property
+    def header_name(self) -> str:
+        return "X-Sandbox-" + "-".join(p.capitalize() for p in self.name.split("_"))
+
+    @property
+    def setting(self) -> str:
+        return "SANDBOX_" + self.name.upper()
+
+
+KNOBS: tuple[Knob, ...] = (
+    Knob("latency_ms", int, 0, "milliseconds every service request sleeps before answering"),
+    Knob("ready_after", float, 2.0, "seconds after an Integrex POST before its GET answers 200"),
+    Knob("error_rate", float, 0.0, "fraction of service requests answered 500"),
+    Knob("rate_429", float, 0.0, "fraction of service requests answered 429"),
+    Knob("retry_after", int, 5, "Retry-After seconds on a 429"),
+    Knob("token_lifetime", int, 0, "seconds a new token lives; 0 = the service's own "
+                                    "(Integrex 3599, Smart 33499)"),
+    Knob("revoke_every", int, 0, "revoke every token on each Nth authenticated request; 0 = off"),
+    Knob("review_delay", float, 20.0, "seconds a payer claim stays under_review"),
+    Knob("billed_after", float, 30.0, "seconds a Smart invoice stays Pending before Billed"),
+    Knob("webhook_backoff", float, 2.0, "first webhook retry delay in seconds, doubled each try"),
+)
+KNOBS_BY_NAME = {k.name: k for k in KNOBS}
+# The header is named X-Sandbox-429-Rate in the brief; accept both spellings.
+_HEADER_ALIASES = {"rate_429": ("HTTP_X_SANDBOX_429_RATE",)}
+
+_CACHE_SECONDS = 1.0
+_cache_lock = threading.Lock()
+_cache: dict[str, Any] = {"at": 0.0, "values": {}}
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache["at"] = 0.0
+        _cache["values"] = {}
+
+
+def stored_values() -> dict[str, Any]:
+    """The store's non-null knobs, re-read at most once a second per process."""
+    now = time.monotonic()
+    with _cache_lock:
+        if now - _cache["at"] < _CACHE_SECONDS:
+            return dict(_cache["values"])
+    row = SandboxKnobs.objects.filter(pk=1).first()
+    values = {} if row is None else {
+        k.name: getattr(row, k.name) for k in KNOBS if getattr(row, k.name) is not None
+    }
+    with _cache_lock:
+        _cache["at"] = now
+        _cache["values"] = values
+    return dict(values)
+
+
+def set_knobs(**values: Any) -> SandboxKnobs:
+    """Set (or, with None, unset) stored knobs; unknown names raise ValueError."""
+    unknown = set(values) - set(KNOBS_BY_NAME)
+    if unknown:
+        raise ValueError(f"unknown knob(s): {', '.join(sorted(unknown))}")
+    row, _ = SandboxKnobs.objects.get_or_create(pk=1)
+    for name, value in values.items():
+        setattr(row, name, None if value is None else KNOBS_BY_NAME[name].cast(value))
+    row.save()
+    clear_cache()
+    return row
+
+
+def reset_knobs() -> SandboxKnobs:
+    return set_knobs(**{k.name: None for k in KNOBS})
+
+
+def knob(name: str, request: HttpRequest | None = None) -> Any:
+    """The effective value of one knob for this request."""
+    spec = KNOBS_BY_NAME[name]
+    if request is not None:
+        for header in (spec.header, *_HEADER_ALIASES.get(name, ())):
+            raw = request.META.get(header)
+            if raw not in (None, ""):
+                try:
+                    return spec.cast(raw)
+                except ValueError:
+                    log.warning("ignoring bad %s header %r", spec.header_name, raw)
+    stored = stored_values()
+    if name in stored:
+        return spec.cast(stored[name])
+    return spec.cast(getattr(settings, spec.setting, spec.default))
+
+
+def effective_knobs(request: HttpRequest | None = None) -> dict[str, Any]:
+    return {k.name: knob(k.name, request) for k in KNOBS}
+
+
+# Fault randomness is reproducible: request n of this process draws from a generator
+# seeded with (SANDBOX_SEED, n), so a rerun of the same sequence fails the same requests.
+_sequence = itertools.count(1)
+_sequence_lock = threading.Lock()
+
+
+def fault_rng() -> random.Random:
+    with _sequence_lock:
+        n = next(_sequence)
+    return random.Random(f"{getattr(settings, 'SANDBOX_SEED', 1234)}:{n}")
+
+
+def injected_fault(request: HttpRequest) -> HttpResponse | None:
+    """Sleep the latency (real HTTP waiting), then maybe answer 500 or 429."""
+    latency = knob("latency_ms", request)
+    if latency > 0:
+        time.sleep(latency / 1000)
+    rng = fault_rng()
+    if rng.random() < knob("error_rate", request):
+        return JsonResponse({"error": "sandbox: injected server error"}, status=500)
+    if rng.random() < knob("rate_429", request):
+        retry_after = knob("retry_after", request)
+        response = JsonResponse({"error": "sandbox: too many requests"}, status=429)
+        response["Retry-After"] = str(retry_after)
+        return response
+    return None
+
+
+# Token endpoints, counted apart for "token requests for the whole batch".
+TOKEN_ENDPOINTS = {("integrex", "auth"), ("smart", "oauth/token")}
+
+
+def count_request(service: str, endpoint: str, method: str) -> None:
+    keys = {"service": service, "endpoint": endpoint, "method": method}
+    if RequestCounter.objects.filter(**keys).update(count=F("count") + 1):
+        return
+    try:
+        with transaction.atomic():
+            RequestCounter.objects.create(count=1, **keys)
+    except IntegrityError:  # another thread created the row first
+        RequestCounter.objects.filter(**keys).update(count=F("count") + 1)
+
+
+def stats() -> dict[str, Any]:
+    rows = list(RequestCounter.objects.all())
+    endpoints = [{"service": r.service, "endpoint": r.endpoint, "method": r.method,
+                  "count": r.count} for r in rows]
+    by_service: dict[str, dict[str, int]] = {}
+    for r in rows:
+        s = by_service.setdefault(r.service, {"requests": 0, "token_requests": 0,
+                                              "posts": 0, "gets": 0})
+        s["requests"] += r.count
+        if (r.service, r.endpoint) in TOKEN_ENDPOINTS:
+            s["token_requests"] += r.count
+        elif r.method == "POST":
+            s["posts"] += r.count
+        elif r.method == "GET":
+            s["gets"] += r.count
+    totals = {key: sum(s[key] for s in by_service.values())
+              for key in ("requests", "token_requests", "posts", "gets")}
+    return {"endpoints": endpoints, "by_service": by_service, "totals": totals}
+
+
+def reset_stats() -> None:
+    RequestCounter.objects.all().delete()
+
+
+def service_endpoint(service: str, endpoint: str) -> Callable[[Callable], Callable]:
+    """A machine API of a stand-in service: no CSRF, no revcycle login, counted, and
+    subject to the latency/500/429 knobs before the view runs."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            count_request(service, endpoint, request.method or "GET")
+            fault = injected_fault(request)
+            if fault is not None:
+                return fault
+            return view(request, *args, **kwargs)
+
+        return login_not_required(csrf_exempt(wrapped))
+
+    return decorate
+
+
+def machine_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The sandbox's own control endpoints (knobs, stats): no CSRF, no login, no faults."""
+    return login_not_required(csrf_exempt(view))

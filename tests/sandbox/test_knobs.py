@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import json
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from sandbox import knobs
+from sandbox.models import SandboxKnobs
+
+from .conftest import INTEGREX, PAYER
+
+pytestmark = pytest.mark.django_db
+
+
+def test_knobs_come_from_header_then_store_then_settings(rf: Any, settings: Any) -> None:
+    settings.SANDBOX_LATENCY_MS = 7
+    assert knobs.knob("latency_ms") == 7
+    knobs.set_knobs(latency_ms=11)
+    assert knobs.knob("latency_ms") == 11
+    request = rf.get("/", headers={"X-Sandbox-Latency-Ms": "13"})
+    assert knobs.knob("latency_ms", request) == 13
+    knobs.set_knobs(latency_ms=None)
+    assert knobs.knob("latency_ms") == 7
+
+
+def test_the_knobs_endpoint_sets_and_resets_the_store(client: Any) -> None:
+    response = client.post("/sandbox/knobs", json.dumps({"ready_after": 5, "error_rate": 0.1}),
+                           content_type="application/json")
+    assert response.status_code == 200
+    assert response.json()["effective"]["ready_after"] == 5
+    assert SandboxKnobs.objects.get().error_rate == 0.1
+    response = client.post("/sandbox/knobs", json.dumps({"reset": True}),
+                           content_type="application/json")
+    assert response.json()["stored"] == {}
+    assert client.post("/sandbox/knobs", json.dumps({"nope": 1}),
+                       content_type="application/json").status_code == 400
+
+
+def test_the_command_sets_knobs(db: Any) -> None:
+    out = StringIO()
+    call_command("sandbox_knobs", "--latency-ms", "200", "--ready-after", "5", stdout=out)
+    assert json.loads(out.getvalue())["latency_ms"] == 200
+    assert SandboxKnobs.objects.get().ready_after == 5
+    call_command("sandbox_knobs", "--reset", stdout=StringIO())
+    assert SandboxKnobs.objects.get().latency_ms is None
+
+
+def test_error_rate_one_answers_500(client: Any) -> None:
+    response = client.get(f"{INTEGREX}/health", headers={"X-Sandbox-Error-Rate": "1"})
+    assert response.status_code == 500
+
+
+def test_rate_429_answers_with_retry_after(client: Any) -> None:
+    response = client.get(f"{INTEGREX}/health",
+                          headers={"X-Sandbox-429-Rate": "1", "X-Sandbox-Retry-After": "7"})
+    assert response.status_code == 429 and response["Retry-After"] == "7"
+
+
+def test_partial_error_rates_fail_some_requests(client: Any) -> None:
+    codes = [client.get(f"{INTEGREX}/health", headers={"X-Sandbox-Error-Rate": "0.5"}).status_code
+             for _ in range(40)]
+    assert 0 < codes.count(500) < 40
+
+
+def test_latency_sleeps_inside_the_request(client: Any, monkeypatch: Any) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(knobs.time, "sleep", slept.append)
+    client.get(f"{INTEGREX}/health", headers={"X-Sandbox-Latency-Ms": "250"})
+    assert slept == [0.25]
+
+
+def test_stats_count_requests_per_endpoint(client: Any, integrex_token: str) -> None:
+    client.get(f"{INTEGREX}/health")
+    client.get(f"{INTEGREX}/health")
+    client.post(f"{PAYER}/claims/", "{}", content_type="application/json")
+    stats = client.get("/sandbox/stats").json()
+    rows = {(r["service"], r["endpoint"], r["method"]): r["count"] for r in stats["endpoints"]}
+    assert rows[("integrex", "health", "GET")] == 2
+    assert rows[("integrex", "auth", "POST")] == 1
+    assert stats["by_service"]["integrex"]["token_requests"] == 1
+    assert stats["totals"]["posts"] == 1 and stats["totals"]["gets"] == 2
+    assert client.post("/sandbox/stats/reset").json()["endpoints"] == []
+
+
+def test_sandbox_endpoints_need_no_login_or_csrf(client: Any, db: Any) -> None:
+    client.handler.enforce_csrf_checks = True
+    response = client.post("/sandbox/revoke-tokens")
+    assert response.status_code == 200
