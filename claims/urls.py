@@ -1,9 +1,9 @@
 from django.urls import path
 
-from claims import views
+from claims import payer_urls, views
 
 app_name = "claims"
 urlpatterns = [
     path("", views.status_home, name="status_home"),
-    path("payer/", views.payer_list, name="payer_list"),
 ]
+urlpatterns += payer_urls.urlpatterns

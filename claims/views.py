@@ -4,7 +4,3 @@ from django.shortcuts import render
 
 def status_home(request: HttpRequest) -> HttpResponse:
     return render(request, "placeholder.html", {"title": "Claim status"})
-
-
-def payer_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "placeholder.html", {"title": "Payer claims"})

@@ -1,0 +1,1 @@
+from claims import payer_admin  # noqa: F401

@@ -1,0 +1,280 @@
+"""Payer claims (HCMS): submit, follow a claim's timeline, list, export."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from claims import payer_flow
+from claims.payer_forms import PayerClaimForm, initial_from, procedure_code_set
+from claims.payer_models import PayerClaim
+from revcycle import codes, engine, medcodes
+from revcycle.access import connections_for, get_for_user
+from revcycle.audit import record_event
+from revcycle.csvio import stream_csv
+from revcycle.models import Encounter
+from revcycle.roles import has_perm, permission_required
+
+Status = PayerClaim.Status
+
+
+def _load(request: HttpRequest, pk: int) -> PayerClaim:
+    return get_for_user(
+        PayerClaim.objects.select_related("connection", "ticket", "facility"), request.user, pk=pk
+    )
+
+
+def _filtered(request: HttpRequest) -> tuple[Any, dict[str, str]]:
+    claims = PayerClaim.objects.for_user(request.user).select_related("connection")
+    f = {k: request.GET.get(k, "").strip() for k in ("status", "connection", "from", "to")}
+    if f["status"] in Status.values:
+        claims = claims.filter(status=f["status"])
+    if f["connection"].isdigit():
+        claims = claims.filter(connection_id=int(f["connection"]))
+    for key, lookup in (("from", "created_at__date__gte"), ("to", "created_at__date__lte")):
+        try:
+            claims = claims.filter(**{lookup: date.fromisoformat(f[key])}) if f[key] else claims
+        except ValueError:
+            f[key] = ""
+    return claims, f
+
+
+@permission_required("view_results")
+@require_GET
+def payer_list(request: HttpRequest) -> HttpResponse:
+    claims, filters = _filtered(request)
+    page = Paginator(claims, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "claims/payer_list.html",
+        {
+            "page": page,
+            "totals": claims.totals(),
+            "count": claims.count(),
+            "filters": filters,
+            "statuses": Status.choices,
+            "connections": connections_for(request.user, "payer"),
+            "query": query.urlencode(),
+        },
+    )
+
+
+EXPORT_HEADER = [
+    "claim_id",
+    "status",
+    "patient_name",
+    "insurance_id",
+    "patient_id",
+    "diagnosis_code",
+    "procedure_code",
+    "amount",
+    "date_of_service",
+    "priority",
+    "expected_payment",
+    "patient_responsibility",
+    "approved_amount",
+    "expected_payment_date",
+    "payment_method",
+    "review_reason",
+    "rejection_reason",
+    "error_code",
+    "reference",
+    "submitted_date",
+]
+
+
+def _export_row(claim: PayerClaim) -> list[Any]:
+    sent = (claim.ticket.request if claim.ticket else None) or {}
+    return [
+        claim.claim_id,
+        claim.status,
+        claim.patient_name,
+        sent.get("insurance_id", ""),
+        sent.get("patient_id", ""),
+        claim.diagnosis_code,
+        claim.procedure_code,
+        claim.amount,
+        claim.date_of_service or "",
+        claim.priority,
+        claim.expected_payment if claim.expected_payment is not None else "",
+        claim.patient_responsibility if claim.patient_responsibility is not None else "",
+        claim.approved_amount if claim.approved_amount is not None else "",
+        claim.expected_payment_date or "",
+        claim.payment_method,
+        claim.review_reason,
+        claim.rejection_reason,
+        claim.error_code,
+        claim.reference,
+        claim.created_at.isoformat(timespec="seconds"),
+    ]
+
+
+@permission_required("export_results")
+@require_GET
+def payer_export(request: HttpRequest) -> HttpResponse:
+    claims, filters = _filtered(request)
+    claims = claims.select_related("ticket")
+    shown = ",".join(f"{k}={v}" for k, v in filters.items() if v)
+    record_event(
+        request,
+        "export",
+        object_type="claims.payerclaim",
+        detail=f"payer claims CSV, {claims.count()} rows; {shown}"[:500],
+    )
+    return stream_csv(
+        "payer-claims.csv", EXPORT_HEADER, (_export_row(c) for c in claims.iterator(chunk_size=500))
+    )
+
+
+@permission_required("run_lookups")
+def payer_new(request: HttpRequest) -> HttpResponse:
+    account = request.GET.get("account", "").strip()
+    encounter = (
+        Encounter.objects.for_user(request.user)
+        .select_related("facility")
+        .filter(account_number=account)
+        .first()
+        if account
+        else None
+    )
+    if request.method == "POST":
+        encounter_id = request.POST.get("encounter", "")
+        encounter = (
+            Encounter.objects.for_user(request.user).filter(pk=encounter_id).first()
+            if encounter_id.isdigit()
+            else None
+        )
+        form = PayerClaimForm(request.POST, user=request.user)
+        if form.is_valid():
+            return _create(request, form, encounter)
+    else:
+        connection = connections_for(request.user, "payer").first()
+        form = PayerClaimForm(initial=initial_from(encounter, connection), user=request.user)
+    return render(
+        request,
+        "claims/payer_form.html",
+        {"form": form, "encounter": encounter, "account": account},
+    )
+
+
+def _create(
+    request: HttpRequest, form: PayerClaimForm, encounter: Encounter | None
+) -> HttpResponse:
+    data, body = form.cleaned_data, form.body()
+    duplicate = payer_flow.find_duplicate(data["connection"], body)
+    existing = PayerClaim.objects.filter(reference=data["reference"]).first()
+    if (
+        existing is None
+        and duplicate
+        and not (data.get("submit_anyway") and has_perm(request.user, "override_duplicates"))
+    ):
+        form.add_error(
+            None,
+            f"An identical claim ({duplicate.reference}, "
+            f"{duplicate.get_status_display()}) was already sent to this payer.",
+        )
+        return render(
+            request,
+            "claims/payer_form.html",
+            {"form": form, "encounter": encounter, "duplicate": duplicate},
+        )
+    claim, created = payer_flow.create_claim(
+        reference=data["reference"],
+        facility=data["facility"],
+        connection=data["connection"],
+        encounter=encounter if encounter and encounter.facility_id == data["facility"].pk else None,
+        body=body,
+        user=request.user,
+    )
+    if created:
+        record_event(request, "submit", claim, detail=f"payer claim {claim.reference}")
+        engine.kick()
+    else:
+        messages.info(request, "This form was already sent; here is the claim it made.")
+    return redirect("claims:payer_detail", pk=claim.pk)
+
+
+@permission_required("view_results")
+@require_GET
+def payer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    claim = _load(request, pk)
+    if request.htmx and request.GET.get("fragment") == "answer":
+        # The live fragment: a few indexed reads, never an API call.
+        response = render(request, "claims/payer_detail.html#answer", _detail_context(claim))
+        if not claim.is_waiting:
+            response.status_code = HttpResponseStopPolling.status_code
+        return response
+    record_event(request, "view", claim, detail=f"payer claim {claim.reference}")
+    return render(request, "claims/payer_detail.html", _detail_context(claim))
+
+
+def _detail_context(claim: PayerClaim) -> dict[str, Any]:
+    sent = (claim.ticket.request if claim.ticket else None) or {}
+    on = claim.date_of_service
+    return {
+        "claim": claim,
+        "sent": sent,
+        "events": claim.events.all(),
+        "diagnosis_label": codes.label("icd10cm", claim.diagnosis_code, on),
+        "procedure_label": (
+            codes.label(procedure_code_set(claim.procedure_code), claim.procedure_code, on)
+            if claim.procedure_code
+            else ""
+        ),
+        "ticket": claim.ticket,
+    }
+
+
+@permission_required("override_duplicates")
+@require_POST
+def payer_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    claim = _load(request, pk)
+    if payer_flow.confirm_resend(claim, request.user):
+        record_event(
+            request, "change", claim, detail=f"re-sent after unknown outcome {claim.reference}"
+        )
+        engine.kick()
+        messages.success(request, "Re-sent. You confirmed the payer did not have it.")
+    else:
+        messages.error(request, "Only a claim whose outcome is unknown can be re-sent.")
+    return redirect("claims:payer_detail", pk=claim.pk)
+
+
+@permission_required("run_lookups")
+@require_POST
+def payer_found(request: HttpRequest, pk: int) -> HttpResponse:
+    claim = _load(request, pk)
+    if payer_flow.found_at_payer(claim, request.POST.get("claim_id", ""), request.user):
+        record_event(request, "change", claim, detail=f"payer claim id entered {claim.reference}")
+        engine.kick()
+        messages.success(request, "Looking the claim up at the payer; nothing is re-sent.")
+    else:
+        messages.error(request, "Enter the payer's claim id (one not used by another claim).")
+    return redirect("claims:payer_detail", pk=claim.pk)
+
+
+@permission_required("run_lookups")
+@require_GET
+def payer_code(request: HttpRequest) -> HttpResponse:
+    """The description next to a code as the biller types (HTMX)."""
+    field = request.GET.get("field", "")
+    code = request.GET.get(field, "") if field in ("diagnosis_code", "procedure_code") else ""
+    code = "".join(code.split()).upper()
+    if not code:
+        text, ok = "", True
+    elif field == "diagnosis_code":
+        ok = medcodes.is_icd10cm(code)
+        text = codes.label("icd10cm", code) if ok else medcodes.ICD10CM_HELP
+    else:
+        ok = medcodes.is_procedure_code(code)
+        text = codes.label(procedure_code_set(code), code) if ok else medcodes.PROCEDURE_HELP
+    return render(request, "claims/payer_code.html", {"text": text, "ok": ok})
