@@ -1,0 +1,148 @@
+"""The batch pages every domain shares: upload, list, detail with live progress, the
+invalid rows and the template as CSV, and the export.
+
+Each domain wires them in its urls.py with the spec's CLI name:
+`path("batches/", batch_views.batch_list, {"spec": "claim-status"}, name="batch_list")`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from revcycle import csvio, engine
+from revcycle.access import connections_for, facilities_for
+from revcycle.audit import record_event
+from revcycle.batches import (
+    BatchError,
+    BatchSpec,
+    create_batch,
+    error_header,
+    error_rows,
+    get_spec,
+    progress,
+    visible_batches,
+)
+from revcycle.models import Batch, Connection, Facility
+from revcycle.roles import permission_required
+
+ROWS_PER_PAGE = 100
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(help_text="A CSV file with the template's column names.")
+    facility = forms.ModelChoiceField(queryset=Facility.objects.none(), empty_label=None)
+    connection = forms.ModelChoiceField(queryset=Connection.objects.none(), empty_label=None)
+
+    def __init__(self, *args: Any, user: Any, service: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["facility"].queryset = facilities_for(user)
+        self.fields["connection"].queryset = connections_for(user, service)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        facility, connection = cleaned.get("facility"), cleaned.get("connection")
+        if facility and connection and not connection.facilities.filter(pk=facility.pk).exists():
+            raise forms.ValidationError(f"{connection.name} does not serve {facility.name}.")
+        return cleaned
+
+
+def _context(spec: BatchSpec, **extra: Any) -> dict[str, Any]:
+    return {"spec": spec, "urls": spec.url_names(), **extra}
+
+
+def _batch_for(request: HttpRequest, spec: BatchSpec, pk: int) -> Batch:
+    from django.http import Http404
+
+    batch = visible_batches(request.user, spec).filter(pk=pk).select_related(
+        "facility", "connection", "created_by").first()
+    if batch is None:
+        raise Http404("No such batch, or it is not yours to see.")
+    return batch
+
+
+@permission_required("run_lookups")
+@require_http_methods(["GET", "POST"])
+def upload(request: HttpRequest, spec: str) -> HttpResponse:
+    the_spec = get_spec(spec)
+    form = UploadForm(request.POST or None, request.FILES or None, user=request.user,
+                      service=the_spec.service)
+    if request.method == "POST" and form.is_valid():
+        upload_file = form.cleaned_data["file"]
+        try:
+            batch = create_batch(
+                the_spec, facility=form.cleaned_data["facility"],
+                connection=form.cleaned_data["connection"], user=request.user,
+                filename=upload_file.name, text=csvio.decode(upload_file),
+            )
+        except BatchError as exc:
+            form.add_error("file", str(exc))
+        else:
+            record_event(request, "submit", batch,
+                         detail=f"batch of {batch.total_rows} rows: {batch.ticket_count} "
+                                f"tickets, {batch.invalid_rows} invalid, "
+                                f"{batch.duplicate_rows} duplicates")
+            if batch.ticket_count:
+                engine.kick()
+            messages.success(request, f"{batch.ticket_count} lookups queued from "
+                                      f"{batch.total_rows} rows.")
+            return redirect(the_spec.url_names()["detail"], pk=batch.pk)
+    return render(request, "batches/upload.html", _context(the_spec, form=form))
+
+
+@permission_required("view_results")
+def batch_list(request: HttpRequest, spec: str) -> HttpResponse:
+    the_spec = get_spec(spec)
+    batches = visible_batches(request.user, the_spec).select_related("facility", "created_by")
+    page = Paginator(batches, 50).get_page(request.GET.get("page"))
+    return render(request, "batches/list.html", _context(the_spec, page=page))
+
+
+@permission_required("view_results")
+def detail(request: HttpRequest, spec: str, pk: int) -> HttpResponse:
+    the_spec = get_spec(spec)
+    batch = _batch_for(request, the_spec, pk)
+    rows = batch.tickets.select_related(*the_spec.rows_select_related).order_by("id")
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    template = "batches/detail.html"
+    if request.htmx:
+        template += "#live"
+    else:
+        record_event(request, "view", batch)
+    return render(request, template, _context(the_spec, batch=batch, page=page,
+                                              progress=progress(batch),
+                                              errors=batch.row_errors.all()[:20]))
+
+
+@permission_required("view_results")
+def row_errors_csv(request: HttpRequest, spec: str, pk: int) -> HttpResponse:
+    the_spec = get_spec(spec)
+    batch = _batch_for(request, the_spec, pk)
+    record_event(request, "export", batch, detail=f"{batch.invalid_rows} invalid rows")
+    return csvio.stream_csv(f"batch-{batch.pk}-invalid-rows.csv", error_header(the_spec),
+                            error_rows(the_spec, batch))
+
+
+@permission_required("run_lookups")
+def template_csv(request: HttpRequest, spec: str) -> HttpResponse:
+    the_spec = get_spec(spec)
+    example = [the_spec.example_row.get(c.name, "") for c in the_spec.columns]
+    return csvio.stream_csv(the_spec.template_filename, the_spec.template_header(),
+                            [example] if the_spec.example_row else [])
+
+
+@permission_required("export_results")
+def export(request: HttpRequest, spec: str, pk: int) -> HttpResponse:
+    the_spec = get_spec(spec)
+    batch = _batch_for(request, the_spec, pk)
+    tickets = batch.tickets.order_by("id")
+    record_event(request, "export", batch,
+                 detail=f"batch {batch.pk}: {batch.ticket_count} tickets")
+    return csvio.stream_csv(f"{the_spec.cli_name}-batch-{batch.pk}.csv", the_spec.export_header,
+                            the_spec.export_rows(tickets))

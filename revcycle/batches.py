@@ -1,0 +1,268 @@
+"""Batches of lookups from a CSV, for every domain that queues tickets (claim status,
+insurance discovery).
+
+A domain describes its rows once, in a BatchSpec: the documented columns and their other
+spellings, the form that validates one row (the same form as its single lookup), how a
+row becomes the request body, and how tickets become export rows. This module then does
+the rest the same way for every domain: parse, validate, collapse duplicates, create the
+tickets in bulk, report progress. The views are in revcycle/batch_views.py and the
+templates in templates/batches/.
+
+Creating a batch costs a few queries whatever its size: rows are validated in memory,
+encounters are matched by account number in one query per chunk, and tickets and row
+errors are written with bulk_create in chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from revcycle import csvio
+from revcycle.access import facilities_for
+from revcycle.models import Batch, BatchRowError, Connection, Encounter, Facility, Ticket
+from revcycle.roles import has_perm
+
+CHUNK = 1000
+
+
+@dataclass
+class BatchSpec:
+    """How one domain's CSV rows become tickets, and its tickets become export rows."""
+
+    kind: str  # Ticket.kind and Batch.kind, e.g. "claim_status"
+    cli_name: str  # run_batch's name for it, e.g. "claim-status"
+    service: str  # the Connection.kind it talks to, e.g. "integrex"
+    label: str  # "Claim status"
+    columns: list[csvio.Column]
+    form_class: type[forms.Form]
+    build_request: Callable[[dict[str, Any], Facility], dict[str, Any]]
+    summary: Callable[[dict[str, Any]], tuple[str, str, str]]  # account, patient, payer
+    export_header: list[str]
+    export_rows: Callable[[QuerySet[Ticket]], Iterator[list[Any]]]
+    url_namespace: str  # "claims": batch views are named "<ns>:batch_list" and so on
+    ticket_url_name: str  # one ticket's page, "claims:status_detail"
+    result_cells_template: str  # renders a row's result cells for `t` (a Ticket)
+    result_headers: list[str] = field(default_factory=list)
+    # Values for blank cells, from the facility (e.g. billing provider NPI).
+    row_defaults: Callable[[Facility], dict[str, str]] | None = None
+    # Which field holds the account number, to link tickets to encounters.
+    account_field: str = ""
+    # What to prefetch when listing a batch's rows (e.g. the domain's result row).
+    rows_select_related: Sequence[str] = ()
+    template_filename: str = "template.csv"
+    example_row: dict[str, str] = field(default_factory=dict)
+
+    def url_names(self) -> dict[str, str]:
+        ns = self.url_namespace
+        return {name: f"{ns}:batch_{name}"
+                for name in ("list", "upload", "detail", "errors", "template", "export")} | {
+            "ticket": self.ticket_url_name}
+
+    def template_header(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+SPECS: dict[str, BatchSpec] = {}
+
+
+def register(spec: BatchSpec) -> BatchSpec:
+    SPECS[spec.cli_name] = spec
+    return spec
+
+
+def get_spec(name: str) -> BatchSpec:
+    """The spec by its CLI name ("claim-status") or its ticket kind ("claim_status")."""
+    if name in SPECS:
+        return SPECS[name]
+    for spec in SPECS.values():
+        if spec.kind == name:
+            return spec
+    raise KeyError(f"No batch kind {name!r}; known: {', '.join(sorted(SPECS)) or 'none'}.")
+
+
+class BatchError(Exception):
+    """The file as a whole cannot become a batch; the message says why."""
+
+
+@dataclass
+class _Row:
+    line: int
+    request: dict[str, Any]
+    request_hash: str
+    account: str
+    patient: str
+    payer: str
+
+
+def form_errors_text(form: forms.Form, spec: BatchSpec) -> str:
+    """Row errors under the column's documented name: "patientDob: Enter the date as ..."."""
+    names = {c.field: c.name for c in spec.columns}
+    parts = []
+    for field_name, errors in form.errors.items():
+        label = names.get(field_name, field_name) if field_name != "__all__" else ""
+        text = " ".join(str(e) for e in errors)
+        parts.append(f"{label}: {text}" if label else text)
+    return "; ".join(parts)
+
+
+def validate_row(spec: BatchSpec, values: dict[str, str], facility: Facility,
+                 defaults: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
+    """(cleaned data, "") for a good row, (None, reason) for a bad one."""
+    if "__extra__" in values:
+        return None, f"The row has {values['__extra__']}: check for an unquoted comma."
+    data = {k: v for k, v in values.items() if not k.startswith("__")}
+    for name, value in defaults.items():
+        if not data.get(name):
+            data[name] = value
+    form = spec.form_class(data=data)
+    if not form.is_valid():
+        return None, form_errors_text(form, spec)
+    return form.cleaned_data, ""
+
+
+def create_batch(spec: BatchSpec, *, facility: Facility, connection: Connection, user: Any,
+                 filename: str, text: str) -> Batch:
+    """Parse and validate a CSV and queue one ticket per distinct valid row."""
+    parsed = csvio.read_csv(text, spec.columns)
+    if not parsed.fields_by_index:
+        raise BatchError("No column of the file has a name we know. Download the template "
+                         "to see the column names.")
+    if parsed.missing_required:
+        raise BatchError("The file lacks required column(s): "
+                         f"{', '.join(parsed.missing_required)}. Download the template.")
+    defaults = spec.row_defaults(facility) if spec.row_defaults else {}
+    good: list[_Row] = []
+    bad: list[tuple[int, str, dict[str, str]]] = []
+    seen: set[str] = set()
+    total = duplicates = 0
+    limit = settings.MAX_BATCH_ROWS
+    for line, values in parsed.rows:
+        total += 1
+        if total > limit:
+            raise BatchError(f"The file has more than {limit:,} rows, the most one batch may "
+                             "hold. Split it into smaller files.")
+        cleaned, reason = validate_row(spec, values, facility, defaults)
+        if cleaned is None:
+            bad.append((line, reason, {k: v for k, v in values.items()
+                                        if not k.startswith("__")}))
+            continue
+        request = spec.build_request(cleaned, facility)
+        digest = Ticket.hash_request(spec.kind, connection.pk, request)
+        if digest in seen:
+            duplicates += 1
+            continue
+        seen.add(digest)
+        account, patient, payer = spec.summary(cleaned)
+        good.append(_Row(line, request, digest, account, patient, payer))
+    if total == 0:
+        raise BatchError("The file has a header but no rows.")
+    return _save_batch(spec, facility, connection, user, filename, total, duplicates, good, bad)
+
+
+def _encounters_by_account(facility: Facility, accounts: set[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    accounts_list = sorted(a for a in accounts if a)
+    for start in range(0, len(accounts_list), CHUNK):
+        chunk = accounts_list[start:start + CHUNK]
+        found.update(Encounter.objects.filter(facility=facility, account_number__in=chunk)
+                     .values_list("account_number", "id"))
+    return found
+
+
+def _save_batch(spec: BatchSpec, facility: Facility, connection: Connection, user: Any,
+                filename: str, total: int, duplicates: int, good: list[_Row],
+                bad: list[tuple[int, str, dict[str, str]]]) -> Batch:
+    encounters = _encounters_by_account(facility, {r.account for r in good})
+    now = timezone.now()
+    creator = user if user is not None and user.is_authenticated else None
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            kind=spec.kind, facility=facility, connection=connection, created_by=creator,
+            filename=filename[:255], total_rows=total, ticket_count=len(good),
+            duplicate_rows=duplicates, invalid_rows=len(bad),
+        )
+        tickets = (
+            Ticket(kind=spec.kind, facility=facility, connection=connection, batch=batch,
+                   encounter_id=encounters.get(r.account), created_by=creator,
+                   request=r.request, request_hash=r.request_hash,
+                   account_number=r.account[:50], patient_name=r.patient[:200],
+                   payer=r.payer[:200], next_poll_at=now, queued_at=now)
+            for r in good
+        )
+        _bulk(Ticket, tickets)
+        _bulk(BatchRowError, (BatchRowError(batch=batch, line_number=line, message=message,
+                                            raw=raw) for line, message, raw in bad))
+    return batch
+
+
+def _bulk(model: Any, objects: Iterable[Any]) -> None:
+    chunk: list[Any] = []
+    for obj in objects:
+        chunk.append(obj)
+        if len(chunk) >= CHUNK:
+            model.objects.bulk_create(chunk)
+            chunk = []
+    if chunk:
+        model.objects.bulk_create(chunk)
+
+
+def create_single(spec: BatchSpec, *, facility: Facility, connection: Connection, user: Any,
+                  cleaned: dict[str, Any], encounter: Encounter | None = None) -> Ticket:
+    """Queue one lookup from a valid form (the single lookup page)."""
+    request = spec.build_request(cleaned, facility)
+    account, patient, payer = spec.summary(cleaned)
+    if encounter is None and account:
+        encounter = Encounter.objects.filter(facility=facility, account_number=account).first()
+    creator = user if user is not None and user.is_authenticated else None
+    return Ticket.objects.create(
+        kind=spec.kind, facility=facility, connection=connection, encounter=encounter,
+        created_by=creator, request=request, account_number=account[:50],
+        patient_name=patient[:200], payer=payer[:200], next_poll_at=timezone.now(),
+    )
+
+
+def progress(batch: Batch) -> dict[str, Any]:
+    """Done, processing and failed of total, with bar widths in percent (one query)."""
+    counts = Ticket.objects.filter(batch=batch).counts()
+    total = counts["total"]
+    failed = counts[Ticket.State.FAILED] + counts[Ticket.State.EXPIRED]
+    processing = counts[Ticket.State.SUBMITTED] + counts[Ticket.State.PROCESSING]
+    queued = counts[Ticket.State.QUEUED]
+    done = counts[Ticket.State.DONE]
+
+    def pct(n: int) -> float:
+        return round(100 * n / total, 2) if total else 0.0
+
+    return {
+        "total": total, "done": done, "failed": failed, "processing": processing,
+        "queued": queued, "open": processing + queued, "finished": done + failed,
+        "done_pct": pct(done), "failed_pct": pct(failed), "processing_pct": pct(processing),
+        "finished_pct": pct(done + failed), "is_open": processing + queued > 0,
+    }
+
+
+def visible_batches(user: Any, spec: BatchSpec) -> QuerySet[Batch]:
+    """Managers see every batch of their facilities; billers see their own."""
+    batches = Batch.objects.filter(kind=spec.kind, facility__in=facilities_for(user))
+    if not has_perm(user, "manage_batches"):
+        batches = batches.filter(created_by=user)
+    return batches
+
+
+def error_rows(spec: BatchSpec, batch: Batch) -> Iterator[list[Any]]:
+    """The invalid rows as they came, under the documented names, with the reason."""
+    for error in batch.row_errors.all().iterator(chunk_size=2000):
+        raw = error.raw or {}
+        yield [error.line_number, error.message, *(raw.get(c.field, "") for c in spec.columns)]
+
+
+def error_header(spec: BatchSpec) -> list[str]:
+    return ["line", "reason", *spec.template_header()]
