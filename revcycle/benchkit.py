@@ -262,9 +262,9 @@ class World:
 def make_world(sandbox_root: str, *, poll_interval: int, concurrency: int) -> World:
     """A facility, a biller-manager and an Integrex connection pointed at the sandbox."""
     from django.contrib.auth.models import Group, User
-    from sandbox.credentials import integrex_client
 
     from revcycle.models import Connection, Facility
+    from sandbox.credentials import integrex_client
 
     facility, _ = Facility.objects.get_or_create(name="Bench General Hospital", npi=BENCH_NPI)
     user, created = User.objects.get_or_create(username="bench")
@@ -540,6 +540,8 @@ def payer_claims(world: World, connection: Any, count: int) -> list[str]:
         "connection": connection, "facility": world.facility, "created_by": world.user,
         "status": "under_review", "patient_name": "BENCH PATIENT", "insurance_id": "INS-BENCH",
         "diagnosis_code": "J45.909", "amount": 250}.items() if k in fields}
-    PayerClaim.objects.bulk_create([PayerClaim(claim_id=c, **base) for c in ids],
-                                   batch_size=2000)
+    references = {"reference": lambda c: c} if "reference" in fields else {}
+    PayerClaim.objects.bulk_create(
+        [PayerClaim(claim_id=c, **base, **{k: f(c) for k, f in references.items()})
+         for c in ids], batch_size=2000)
     return ids

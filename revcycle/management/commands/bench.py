@@ -186,6 +186,7 @@ class Command(BaseCommand):
 
     def section_naive(self) -> None:
         import requests
+
         from sandbox.credentials import integrex_client
 
         o = self.opts
