@@ -45,17 +45,21 @@ def reexec_on_own_database(command: str, extra_env: dict[str, str] | None = None
     DATABASE_URL in the environment."""
     if os.environ.get(CHILD_FLAG) == "1":
         return
+    from django.conf import settings
+
+    # A var/ of its own too: collected static files, logs, the SQLite file.
+    var_dir = Path(settings.VAR_DIR) / command
+    var_dir.mkdir(parents=True, exist_ok=True)
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://")):
         new_url = _fresh_postgres(url, command)
     else:
-        from django.conf import settings
-
-        path = Path(settings.VAR_DIR) / f"{command}.sqlite3"
+        path = var_dir / f"{command}.sqlite3"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         new_url = f"sqlite:///{path}"
-    env = {**os.environ, **(extra_env or {}), "DATABASE_URL": new_url, CHILD_FLAG: "1"}
+    env = {**os.environ, **(extra_env or {}), "DATABASE_URL": new_url, CHILD_FLAG: "1",
+           "REVCYCLE_VAR_DIR": str(var_dir)}
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, *sys.argv], env)

@@ -93,7 +93,7 @@ class Command(BaseCommand):
         self.figures: list[Figure] = []
         self.world: kit.World | None = None
         self.opts = options
-        log_dir = Path(settings.VAR_DIR) / "bench-logs"
+        log_dir = Path(settings.VAR_DIR) / "logs"
         with kit.Processes(log_dir) as procs:
             self.procs = procs
             self.sandbox_root, self.app_root = start_services(

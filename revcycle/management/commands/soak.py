@@ -57,7 +57,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Seed {seed} (rerun with --seed {seed}); lease "
                           f"{settings.ENGINE_LEASE_SECONDS} s")
         self.figures: list[Figure] = []
-        log_dir = Path(settings.VAR_DIR) / "soak-logs"
+        log_dir = Path(settings.VAR_DIR) / "logs"
         with kit.Processes(log_dir) as procs:
             self.procs = procs
             self.sandbox_root, _ = start_services(procs, sandbox_threads=64, app_threads=4)
