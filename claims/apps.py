@@ -3,8 +3,15 @@ from django.apps import AppConfig
 
 class ClaimsConfig(AppConfig):
     name = "claims"
+    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from claims import export, integrex
+        from revcycle import batches
+
+        integrex.register()
+        batches.register(export.SPEC)
+
         from claims import payer_setup
 
         payer_setup.register()

@@ -1,0 +1,218 @@
+"""Claim status pages: the worklist, the single lookup, one claim's answer, "check again"
+and the export. The batch pages are the shared ones (revcycle/batch_views.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from claims import descriptions
+from claims.export import SPEC, export_rows, result_of
+from claims.forms import ClaimStatusForm, facility_defaults, initial_from_encounter
+from claims.integrex import KIND
+from revcycle import csvio, engine
+from revcycle.access import connections_for, default_facility, get_for_user
+from revcycle.audit import record_event
+from revcycle.batches import create_single, visible_batches
+from revcycle.models import Encounter, Ticket
+from revcycle.outcomes import OUTCOME_CHOICES
+from revcycle.roles import has_perm, permission_required
+
+PER_PAGE = 50
+SORTS = {
+    "newest": ("-created_at", "-id"),
+    "oldest": ("created_at", "id"),
+    "account": ("account_number", "-id"),
+    "patient": ("patient_name", "-id"),
+    "payer": ("payer", "-id"),
+    "outcome": ("outcome", "-id"),
+    "service": ("-claim_result__date_of_service", "-id"),
+}
+
+
+def _parse_date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value.strip()) if value.strip() else None
+    except ValueError:
+        return None
+
+
+def filter_tickets(user: Any, params: Any) -> tuple[QuerySet[Ticket], dict[str, str]]:
+    """The worklist's rows for the filters in `params` (a QueryDict)."""
+    tickets = Ticket.objects.for_user(user).of_kind(KIND)
+    f = {k: params.get(k, "").strip() for k in
+         ("outcome", "payer", "dates", "from", "to", "batch", "q", "sort")}
+    if f["outcome"] == "open":
+        tickets = tickets.open()
+    elif f["outcome"]:
+        tickets = tickets.filter(outcome=f["outcome"])
+    if f["payer"]:
+        tickets = tickets.filter(payer__icontains=f["payer"])
+    field = "claim_result__date_of_service" if f["dates"] == "service" else "created_at__date"
+    if start := _parse_date(f["from"]):
+        tickets = tickets.filter(**{f"{field}__gte": start})
+    if end := _parse_date(f["to"]):
+        tickets = tickets.filter(**{f"{field}__lte": end})
+    if f["batch"].isdigit():
+        tickets = tickets.filter(batch_id=int(f["batch"]))
+    if f["q"]:
+        tickets = tickets.filter(Q(account_number__istartswith=f["q"]) |
+                                 Q(patient_name__icontains=f["q"]))
+    return tickets.order_by(*SORTS.get(f["sort"], SORTS["newest"])), f
+
+
+def _filters_for_audit(f: dict[str, str]) -> str:
+    """Filters without patient data: the search text itself is left out."""
+    shown = {k: v for k, v in f.items() if v and k != "q"}
+    if f.get("q"):
+        shown["q"] = "(search)"
+    return ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or "none"
+
+
+@permission_required("view_results")
+def status_home(request: HttpRequest) -> HttpResponse:
+    tickets, f = filter_tickets(request.user, request.GET)
+    page = Paginator(tickets.select_related("claim_result", "batch"), PER_PAGE).get_page(
+        request.GET.get("page"))
+    template = "claims/status_home.html"
+    if request.htmx:
+        template += "#rows"
+    return render(request, template, {
+        "page": page, "f": f, "outcomes": OUTCOME_CHOICES, "sorts": list(SORTS),
+        "has_open": any(t.is_open for t in page),
+        "batches": visible_batches(request.user, SPEC).only("id", "filename")[:50],
+        "urls": SPEC.url_names(),
+    })
+
+
+@permission_required("run_lookups")
+@require_http_methods(["GET", "POST"])
+def status_new(request: HttpRequest) -> HttpResponse:
+    encounter = None
+    if account := request.GET.get("account", "").strip():
+        encounter = Encounter.objects.for_user(request.user).filter(
+            account_number=account).select_related("facility").first()
+        if encounter is None:
+            messages.warning(request, f"No account {account} at your facilities.")
+    facility = encounter.facility if encounter else default_facility(request.user)
+    connection = (connections_for(request.user, "integrex").filter(facilities=facility).first()
+                  if facility else None)
+    initial = facility_defaults(facility) if facility else {}
+    if encounter:
+        initial |= {k: v for k, v in initial_from_encounter(encounter).items() if v}
+    form = ClaimStatusForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        if facility is None or connection is None:
+            messages.error(request, "No Integrex connection serves your facility: ask an admin.")
+        else:
+            ticket = create_single(SPEC, facility=facility, connection=connection,
+                                   user=request.user, cleaned=form.cleaned_data,
+                                   encounter=encounter)
+            record_event(request, "submit", ticket, detail=f"claim status ticket {ticket.pk}")
+            engine.kick()
+            return redirect("claims:status_detail", pk=ticket.pk)
+    return render(request, "claims/status_new.html", {
+        "form": form, "encounter": encounter, "facility": facility, "connection": connection})
+
+
+def reasons_of(lines: list[Any]) -> list[dict[str, str]]:
+    """Denial reasons across the lines, once each: payer remark, RARC, CARC."""
+    sources = {1: ("Payer remark", ""), 2: ("RARC", "rarc"), 3: ("CARC", "carc")}
+    seen: set[tuple[int, str]] = set()
+    reasons = []
+    for line in lines:
+        for n, (source, code_set) in sources.items():
+            code = getattr(line, f"reason_code{n}")
+            if not code or (n, code) in seen:
+                continue
+            seen.add((n, code))
+            reasons.append({
+                "source": source, "code": code,
+                "payer_text": getattr(line, f"reason_text{n}"),
+                "ours": descriptions.describe(code_set, code) if code_set else "",
+                "lines": ", ".join(str(x.svc_line) for x in lines
+                                   if getattr(x, f"reason_code{n}") == code and x.svc_line),
+            })
+    return reasons
+
+
+@permission_required("view_results")
+def status_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_for_user(
+        Ticket.objects.of_kind(KIND).select_related("connection", "facility", "batch",
+                                                     "encounter", "claim_result"),
+        request.user, pk=pk)
+    result = result_of(ticket)
+    lines = list(result.lines.all()) if result else []
+    template = "claims/status_detail.html"
+    if request.htmx:
+        template += "#result"
+    else:
+        record_event(request, "view", ticket)
+    show_raw = has_perm(request.user, "manage_connections")
+    return render(request, template, {
+        "t": ticket, "result": result, "lines": lines, "reasons": reasons_of(lines),
+        "status": descriptions.status_labels(result) if result else {},
+        "advice": descriptions.advice(ticket.outcome),
+        "request_rows": list((ticket.request or {}).items()),
+        "show_raw": show_raw,
+        "raw": json.dumps(ticket.response, indent=2) if show_raw and ticket.response else "",
+    })
+
+
+def _back(request: HttpRequest) -> HttpResponseRedirect:
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("claims:status_home")
+    return HttpResponseRedirect(target)
+
+
+@permission_required("run_lookups")
+@require_POST
+def check_again(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_for_user(Ticket.objects.of_kind(KIND), request.user, pk=pk)
+    if engine.check_again(ticket):
+        record_event(request, "submit", ticket, detail="check again")
+        engine.kick()
+        messages.success(request, "Checking again.")
+    else:
+        messages.warning(request, "That lookup is still running.")
+    return _back(request)
+
+
+@permission_required("run_lookups")
+@require_POST
+def check_again_selected(request: HttpRequest) -> HttpResponse:
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][:1000]
+    tickets = Ticket.objects.for_user(request.user).of_kind(KIND).filter(
+        pk__in=ids, state__in=Ticket.FINAL_STATES)
+    count = 0
+    for ticket in tickets:
+        count += engine.check_again(ticket)
+    if count:
+        record_event(request, "submit", None, object_type="revcycle.ticket",
+                     detail=f"check again: {count} claim status tickets")
+        engine.kick()
+    messages.success(request, f"Checking {count} claim{'s' if count != 1 else ''} again."
+                     if count else "Nothing to check again: select finished rows.")
+    return _back(request)
+
+
+@permission_required("export_results")
+def status_export(request: HttpRequest) -> HttpResponse:
+    tickets, f = filter_tickets(request.user, request.GET)
+    count = tickets.count()
+    record_event(request, "export", None, object_type="revcycle.ticket",
+                 detail=f"claim status export: {count} tickets; filters: {_filters_for_audit(f)}")
+    return csvio.stream_csv(f"claim-status-{date.today():%Y%m%d}.csv", SPEC.export_header,
+                            export_rows(tickets))
