@@ -78,6 +78,44 @@ def _fresh_postgres(url: str, command: str) -> str:
     return urlunsplit(parts._replace(path=f"/{bench_name}"))
 
 
+def sandbox_database_url() -> str | None:
+    """Where the sandbox process keeps its tables: on SQLite a file of its own, else None
+    (the same PostgreSQL database; the sandbox's tables are its own).
+
+    On SQLite the app and the sandbox must not share a file: the app takes the database's
+    one write lock while it asks for a token (revcycle/oauth.py), and the sandbox needs
+    that lock to issue it, so both wait until the 30 s busy timeout."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return None
+    return f"sqlite:///{Path(connection.settings_dict['NAME']).with_suffix('')}-sandbox.sqlite3"
+
+
+def sandbox_posts(prefix: str) -> dict[str, int]:
+    """How many claim-info POSTs the sandbox took per trackingId1 starting with `prefix`."""
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    url = sandbox_database_url()
+    if url is None:
+        from sandbox.models import IntegrexTicket
+
+        bodies: Iterable[Any] = IntegrexTicket.objects.filter(kind="claim-info").values_list(
+            "request_json", flat=True)
+    else:
+        import sqlite3
+
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            bodies = [json.loads(r[0]) for r in conn.execute(
+                "SELECT request_json FROM sandbox_integrexticket WHERE kind = 'claim-info'")]
+    for body in bodies:
+        tracking = str((body or {}).get("trackingId1", "")) if isinstance(body, dict) else ""
+        if tracking.startswith(prefix):
+            counts[tracking] += 1
+    return dict(counts)
+
+
 def database_label() -> str:
     from django.db import connection
 
@@ -109,8 +147,12 @@ def gunicorn_argv(port: int, *, threads: int, workers: int = 1) -> list[str]:
             "--timeout", "120", "--log-level", "warning", "--backlog", "512"]
 
 
+def manage_argv(*args: str) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve().parent.parent / "manage.py"), *args]
+
+
 def qcluster_argv() -> list[str]:
-    return [sys.executable, "manage.py", "qcluster"]
+    return manage_argv("qcluster")
 
 
 @dataclass
@@ -370,7 +412,7 @@ def wait_for_batch(run: BatchRun, *, timeout: float, report: Callable[[str], Non
     """Wait until no ticket of the batch is open (or the timeout); bounded in time."""
     from django.db.models import Max
 
-    from revcycle.models import Ticket
+    from revcycle.models import Connection, Ticket
 
     deadline = time.monotonic() + timeout
     last_report = 0.0
@@ -383,6 +425,12 @@ def wait_for_batch(run: BatchRun, *, timeout: float, report: Callable[[str], Non
                 f"{counts[s]} {s}" for s in Ticket.State.values if counts[s]))
             last_report = time.monotonic()
         if open_now == 0:
+            break
+        flagged = Connection.objects.filter(batches__id=run.batch_id, flagged_at__isnull=False
+                                            ).values_list("flagged_reason", flat=True).first()
+        if flagged:
+            report(f"  the connection is on hold: {flagged}")
+            run.timed_out = True
             break
         if time.monotonic() > deadline:
             run.timed_out = True

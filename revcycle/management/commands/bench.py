@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 import threading
 import time
 import tracemalloc
@@ -37,7 +38,10 @@ def production_env() -> dict[str, str]:
     return {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
             "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "SECURE_SSL_REDIRECT": "0", "SECURE_HSTS_SECONDS": "0", "SANDBOX_ENABLED": "1",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver", "LOG_LEVEL": "WARNING"}
+            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver", "LOG_LEVEL": "WARNING",
+            # The sandbox is served over plain HTTP on loopback; oauthlib refuses to fetch
+            # a token from an http:// URL without this.
+            "OAUTHLIB_INSECURE_TRANSPORT": "1"}
 
 
 def prepare_database(stdout: Any) -> None:
@@ -51,8 +55,17 @@ def start_services(procs: kit.Processes, *, sandbox_threads: int, app_threads: i
                    worker_env: dict[str, str] | None = None) -> tuple[str, str]:
     """The sandbox and the app on free loopback ports, and the worker; returns their roots."""
     sandbox_port, app_port = kit.free_port(), kit.free_port()
+    sandbox_env = kit.child_env()
+    sandbox_url = kit.sandbox_database_url()
+    if sandbox_url:
+        path = Path(sandbox_url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        sandbox_env["DATABASE_URL"] = sandbox_url
+        subprocess.run(kit.manage_argv("migrate", "--noinput", "-v0"), env=sandbox_env,
+                       check=True)
     sandbox = procs.start("sandbox", kit.gunicorn_argv(sandbox_port, threads=sandbox_threads),
-                          kit.child_env())
+                          sandbox_env)
     app = procs.start("app", kit.gunicorn_argv(app_port, threads=app_threads), kit.child_env())
     procs.start("worker", kit.qcluster_argv(), kit.child_env(**(worker_env or {})))
     sandbox_root = f"http://{kit.LOOPBACK}:{sandbox_port}/sandbox"

@@ -159,14 +159,7 @@ class Command(BaseCommand):
         """Remote tickets per trackingId1 from the sandbox's own table; a second one is
         explained when our ticket shows more than one submit attempt (a POST whose answer
         was lost: the worker died, or the connection dropped, while it was in flight)."""
-        from sandbox.models import IntegrexTicket
-
-        posts: Counter[str] = Counter()
-        for body in IntegrexTicket.objects.filter(kind="claim").values_list(
-                "request_json", flat=True):
-            tracking = str((body or {}).get("trackingId1", ""))
-            if tracking.startswith(prefix):
-                posts[tracking] += 1
+        posts = kit.sandbox_posts(prefix)
         doubled = {t for t, n in posts.items() if n > 1}
         if not doubled:
             return 0, 0
