@@ -9,7 +9,6 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from claims import payer_admin  # noqa: F401 - registers the payer claim admin
 from claims.models import ClaimStatusResult, ServiceLine
 
 
@@ -56,3 +55,5 @@ class ClaimStatusResultAdmin(ReadOnlyAdmin):
     @admin.display(description="raw answer")
     def raw_response(self, obj: ClaimStatusResult) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.ticket.response, indent=2))
+
+from claims import payer_admin  # noqa: E402,F401  (payer claims register their own admin)

@@ -6,12 +6,9 @@ class ClaimsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from claims import export, integrex
+        from claims import export, integrex, payer_setup
         from revcycle import batches
 
         integrex.register()
         batches.register(export.SPEC)
-
-        from claims import payer_setup
-
         payer_setup.register()

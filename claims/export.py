@@ -193,7 +193,7 @@ SPEC = batches.BatchSpec(
     summary=forms.summary, export_header=EXPORT_HEADER, export_rows=export_rows,
     url_namespace="claims", ticket_url_name="claims:status_detail",
     result_cells_template="claims/_result_cells.html",
-    result_headers=["Outcome", "Status", "Billed", "Paid"],
+    result_headers=["Outcome", "Status", "Billed", "Paid"], numeric_headers=["Billed", "Paid"],
     row_defaults=forms.facility_defaults, account_field="trackingId1",
     rows_select_related=("claim_result",), template_filename="claim-status-template.csv",
     example_row=EXAMPLE_ROW,

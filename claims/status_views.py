@@ -122,7 +122,8 @@ def status_new(request: HttpRequest) -> HttpResponse:
             engine.kick()
             return redirect("claims:status_detail", pk=ticket.pk)
     return render(request, "claims/status_new.html", {
-        "form": form, "encounter": encounter, "facility": facility, "connection": connection})
+        "form": form, "encounter": encounter, "facility": facility, "connection": connection,
+        "account": account})
 
 
 def reasons_of(lines: list[Any]) -> list[dict[str, str]]:

@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class EligibilityConfig(AppConfig):
     name = "eligibility"
+    verbose_name = "Insurance discovery"
+
+    def ready(self) -> None:
+        from eligibility import batch, discovery
+        from revcycle import batches
+
+        # Kind "discovery" on the shared engine; the spec asks for a 15 s poll interval.
+        discovery.register()
+        batches.register(batch.SPEC)

@@ -26,6 +26,8 @@ from revcycle.models import (
 from revcycle.roles import has_perm
 
 SECRET_FIELDS = ("client_secret", "password", "api_key", "webhook_secret")
+CREDENTIAL_FIELDS = ("base_url", "token_path", "client_id", "client_secret", "username",
+                     "password")
 admin.site.site_header = "revcycle administration"
 admin.site.site_title = "revcycle admin"
 
@@ -43,6 +45,8 @@ class ConnectionForm(forms.ModelForm):
         for name in SECRET_FIELDS:
             field = self.fields[name]
             is_set = bool(self.instance.pk and getattr(self.instance, name))
+            # No stored secret as the initial value: a blank field then counts as unchanged.
+            self.initial.pop(name, None)
             self.fields[name] = forms.CharField(
                 required=False, label=field.label, widget=forms.PasswordInput(render_value=False),
                 help_text="Set — leave blank to keep it." if is_set else "Not set.",
@@ -123,7 +127,11 @@ class ConnectionAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
         before = Connection.objects.filter(pk=obj.pk).first() if change else None
         super().save_model(request, obj, form, change)
-        oauth.forget(obj.pk)
+        # A token (and Smart's rotating refresh token) belongs to the old credentials.
+        if set(form.changed_data) & set(CREDENTIAL_FIELDS):
+            oauth.discard(obj.pk)
+        else:
+            oauth.forget(obj.pk)
         changed = [f for f in form.changed_data if f not in SECRET_FIELDS]
         secrets = [f for f in form.changed_data if f in SECRET_FIELDS and form.cleaned_data.get(f)]
         detail = f"fields: {', '.join(changed)}" + (f"; secrets replaced: {', '.join(secrets)}" if secrets else "")

@@ -74,8 +74,8 @@ def health_check(connection: Connection) -> tuple[bool, str]:
             if response.status_code >= 400:
                 ok, message = False, f"Health check answered HTTP {response.status_code}."
         if ok and connection.kind in OAUTH_KINDS:
-            oauth.forget(connection.pk)
-            oauth.access_token(connection, stale="")
+            oauth.discard(connection.pk)
+            oauth.access_token(connection)
             message = "Health check passed and a token was issued."
         elif ok:
             message = "Health check passed."

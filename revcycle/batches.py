@@ -51,6 +51,7 @@ class BatchSpec:
     ticket_url_name: str  # one ticket's page, "claims:status_detail"
     result_cells_template: str  # renders a row's result cells for `t` (a Ticket)
     result_headers: list[str] = field(default_factory=list)
+    numeric_headers: list[str] = field(default_factory=list)  # right-aligned among those
     # Values for blank cells, from the facility (e.g. billing provider NPI).
     row_defaults: Callable[[Facility], dict[str, str]] | None = None
     # Which field holds the account number, to link tickets to encounters.
@@ -113,19 +114,35 @@ def form_errors_text(form: forms.Form, spec: BatchSpec) -> str:
     return "; ".join(parts)
 
 
-def validate_row(spec: BatchSpec, values: dict[str, str], facility: Facility,
+class _RowValidator:
+    """Validates rows with one form instance, rebound per row: building a Django form
+    deep-copies its fields, which costs more than validating the row itself."""
+
+    def __init__(self, spec: BatchSpec, defaults: dict[str, str]) -> None:
+        self.spec = spec
+        self.defaults = defaults
+        self.form = spec.form_class(data={})
+
+    def __call__(self, values: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
+        """(cleaned data, "") for a good row, (None, reason) for a bad one."""
+        if "__extra__" in values:
+            return None, f"The row has {values['__extra__']}: check for an unquoted comma."
+        data = {k: v for k, v in values.items() if not k.startswith("__")}
+        for name, value in self.defaults.items():
+            if not data.get(name):
+                data[name] = value
+        form = self.form
+        form.data, form.is_bound, form._errors = data, True, None
+        form._bound_fields_cache = {}
+        if not form.is_valid():
+            return None, form_errors_text(form, self.spec)
+        return dict(form.cleaned_data), ""
+
+
+def validate_row(spec: BatchSpec, values: dict[str, str],
                  defaults: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
-    """(cleaned data, "") for a good row, (None, reason) for a bad one."""
-    if "__extra__" in values:
-        return None, f"The row has {values['__extra__']}: check for an unquoted comma."
-    data = {k: v for k, v in values.items() if not k.startswith("__")}
-    for name, value in defaults.items():
-        if not data.get(name):
-            data[name] = value
-    form = spec.form_class(data=data)
-    if not form.is_valid():
-        return None, form_errors_text(form, spec)
-    return form.cleaned_data, ""
+    """Validate one row (see _RowValidator for many)."""
+    return _RowValidator(spec, defaults)(values)
 
 
 def create_batch(spec: BatchSpec, *, facility: Facility, connection: Connection, user: Any,
@@ -139,6 +156,7 @@ def create_batch(spec: BatchSpec, *, facility: Facility, connection: Connection,
         raise BatchError("The file lacks required column(s): "
                          f"{', '.join(parsed.missing_required)}. Download the template.")
     defaults = spec.row_defaults(facility) if spec.row_defaults else {}
+    validate = _RowValidator(spec, defaults)
     good: list[_Row] = []
     bad: list[tuple[int, str, dict[str, str]]] = []
     seen: set[str] = set()
@@ -149,7 +167,7 @@ def create_batch(spec: BatchSpec, *, facility: Facility, connection: Connection,
         if total > limit:
             raise BatchError(f"The file has more than {limit:,} rows, the most one batch may "
                              "hold. Split it into smaller files.")
-        cleaned, reason = validate_row(spec, values, facility, defaults)
+        cleaned, reason = validate(values)
         if cleaned is None:
             bad.append((line, reason, {k: v for k, v in values.items()
                                         if not k.startswith("__")}))

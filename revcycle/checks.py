@@ -19,8 +19,13 @@ def check_encryption_keys(app_configs: Any, **kwargs: Any) -> list[Any]:
         except Exception as exc:  # noqa: BLE001 - reported as a check error
             problems.append(Error(f"FIELD_ENCRYPTION_KEYS[{i}] is unusable: {exc}",
                                   id="revcycle.E001"))
-    if not settings.DEBUG and "demo-key" in "".join(settings.FIELD_ENCRYPTION_KEYS):
+    # The demo values ship in settings.py; they are public, so never usable in production.
+    from revcycle.settings import _DEMO_FIELD_KEY, _DEMO_SECRET
+
+    if not settings.DEBUG and _DEMO_FIELD_KEY in settings.FIELD_ENCRYPTION_KEYS:
         problems.append(Error("FIELD_ENCRYPTION_KEYS still holds the demo key", id="revcycle.E002"))
+    if not settings.DEBUG and settings.SECRET_KEY == _DEMO_SECRET:
+        problems.append(Error("SECRET_KEY is the demo key", id="revcycle.E003"))
     return problems
 
 

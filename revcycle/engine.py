@@ -23,6 +23,7 @@ import random
 import socket
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -140,9 +141,16 @@ def claim_due(owner: str, limit: int, *, kinds: list[str] | None = None,
             due = due.filter(batch_id=batch_id)
         if db_connection.vendor == "postgresql":
             due = due.select_for_update(skip_locked=True, of=("self",))
-        rows = list(due.values_list("id", "connection_id", "connection__max_concurrency")[: limit * 4])
+        rows = list(
+            due.values_list("id", "connection_id", "connection__max_concurrency")[: limit * 4]
+        )
         if not rows:
             return []
+        if db_connection.vendor == "postgresql":
+            # Serialise claimers per connection, so two pumps counting busy tickets at once
+            # cannot both take the last places under the connection's concurrency cap.
+            list(Connection.objects.select_for_update().filter(
+                pk__in={r[1] for r in rows}).order_by("pk").values_list("pk"))
         busy = dict(
             Ticket.objects.filter(lease_until__gt=now, connection_id__in={r[1] for r in rows})
             .values_list("connection_id")
@@ -241,6 +249,13 @@ def _fail_or_retry(ticket: Ticket, owner: str, exc: errors.ApiError) -> None:
           next_poll_at=now + timedelta(seconds=wait))
 
 
+def _where(exc: BaseException) -> str:
+    """The innermost frames of a traceback as file:line, without the exception's text."""
+    frames = traceback.extract_tb(exc.__traceback__)[-3:]
+    return " <- ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}"
+                       for f in reversed(frames)) or "unknown place"
+
+
 def run_step(ticket_id: int, owner: str) -> None:
     """Advance one leased ticket by one step: submit it, or poll it."""
     ticket = Ticket.objects.select_related("connection", "facility").filter(
@@ -272,9 +287,10 @@ def run_step(ticket_id: int, owner: str) -> None:
     except errors.ApiError as exc:
         _fail_or_retry(ticket, owner, exc)
     except Exception as exc:  # noqa: BLE001 - a bug must not lose the ticket
-        # The message may quote patient data; log the type and where, not the text.
-        log.error("ticket %s: step raised %s", ticket.pk, type(exc).__name__,
-                  exc_info=settings.DEBUG)
+        # The message may quote patient data, and a traceback repeats it: log the type and
+        # where it was raised, never the text (not even with DEBUG on).
+        log.error("ticket %s: step raised %s at %s", ticket.pk, type(exc).__name__,
+                  _where(exc))
         _fail_or_retry(ticket, owner, errors.BadResponse(
             f"An unexpected error ({type(exc).__name__}) while handling the answer."))
 

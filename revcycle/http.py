@@ -57,8 +57,26 @@ def timeouts() -> tuple[float, float]:
     return (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
 
 
+# The longest Retry-After the HTTP layer sleeps in a worker thread; a longer one reaches the
+# engine in the error's retry_after.
+RETRY_AFTER_SLEEP_MAX = 5.0
+
+
+class _Retry(Retry):
+    """urllib3's Retry without its long sleeps: it retries a 429 that carries Retry-After
+    and sleeps the whole Retry-After (up to six hours) inside the worker thread. A 429 goes
+    back to the engine at once (RateLimited slows the whole connection); a 503's Retry-After
+    is slept for a few seconds at most."""
+
+    RETRY_AFTER_STATUS_CODES = frozenset([503])
+
+    def get_retry_after(self, response: Any) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, RETRY_AFTER_SLEEP_MAX)
+
+
 def mount_retries(session: requests.Session) -> requests.Session:
-    retry = Retry(
+    retry = _Retry(
         total=settings.HTTP_RETRIES,
         connect=settings.HTTP_RETRIES,
         read=0,  # a read timeout means the server may have acted: the caller decides

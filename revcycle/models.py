@@ -34,7 +34,8 @@ class Facility(models.Model):
     npi = models.CharField("NPI", max_length=10, validators=[validate_npi])
     tax_id = models.CharField("tax id", max_length=20, blank=True)
     address = models.CharField(max_length=300, blank=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="facilities")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
+                                     related_name="facilities")
     # Smart (SmartLink) arrangements of this facility.
     smart_provider_key = models.CharField("Smart provider key", max_length=100, blank=True)
     smart_manages_copay = models.BooleanField(
@@ -159,6 +160,8 @@ class OAuthToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     obtained_at = models.DateTimeField(null=True, blank=True)
     requests_made = models.PositiveIntegerField(default=0, help_text="Token requests so far.")
+    # A short lease taken by the one process that is asking for a new token (oauth.py).
+    refreshing_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"token for {self.connection.name} until {self.expires_at}"
@@ -375,6 +378,9 @@ class Ticket(models.Model):
     account_number = models.CharField(max_length=50, blank=True, db_index=True)
     patient_name = models.CharField(max_length=200, blank=True)
     payer = models.CharField(max_length=200, blank=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True,
+                                 help_text="Billed amount, for worklists and aging.")
+    service_date = models.DateField(null=True, blank=True, help_text="First date of service.")
 
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
     outcome = models.CharField(max_length=20, blank=True, help_text="The plain outcome.")
@@ -428,10 +434,35 @@ class Ticket(models.Model):
         body = json.dumps(request, sort_keys=True, default=str)
         return hashlib.sha256(f"{kind}:{connection_id}:{body}".encode()).hexdigest()
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self.request_hash and self.request is not None:
+    def fill_summary(self) -> None:
+        """Derive the plain list columns from the request (also before bulk_create)."""
+        from revcycle.csvio import lenient_get
+        from revcycle.validators import parse_amount, parse_date
+
+        if self.request and not self.request_hash:
             self.request_hash = self.hash_request(self.kind, self.connection_id, self.request)
+        if isinstance(self.request, dict):
+            if self.amount is None:
+                self.amount = parse_amount(lenient_get(
+                    self.request, "totalCharges", "amount", "totalAmount", default=None))
+            if self.service_date is None:
+                self.service_date = parse_date(lenient_get(
+                    self.request, "admitDate", "beginDos", "date_of_service", "invoiceDate",
+                    default=None))
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.fill_summary()
         super().save(*args, **kwargs)
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    """Bulk changes would bypass the append-only rule of save() and delete()."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("audit events are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit events are append-only")
 
 
 class AuditEvent(models.Model):
@@ -462,6 +493,8 @@ class AuditEvent(models.Model):
     )
     detail = models.CharField(max_length=500, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import requests
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from oauthlib.oauth2 import BackendApplicationClient, LegacyApplicationClient, OAuth2Error
 from requests.auth import HTTPBasicAuth
@@ -123,35 +123,66 @@ def _request_token(connection: Connection, refresh_token: str = "") -> dict[str,
         raise errors.Unavailable(f"Could not reach the token service ({type(exc).__name__}).") from exc
 
 
+REFRESH_LEASE = timedelta(seconds=45)
+
+
+def _stored(row: OAuthToken, stale: str | None) -> CachedToken | None:
+    if (row.access_token and row.access_token != stale and row.expires_at
+            and _fresh(row.expires_at.timestamp())):
+        return CachedToken(row.access_token, row.expires_at.timestamp())
+    return None
+
+
 def _obtain_and_store(connection: Connection, stale: str | None) -> CachedToken:
-    """Under the cross-process lock: reuse a token another process just stored, or get one."""
-    with transaction.atomic():
-        OAuthToken.objects.get_or_create(connection=connection)
-        row = OAuthToken.objects.select_for_update().get(connection=connection)
-        if (row.access_token and row.access_token != stale and row.expires_at
-                and _fresh(row.expires_at.timestamp())):
-            return CachedToken(row.access_token, row.expires_at.timestamp())
-        token: dict[str, Any] | None = None
-        if row.refresh_token:
-            try:
-                token = _request_token(connection, refresh_token=row.refresh_token)
-            except errors.ApiError:
-                # A spent or expired refresh token: log in again with the password.
-                log.info("connection %s: refresh failed, logging in again", connection.pk)
-                token = None
-        if token is None:
-            token = _request_token(connection)
+    """Reuse a token another process just stored, or become the one process that asks.
+
+    The cross-process lock is a lease on the token row, taken with a conditional UPDATE,
+    never a transaction held open across the HTTP call: on SQLite that would hold the
+    database's write lock for the whole token request (and the in-process sandbox, which
+    must write the token it issues, would wait on us)."""
+    OAuthToken.objects.get_or_create(connection=connection)
+    deadline = time.monotonic() + REFRESH_LEASE.total_seconds()
+    while True:
+        row = OAuthToken.objects.get(connection=connection)
+        if cached := _stored(row, stale):
+            return cached
+        now = timezone.now()
+        taken = OAuthToken.objects.filter(pk=row.pk).filter(
+            models.Q(refreshing_until__isnull=True) | models.Q(refreshing_until__lt=now)
+        ).update(refreshing_until=now + REFRESH_LEASE)
+        if taken:
+            break
+        if time.monotonic() > deadline:
+            raise errors.Unavailable("Another worker has been fetching a token for too long.")
+        time.sleep(0.1)  # another process is asking; its token will be in the row shortly
+    try:
+        token = _fetch(connection, row.refresh_token)
         now = timezone.now()
         lifetime = float(token.get("expires_in") or 3600)
-        row.access_token = token["access_token"]
-        row.refresh_token = token.get("refresh_token", "") or ""
-        row.token_type = str(token.get("token_type", "bearer"))[:20]
-        row.expires_at = now + timedelta(seconds=lifetime)
-        row.obtained_at = now
-        row.requests_made += 1
-        row.save()
+        with transaction.atomic():
+            OAuthToken.objects.filter(pk=row.pk).update(
+                access_token=token["access_token"],
+                refresh_token=token.get("refresh_token", "") or "",
+                token_type=str(token.get("token_type", "bearer"))[:20],
+                expires_at=now + timedelta(seconds=lifetime), obtained_at=now,
+                requests_made=models.F("requests_made") + 1, refreshing_until=None,
+            )
         log.info("connection %s: new token, valid %.0f s", connection.pk, lifetime)
-        return CachedToken(row.access_token, row.expires_at.timestamp())
+        return CachedToken(token["access_token"], (now + timedelta(seconds=lifetime)).timestamp())
+    finally:
+        OAuthToken.objects.filter(pk=row.pk, refreshing_until__isnull=False).update(
+            refreshing_until=None)
+
+
+def _fetch(connection: Connection, refresh_token: str) -> dict[str, Any]:
+    """Refresh when we hold a refresh token; log in again when that fails."""
+    if refresh_token:
+        try:
+            return _request_token(connection, refresh_token=refresh_token)
+        except errors.ApiError:
+            # A spent or expired refresh token: log in again with the password.
+            log.info("connection %s: refresh failed, logging in again", connection.pk)
+    return _request_token(connection)
 
 
 def access_token(connection: Connection, stale: str | None = None) -> str:
@@ -176,3 +207,11 @@ def access_token(connection: Connection, stale: str | None = None) -> str:
 def forget(connection_id: int) -> None:
     """Drop the in-memory copy (after credentials change)."""
     _cache.pop(connection_id, None)
+
+
+def discard(connection_id: int) -> None:
+    """Drop the stored token too, so the next call logs in with the current credentials
+    (after they change, and for "test connection", which must really try them)."""
+    forget(connection_id)
+    OAuthToken.objects.filter(connection_id=connection_id).update(
+        access_token="", refresh_token="", expires_at=None)

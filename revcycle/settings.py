@@ -75,6 +75,10 @@ if not FIELD_ENCRYPTION_KEYS:
 BLIND_INDEX_KEY = envsecret("BLIND_INDEX_KEY", SECRET_KEY)
 
 SANDBOX_ENABLED = envbool("SANDBOX_ENABLED", "1" if DEBUG else "0")
+# oauthlib refuses token requests over plain HTTP. The sandbox is served over plain HTTP on
+# loopback, so allow it there only; production (DEBUG off, no sandbox) keeps the check.
+if SANDBOX_ENABLED and DEBUG:
+    os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -105,8 +109,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "revcycle.middleware.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After the messages middleware: it tells the person why they were signed out.
+    "revcycle.middleware.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -133,6 +138,7 @@ TEMPLATES = [
 ]
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+(VAR_DIR / "staticfiles").mkdir(exist_ok=True)  # whitenoise warns when STATIC_ROOT is missing
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'revcycle.sqlite3'}"),

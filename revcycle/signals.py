@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
@@ -29,16 +30,25 @@ def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs:
 
 @receiver(post_migrate)
 def _after_migrate(sender: Any, **kwargs: Any) -> None:
-    """Keep role permissions and recurring jobs in step with the code, on every migrate."""
+    """Keep roles, shipped code descriptions and recurring jobs in step with the code.
+
+    Runs after every `migrate`, and after the flush that ends each transactional test,
+    which empties the tables data migrations filled."""
     from django.contrib.auth.models import Group, Permission
 
-    from revcycle import schedules
-    from revcycle.roles import ADMIN
+    from revcycle import codes, schedules
+    from revcycle.models import CodeDescription
+    from revcycle.roles import ADMIN, ROLE_PERMS
 
     schedules.install()
+    for role, codenames in ROLE_PERMS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.add(*Permission.objects.filter(
+            content_type__app_label="revcycle", codename__in=codenames))
     # Admins manage every model of revcycle's apps in the Django admin, and users.
-    admin_group, _ = Group.objects.get_or_create(name=ADMIN)
-    model_perms = Permission.objects.filter(
-        content_type__app_label__in=["revcycle", "claims", "eligibility", "smartlink", "auth"]
-    )
-    admin_group.permissions.add(*model_perms)
+    Group.objects.get(name=ADMIN).permissions.add(*Permission.objects.filter(
+        content_type__app_label__in=["revcycle", "claims", "eligibility", "smartlink", "auth"]))
+    if not CodeDescription.objects.exists():
+        CodeDescription.objects.bulk_create(
+            CodeDescription(**dataclasses.asdict(row)) for row in codes.read_shipped())
+        codes.clear_cache()

@@ -59,6 +59,16 @@ def parse_amount(value: str | Decimal | float | None) -> Decimal | None:
         return None
 
 
+def parse_date(value: str | date | None) -> date | None:
+    """yyyy-mm-dd (the services' format) or None for empty, "null" or unreadable text."""
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        return None
+
+
 def validate_not_future(value: date) -> None:
     if value and value > date.today():
         raise ValidationError("This date is in the future.")

@@ -19,6 +19,12 @@ from revcycle.models import Connection, Encounter, Facility
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """The cast's passwords are hashed for every test: PBKDF2 would cost seconds each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _user(username: str, role: str, *facilities: Facility) -> User:
     user = User.objects.create_user(username, f"{username}@example.org", PASSWORD)
     user.groups.add(Group.objects.get(name=role))

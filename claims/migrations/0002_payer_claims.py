@@ -10,9 +10,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    initial = True
-
     dependencies = [
+        ('claims', '0001_claim_status'),
         ('revcycle', '0003_load_codes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

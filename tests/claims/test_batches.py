@@ -12,7 +12,8 @@ from revcycle.models import BatchRowError, Ticket
 
 pytestmark = pytest.mark.django_db
 
-HEADER = "Account Number,Patient First Name,Patient Last Name,Patient DOB,Member ID,DOS,Payer ID,NPI"
+HEADER = ("Account Number,Patient First Name,Patient Last Name,Patient DOB,Member ID,DOS,"
+          "Payer ID,NPI")
 
 
 def row(i: int, **over: str) -> str:

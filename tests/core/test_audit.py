@@ -1,0 +1,63 @@
+"""The audit log is append-only and readable by managers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from revcycle.audit import record_event
+from revcycle.models import AuditEvent
+
+
+def test_an_audit_event_cannot_be_changed(maya: Any, encounter: Any) -> None:
+    event = record_event(None, "view", encounter, user=maya)
+    event.detail = "rewritten"
+    with pytest.raises(PermissionError):
+        event.save()
+    assert AuditEvent.objects.get(pk=event.pk).detail == ""
+
+
+def test_an_audit_event_cannot_be_deleted(maya: Any, encounter: Any) -> None:
+    event = record_event(None, "view", encounter, user=maya)
+    with pytest.raises(PermissionError):
+        event.delete()
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_record_event_fills_who_what_and_where(rf: Any, alice: Any, encounter: Any) -> None:
+    request = rf.get("/", REMOTE_ADDR="10.0.0.7")
+    request.user = alice
+    event = record_event(request, "export", encounter, detail="42 rows")
+    assert (event.username, event.action, event.object_type, event.object_id) == (
+        "alice", "export", "revcycle.encounter", str(encounter.pk))
+    assert event.facility == encounter.facility and event.encounter == encounter
+    assert event.ip_address == "10.0.0.7"
+
+
+def test_the_audit_log_page_lists_events_for_a_manager(client_for: Any, maya: Any,
+                                                       alice: Any, encounter: Any) -> None:
+    record_event(None, "view", encounter, user=alice, detail="from a test")
+    response = client_for(maya).get("/audit/", {"user": "alice"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "from a test" in html and "revcycle.encounter" in html
+
+
+def test_the_audit_log_filters_by_action(client_for: Any, maya: Any, alice: Any,
+                                         encounter: Any) -> None:
+    record_event(None, "view", encounter, user=alice, detail="viewed-it")
+    record_event(None, "export", encounter, user=alice, detail="exported-it")
+    html = client_for(maya).get("/audit/", {"action": "export"}).content.decode()
+    assert "exported-it" in html and "viewed-it" not in html
+
+
+def test_audit_events_cannot_be_changed_or_deleted_in_bulk(db):
+    from revcycle.models import AuditEvent
+
+    AuditEvent.objects.create(action="view", object_type="x", object_id="1")
+    with pytest.raises(PermissionError):
+        AuditEvent.objects.filter(object_type="x").update(detail="changed")
+    with pytest.raises(PermissionError):
+        AuditEvent.objects.all().delete()
+    assert AuditEvent.objects.get(object_type="x").detail == ""

@@ -1,0 +1,133 @@
+"""The connection admin: write-only secrets and an audited, confirmed switch to P."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from revcycle.models import AuditEvent, Connection
+
+
+def _url(conn: Connection) -> str:
+    return f"/admin/revcycle/connection/{conn.pk}/change/"
+
+
+def _form(conn: Connection, **changes: Any) -> dict[str, Any]:
+    """The change form as a browser posts it: secrets blank unless typed."""
+    data = {
+        "kind": conn.kind, "name": conn.name, "environment": conn.environment,
+        "base_url": conn.base_url, "token_path": conn.token_path,
+        "health_check_path": conn.health_check_path, "client_id": conn.client_id,
+        "client_secret": "", "username": conn.username, "password": "", "api_key": "",
+        "provider_id": conn.provider_id, "webhook_secret": "",
+        "poll_interval_seconds": conn.poll_interval_seconds,
+        "rate_limit_per_second": conn.rate_limit_per_second,
+        "max_concurrency": conn.max_concurrency, "active": "on",
+        "facilities": [f.pk for f in conn.facilities.all()], "_save": "Save",
+    }
+    data.update(changes)
+    return data
+
+
+def test_the_change_form_never_renders_a_stored_secret(client_for: Any, ada: Any,
+                                                       integrex: Any, payer: Any) -> None:
+    client = client_for(ada)
+    integrex_html = client.get(_url(integrex)).content.decode()
+    payer_html = client.get(_url(payer)).content.decode()
+    assert "Set — leave blank to keep it." in integrex_html
+    assert "s3cret-client" not in integrex_html
+    assert "payer-key" not in payer_html and "whsec-test" not in payer_html
+
+
+def test_leaving_a_secret_blank_keeps_it(client_for: Any, ada: Any, integrex: Any) -> None:
+    response = client_for(ada).post(_url(integrex), _form(integrex, client_id="NewClient"))
+    assert response.status_code == 302
+    stored = Connection.objects.get(pk=integrex.pk)
+    assert stored.client_id == "NewClient"
+    assert stored.client_secret == "s3cret-client"
+    event = AuditEvent.objects.get(object_id=str(integrex.pk), action="change")
+    assert "client_id" in event.detail
+    assert "secrets replaced" not in event.detail
+
+
+def test_typing_a_secret_replaces_it_and_the_audit_names_only_the_field(
+        client_for: Any, ada: Any, integrex: Any) -> None:
+    client_for(ada).post(_url(integrex), _form(integrex, client_secret="rotated-secret"))
+    assert Connection.objects.get(pk=integrex.pk).client_secret == "rotated-secret"
+    event = AuditEvent.objects.get(object_id=str(integrex.pk), action="change")
+    assert "secrets replaced: client_secret" in event.detail
+    assert "rotated-secret" not in event.detail
+
+
+def test_switching_to_production_asks_for_confirmation_first(client_for: Any, ada: Any,
+                                                             integrex: Any) -> None:
+    response = client_for(ada).post(_url(integrex), _form(integrex, environment="P"))
+    assert response.status_code == 200
+    assert "to production (P)?" in response.content.decode()
+    assert Connection.objects.get(pk=integrex.pk).environment == "T"
+    assert not AuditEvent.objects.filter(object_id=str(integrex.pk)).exists()
+
+
+def test_a_confirmed_switch_saves_and_is_audited(client_for: Any, ada: Any,
+                                                 integrex: Any) -> None:
+    response = client_for(ada).post(
+        _url(integrex), _form(integrex, environment="P", confirm_production="yes"))
+    assert response.status_code == 302
+    assert Connection.objects.get(pk=integrex.pk).environment == "P"
+    event = AuditEvent.objects.get(object_id=str(integrex.pk), action="change")
+    assert "environment T -> P" in event.detail
+    assert event.username == "ada"
+
+
+def test_a_secret_typed_with_the_switch_is_saved_once_confirmed(client_for: Any, ada: Any,
+                                                                 integrex: Any) -> None:
+    """Production credentials usually come with the switch: the confirmation carries them."""
+    client = client_for(ada)
+    form = _form(integrex, environment="P", client_secret="production-secret")
+    assert client.post(_url(integrex), form).status_code == 200
+    assert Connection.objects.get(pk=integrex.pk).client_secret == "s3cret-client"
+    assert client.post(_url(integrex), {**form, "confirm_production": "yes"}).status_code == 302
+    assert Connection.objects.get(pk=integrex.pk).client_secret == "production-secret"
+
+
+def test_a_biller_cannot_reach_the_change_form(client_for: Any, alice: Any,
+                                               integrex: Any) -> None:
+    client = client_for(alice)
+    assert client.get(_url(integrex)).status_code == 302
+    response = client.post(_url(integrex), _form(integrex, environment="P",
+                                                  confirm_production="yes"))
+    assert response.status_code in (302, 403)
+    alice.is_staff = True
+    alice.save(update_fields=["is_staff"])
+    response = client.post(_url(integrex), _form(integrex, environment="P",
+                                                  confirm_production="yes"))
+    assert response.status_code == 403
+    assert Connection.objects.get(pk=integrex.pk).environment == "T"
+
+
+def _store_token(conn: Connection) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from revcycle.models import OAuthToken
+
+    OAuthToken.objects.create(connection=conn, access_token="old", refresh_token="old-refresh",
+                              expires_at=timezone.now() + timedelta(hours=1))
+
+
+def test_changed_credentials_drop_the_stored_token(client_for: Any, ada: Any,
+                                                   smart: Connection) -> None:
+    _store_token(smart)
+    client_for(ada).post(_url(smart), _form(smart, password="new-password"))
+    token = smart.token
+    token.refresh_from_db()
+    assert (token.access_token, token.refresh_token) == ("", "")
+
+
+def test_other_changes_keep_the_stored_token(client_for: Any, ada: Any,
+                                             smart: Connection) -> None:
+    _store_token(smart)
+    client_for(ada).post(_url(smart), _form(smart, poll_interval_seconds=30))
+    token = smart.token
+    token.refresh_from_db()
+    assert token.access_token == "old"

@@ -1,0 +1,133 @@
+"""The HTTP layer: retries only where safe, 429 handed back, readable errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+import requests
+import responses
+
+from revcycle import api, errors
+from revcycle.models import Connection
+
+URL = "https://payer.test/api/claims"
+
+
+@pytest.fixture
+def mocked() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def test_a_503_on_get_is_retried(mocked: Any, payer: Connection) -> None:
+    call = mocked.get(URL, status=503, json={"message": "busy"})
+    mocked.get(URL, json={"claims": []})
+    assert api.call(payer, "GET", "claims").data == {"claims": []}
+    assert len(mocked.calls) == 2
+    assert len(call.calls) >= 1
+
+
+def test_a_post_is_never_retried_on_503(mocked: Any, payer: Connection) -> None:
+    mocked.post(URL, status=503, json={"message": "busy"})
+    with pytest.raises(errors.Unavailable) as caught:
+        api.call(payer, "POST", "claims", json={"invoiceNumber": "INV-1"})
+    assert len(mocked.calls) == 1
+    assert caught.value.status == 503
+    assert "busy" in caught.value.message
+
+
+def test_429_raises_rate_limited_with_retry_after_in_seconds(mocked: Any,
+                                                            payer: Connection) -> None:
+    mocked.get(URL, status=429, headers={"Retry-After": "30"}, json={})
+    with pytest.raises(errors.RateLimited) as caught:
+        api.call(payer, "GET", "claims")
+    assert caught.value.retry_after == 30
+    # Handed back at once: the engine slows the connection, no worker sleeps 30 s.
+    assert len(mocked.calls) == 1
+
+
+def test_429_reads_retry_after_as_an_http_date(mocked: Any, payer: Connection) -> None:
+    when = datetime.now(UTC) + timedelta(seconds=120)
+    mocked.get(URL, status=429, headers={"Retry-After": format_datetime(when, usegmt=True)})
+    with pytest.raises(errors.RateLimited) as caught:
+        api.call(payer, "GET", "claims")
+    assert 100 < caught.value.retry_after <= 120
+
+
+def test_a_long_retry_after_on_503_is_handed_back_not_slept(mocked: Any,
+                                                            payer: Connection) -> None:
+    mocked.get(URL, status=503, headers={"Retry-After": "3600"}, json={})
+    with pytest.raises(errors.Unavailable) as caught:
+        api.call(payer, "GET", "claims")
+    assert caught.value.retry_after > 3000
+
+
+def test_an_html_error_page_gives_a_message_without_the_html(mocked: Any,
+                                                             payer: Connection) -> None:
+    mocked.get(URL, status=500, content_type="text/html",
+               body="<html><body><h1>Internal Server Error</h1><p>stack trace</p></body></html>")
+    with pytest.raises(errors.Unavailable) as caught:
+        api.call(payer, "GET", "claims")
+    assert "500" in caught.value.message
+    assert "<" not in caught.value.message and "stack trace" not in caught.value.message
+
+
+def test_a_json_error_gives_the_server_message(mocked: Any, payer: Connection) -> None:
+    mocked.post(URL, status=400, json={"message": "invoiceNumber is required"})
+    with pytest.raises(errors.BadRequest) as caught:
+        api.call(payer, "POST", "claims", json={})
+    assert caught.value.message == "invoiceNumber is required"
+    assert caught.value.body == {"message": "invoiceNumber is required"}
+
+
+def test_a_read_timeout_on_post_is_an_unknown_outcome(mocked: Any, payer: Connection) -> None:
+    mocked.post(URL, body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(errors.UnknownOutcome):
+        api.call(payer, "POST", "claims", json={"invoiceNumber": "INV-1"})
+    assert len(mocked.calls) == 1
+
+
+def test_a_refused_connection_on_get_is_unavailable(mocked: Any, payer: Connection) -> None:
+    mocked.get(URL, body=requests.ConnectionError("refused"))
+    with pytest.raises(errors.Unavailable):
+        api.call(payer, "GET", "claims")
+
+
+def test_requests_name_revcycle_and_carry_the_payer_headers(mocked: Any,
+                                                            payer: Connection) -> None:
+    call = mocked.get(URL, json={})
+    api.call(payer, "GET", "claims", params={"status": "open"})
+    sent = call.calls[0].request
+    assert "revcycle" in sent.headers["User-Agent"]
+    assert sent.headers["X-API-Key"] == "payer-key"
+    assert sent.headers["X-Provider-ID"] == "PROV-001"
+    assert "Authorization" not in sent.headers
+    assert sent.url.endswith("?status=open")
+
+
+@pytest.mark.parametrize("status,error", [
+    (402, errors.AuthenticationFailed), (403, errors.AuthenticationFailed),
+    (404, errors.NotFound), (409, errors.Conflict), (410, errors.Conflict),
+    (422, errors.BadRequest),
+])
+def test_each_status_raises_its_error(mocked: Any, payer: Connection, status: int,
+                                      error: type[errors.ApiError]) -> None:
+    mocked.get(URL, status=status, json={"message": "no"})
+    with pytest.raises(error) as caught:
+        api.call(payer, "GET", "claims")
+    assert caught.value.status == status
+
+
+def test_the_http_layer_sleeps_a_few_seconds_at_most_for_retry_after() -> None:
+    from urllib3.response import HTTPResponse
+
+    retry = api._session().get_adapter(URL).max_retries
+    answer = HTTPResponse(status=503, headers={"Retry-After": "3600"})
+    assert retry.get_retry_after(answer) <= 5
+    assert retry.is_retry("GET", 503, has_retry_after=True)
+    assert not retry.is_retry("GET", 429, has_retry_after=True)
+    assert not retry.is_retry("POST", 503, has_retry_after=True)

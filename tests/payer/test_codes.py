@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+
+from claims.payer_forms import PayerClaimForm
+
+pytestmark = pytest.mark.django_db
+
+
+def _form(alice, payer, st_marys, **changes):
+    data = {"reference": "RC-1", "connection": payer.pk, "facility": st_marys.pk,
+            "patient_name": "JANE DOE", "insurance_id": "BC-789-456", "diagnosis_code": "J20.9",
+            "amount": "1250.00", "procedure_code": "99213", "priority": "medium"}
+    data.update(changes)
+    return PayerClaimForm(data, user=alice)
+
+
+@pytest.mark.parametrize("code", ["S72.001A", "J20.9", "I10", "U07.1", "s72001a"])
+def test_real_icd10cm_codes_are_accepted(alice, payer, st_marys, code):
+    form = _form(alice, payer, st_marys, diagnosis_code=code)
+    assert form.is_valid(), form.errors
+
+
+def test_an_icd10_code_without_its_dot_is_sent_with_it(alice, payer, st_marys):
+    form = _form(alice, payer, st_marys, diagnosis_code="s72001a")
+    assert form.is_valid()
+    assert form.body()["diagnosis_code"] == "S72.001A"
+
+
+@pytest.mark.parametrize("code", ["99213", "0001F", "0042T", "J1100", "00100"])
+def test_cpt_category_ii_and_iii_and_hcpcs_codes_are_accepted(alice, payer, st_marys, code):
+    form = _form(alice, payer, st_marys, procedure_code=code)
+    assert form.is_valid(), form.errors
+
+
+@pytest.mark.parametrize("field,code", [
+    ("diagnosis_code", "12345"), ("diagnosis_code", "J2"), ("diagnosis_code", "garbage"),
+    ("procedure_code", "9921"), ("procedure_code", "ABCDE"), ("procedure_code", "0001X"),
+])
+def test_garbage_codes_are_refused(alice, payer, st_marys, field, code):
+    form = _form(alice, payer, st_marys, **{field: code})
+    assert not form.is_valid()
+    assert field in form.errors
+
+
+def test_the_body_uses_the_guides_names_and_fills_descriptions_from_our_tables(
+        alice, payer, st_marys):
+    form = _form(alice, payer, st_marys, patient_gender="Other", emergency="on",
+                 date_of_service="2026-01-05")
+    assert form.is_valid(), form.errors
+    body = form.body()
+    assert set(body) <= {"patient_name", "insurance_id", "diagnosis_code", "amount",
+                         "procedure_code", "diagnosis_description", "procedure_description",
+                         "date_of_service", "priority", "patient_id", "notes", "provider_id",
+                         "provider_name", "referring_physician", "prior_authorization",
+                         "patient_dob", "patient_gender", "emergency"}
+    assert body["amount"] == "1250.00"
+    assert body["emergency"] is True
+    assert body["patient_gender"] == "Other"
+    assert body["date_of_service"] == "2026-01-05"
+    assert body["diagnosis_description"]  # J20.9 ships with a description
+
+
+def test_a_connection_that_does_not_serve_the_facility_is_refused(alice, payer, st_marys, lakeside):
+    lakeside.members.add(alice)
+    form = _form(alice, payer, st_marys, facility=lakeside.pk)
+    assert not form.is_valid()
+    assert "connection" in form.errors
+
+
+def test_the_code_lookup_shows_the_description_as_the_biller_types(client_for, alice):
+    response = client_for(alice).get("/claims/payer/code/",
+                                     {"field": "diagnosis_code", "diagnosis_code": "j20.9"},
+                                     HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert b"J20.9: " in response.content
+    assert b"no description on file" not in response.content
+    bad = client_for(alice).get("/claims/payer/code/",
+                                {"field": "procedure_code", "procedure_code": "12"})
+    assert b"CPT" in bad.content and b'data-ok="0"' in bad.content

@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+import requests
+import responses
+
+from claims.payer_models import PayerClaim
+from revcycle.models import Ticket
+from tests.payer.helpers import APPROVED, BASE, BODY, NOT_FOUND, REJECTED, UNDER_REVIEW, queue, step
+
+pytestmark = pytest.mark.django_db
+
+
+def _sent(call: responses.Call) -> dict:
+    return json.loads(call.request.body)
+
+
+@responses.activate
+def test_it_sends_the_guides_fields_with_the_api_key_and_provider_id(payer, encounter, alice):
+    responses.post(f"{BASE}/claims/", json=APPROVED, status=201)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    request = responses.calls[0].request
+    assert request.headers["X-API-Key"] == "payer-key"
+    assert request.headers["X-Provider-ID"] == "PROV-001"
+    assert _sent(responses.calls[0]) == BODY
+
+
+@responses.activate
+def test_an_approved_claim_shows_expected_payment_and_patient_responsibility(
+    payer, encounter, alice
+):
+    responses.post(f"{BASE}/claims/", json=APPROVED, status=201)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    assert claim.status == "approved"
+    assert claim.claim_id == "CLM-20241003-ABC123"
+    assert claim.expected_payment == Decimal("1000.00")
+    assert claim.patient_responsibility == Decimal("250.00")
+    assert Ticket.objects.get(pk=claim.ticket_id).state == "done"
+    assert [e.status for e in claim.events.all()] == ["queued", "approved"]
+
+
+@responses.activate
+def test_an_under_review_claim_keeps_reason_time_and_contact_and_is_polled(payer, encounter, alice):
+    payer.webhook_secret = ""
+    payer.save()
+    responses.post(f"{BASE}/claims/", json=UNDER_REVIEW, status=201)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    assert claim.status == "under_review"
+    assert claim.review_reason == "Procedure not covered under patient's current plan"
+    assert claim.estimated_review_time == "24-48 hours"
+    assert claim.reviewer_contact == "claims@payor.com"
+    ticket = Ticket.objects.get(pk=claim.ticket_id)
+    assert ticket.state == "submitted"
+    assert ticket.remote_id == "CLM-20241003-DEF456"
+    wait = (ticket.next_poll_at - ticket.submitted_at).total_seconds()
+    assert 29 <= wait <= 31  # connection.poll_interval_seconds when no webhook is configured
+
+    approved = dict(APPROVED, claim=dict(APPROVED["claim"], claim_id="CLM-20241003-DEF456"))
+    responses.get(f"{BASE}/claims/CLM-20241003-DEF456/", json=approved)
+    step(claim)
+    assert claim.status == "approved"
+    assert responses.calls[1].request.headers["X-Provider-ID"] == "PROV-001"
+    assert len(responses.calls) == 2  # polled, never re-posted
+
+
+@responses.activate
+def test_with_a_webhook_configured_polling_is_only_a_slow_safety_net(payer, encounter, alice):
+    responses.post(f"{BASE}/claims/", json=UNDER_REVIEW, status=201)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    ticket = Ticket.objects.get(pk=claim.ticket_id)
+    assert (ticket.next_poll_at - ticket.submitted_at).total_seconds() >= 599
+
+
+@responses.activate
+def test_a_rejected_claim_shows_the_reason(payer, encounter, alice):
+    responses.post(f"{BASE}/claims/", json=REJECTED, status=201)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    assert claim.status == "rejected"
+    assert claim.rejection_reason == "Service not covered"
+
+
+@responses.activate
+def test_a_400_keeps_the_payers_error_code_and_suggestions(payer, encounter, alice):
+    responses.post(
+        f"{BASE}/claims/",
+        status=400,
+        json={
+            "error": "Invalid ICD-10 diagnosis code: X",
+            "error_code": "INVALID_DIAGNOSIS_CODE",
+            "claim_id": None,
+            "suggestions": ["Use an ICD-10 code such as J20.9"],
+        },
+    )
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    assert claim.status == "error"
+    assert claim.error_code == "INVALID_DIAGNOSIS_CODE"
+    assert claim.suggestions == ["Use an ICD-10 code such as J20.9"]
+    assert claim.message == "Invalid ICD-10 diagnosis code: X"
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_404_insurance_not_found_is_shown_with_its_suggestions(payer, encounter, alice):
+    responses.post(f"{BASE}/claims/", status=404, json=NOT_FOUND)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    assert claim.status == "error"
+    assert claim.error_code == "INSURANCE_NOT_FOUND"
+    assert "Contact payor customer service" in claim.suggestions
+    assert Ticket.objects.get(pk=claim.ticket_id).last_http_status == 404
+
+
+@responses.activate
+def test_after_an_unknown_outcome_the_claim_is_not_sent_again(payer, encounter, alice):
+    responses.post(f"{BASE}/claims/", body=requests.ReadTimeout("read timed out"))
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    assert claim.status == "unknown"
+    ticket = Ticket.objects.get(pk=claim.ticket_id)
+    assert ticket.state == "failed"
+    assert ticket.outcome == "unknown"
+    assert "NOT sent again" in ticket.last_error
+    # Even if the ticket is queued again (check again), the claim is not re-posted.
+    from revcycle import engine
+
+    engine.check_again(ticket)
+    step(claim)
+    assert len(responses.calls) == 1
+    assert claim.status == "unknown"
+
+
+@responses.activate
+def test_a_send_cut_off_by_a_dead_worker_is_not_repeated(payer, encounter, alice):
+    responses.post(f"{BASE}/claims/", json=APPROVED, status=201)
+    claim = queue(payer, encounter, alice)
+    PayerClaim.objects.filter(pk=claim.pk).update(status="sending")  # the worker died here
+    Ticket.objects.filter(pk=claim.ticket_id).update(attempts=1)
+    step(claim)
+    assert claim.status == "unknown"
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_a_connect_timeout_is_retried_because_nothing_was_sent(payer, encounter, alice):
+    responses.post(f"{BASE}/claims/", body=requests.ConnectTimeout("no route"))
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    assert claim.status == "queued"
+    assert Ticket.objects.get(pk=claim.ticket_id).state == "queued"
+    responses.replace(responses.POST, f"{BASE}/claims/", json=APPROVED, status=201)
+    step(claim)
+    assert claim.status == "approved"
+
+
+@responses.activate
+def test_a_manager_can_resend_after_checking_and_a_claim_id_is_only_looked_up(
+    payer, encounter, alice, maya
+):
+    from claims import payer_flow
+
+    responses.post(f"{BASE}/claims/", body=requests.ReadTimeout("read timed out"))
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    assert payer_flow.found_at_payer(claim, "CLM-20241003-ABC123", alice)
+    responses.get(f"{BASE}/claims/CLM-20241003-ABC123/", json=APPROVED)
+    step(claim)  # submit: has a claim id, so only schedules the lookup
+    step(claim)  # poll
+    assert claim.status == "approved"
+    assert [c.request.method for c in responses.calls] == ["POST", "GET"]
+    assert not payer_flow.confirm_resend(claim, maya)  # nothing unknown any more
+
+
+def test_the_same_form_posted_twice_makes_one_claim(payer, encounter, alice):
+    first = queue(payer, encounter, alice, reference="RC-SAME")
+    second = queue(payer, encounter, alice, reference="RC-SAME")
+    assert first.pk == second.pk
+    assert PayerClaim.objects.count() == 1
+
+
+@responses.activate
+def test_a_manager_who_checked_with_the_payer_can_resend(payer, encounter, alice, maya):
+    from claims import payer_flow
+
+    responses.post(f"{BASE}/claims/", body=requests.ReadTimeout("read timed out"))
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    responses.replace(responses.POST, f"{BASE}/claims/", json=APPROVED, status=201)
+    assert payer_flow.confirm_resend(claim, maya)
+    step(claim)
+    assert claim.status == "approved"
+    assert claim.resend_confirmed_by == maya
+    assert len(responses.calls) == 2

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+
+from claims.payer_models import PayerClaim
+from revcycle.models import AuditEvent
+from tests.payer.helpers import BODY, queue
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_pump():
+    with mock.patch("revcycle.engine.kick", autospec=True) as kick:
+        yield kick
+
+
+def _form_data(payer, st_marys, encounter, **changes):
+    data = {"reference": "RC-FORM1", "connection": payer.pk, "facility": st_marys.pk,
+            "encounter": encounter.pk, "patient_name": "JANE DOE", "insurance_id": "BC-789-456",
+            "diagnosis_code": "S72.001A", "amount": "1250.00", "procedure_code": "0042T",
+            "priority": "high", "date_of_service": "2026-01-05"}
+    data.update(changes)
+    return data
+
+
+def test_the_form_is_prefilled_from_the_account(client_for, alice, payer, encounter):
+    response = client_for(alice).get("/claims/payer/new/", {"account": "ACC1001"})
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.initial["patient_name"] == "JANE DOE"
+    assert form.initial["insurance_id"] == "A0000000"
+    assert form.initial["amount"] == Decimal("1250.00")
+    assert form.initial["patient_id"] == "ACC1001"
+    assert form.initial["provider_id"] == "PROV-001"
+
+
+def test_bob_cannot_prefill_from_another_facilitys_account(client_for, bob, payer, encounter):
+    response = client_for(bob).get("/claims/payer/new/", {"account": "ACC1001"})
+    assert response.context["encounter"] is None
+    assert b"JANE" not in response.content
+
+
+def test_posting_the_form_queues_one_claim_and_kicks_the_engine(
+        client_for, alice, payer, st_marys, encounter, no_pump):
+    client = client_for(alice)
+    data = _form_data(payer, st_marys, encounter)
+    response = client.post("/claims/payer/new/", data)
+    claim = PayerClaim.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/claims/payer/{claim.pk}/"
+    assert claim.ticket.request["diagnosis_code"] == "S72.001A"
+    assert claim.ticket.request["procedure_code"] == "0042T"
+    assert claim.encounter == encounter
+    no_pump.assert_called_once()
+    assert AuditEvent.objects.filter(action="submit", object_id=str(claim.pk)).exists()
+    # A double click posts the same form again: still one claim.
+    again = client.post("/claims/payer/new/", data)
+    assert again["Location"] == f"/claims/payer/{claim.pk}/"
+    assert PayerClaim.objects.count() == 1
+
+
+def test_an_identical_claim_in_a_new_form_is_stopped_for_billers(
+        client_for, alice, payer, st_marys, encounter):
+    client = client_for(alice)
+    client.post("/claims/payer/new/", _form_data(payer, st_marys, encounter))
+    response = client.post("/claims/payer/new/", _form_data(payer, st_marys, encounter,
+                                                             reference="RC-FORM2",
+                                                             submit_anyway="on"))
+    assert response.status_code == 200
+    assert b"An identical claim" in response.content
+    assert PayerClaim.objects.count() == 1
+
+
+def test_bob_gets_404_for_another_facilitys_claim(client_for, bob, alice, payer, encounter):
+    claim = queue(payer, encounter, alice)
+    client = client_for(bob)
+    assert client.get(f"/claims/payer/{claim.pk}/").status_code == 404
+    assert client.post(f"/claims/payer/{claim.pk}/found/", {"claim_id": "X"}).status_code == 404
+    listing = client.get("/claims/payer/")
+    assert claim.reference.encode() not in listing.content
+
+
+def test_the_claim_page_is_an_audited_view_and_its_fragment_polls_until_final(
+        client_for, alice, payer, encounter):
+    claim = queue(payer, encounter, alice)
+    client = client_for(alice)
+    page = client.get(f"/claims/payer/{claim.pk}/")
+    assert page.status_code == 200
+    assert b'hx-trigger="every 2s"' in page.content
+    assert AuditEvent.objects.filter(action="view", object_id=str(claim.pk)).count() == 1
+    fragment = client.get(f"/claims/payer/{claim.pk}/?fragment=answer", HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200
+    assert b"<h1>" not in fragment.content
+    PayerClaim.objects.filter(pk=claim.pk).update(status="approved",
+                                                  expected_payment=Decimal("1000.00"))
+    final = client.get(f"/claims/payer/{claim.pk}/?fragment=answer", HTTP_HX_REQUEST="true")
+    assert final.status_code == 286  # htmx: stop polling
+    assert b"every 2s" not in final.content
+    assert b"1000.00" in final.content
+    assert AuditEvent.objects.filter(action="view", object_id=str(claim.pk)).count() == 1
+
+
+def test_only_managers_may_resend_an_unknown_outcome(client_for, alice, maya, payer, encounter):
+    claim = queue(payer, encounter, alice)
+    PayerClaim.objects.filter(pk=claim.pk).update(status="unknown")
+    assert client_for(alice).post(f"/claims/payer/{claim.pk}/resend/").status_code == 403
+    page = client_for(alice).get(f"/claims/payer/{claim.pk}/")
+    assert b"Outcome unknown" in page.content and b'id="resend"' not in page.content
+    response = client_for(maya).post(f"/claims/payer/{claim.pk}/resend/")
+    assert response.status_code == 302
+    claim.refresh_from_db()
+    assert claim.status == "queued" and claim.resend_confirmed_by == maya
+
+
+def test_the_list_filters_and_totals(client_for, alice, payer, encounter):
+    approved = queue(payer, encounter, alice, reference="RC-A")
+    PayerClaim.objects.filter(pk=approved.pk).update(
+        status="approved", expected_payment=Decimal("1000.00"),
+        patient_responsibility=Decimal("250.00"))
+    queue(payer, encounter, alice, reference="RC-B", body=dict(BODY, amount="99.50"))
+    client = client_for(alice)
+    everything = client.get("/claims/payer/")
+    assert everything.context["totals"] == {"billed": Decimal("1349.50"),
+                                            "expected": Decimal("1000.00"),
+                                            "patient": Decimal("250.00")}
+    only = client.get("/claims/payer/", {"status": "approved", "connection": payer.pk})
+    assert [c.reference for c in only.context["page"]] == ["RC-A"]
+    assert client.get("/claims/payer/", {"from": "2000-01-01", "to": "2000-01-02"}
+                      ).context["count"] == 0
+
+
+def test_the_export_uses_the_guides_names_and_is_audited(client_for, alice, payer, encounter):
+    queue(payer, encounter, alice)
+    response = client_for(alice).get("/claims/payer/export.csv", {"status": "queued"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:8] == ["claim_id", "status", "patient_name", "insurance_id", "patient_id",
+                           "diagnosis_code", "procedure_code", "amount"]
+    assert rows[1][3] == "BC-789-456"
+    event = AuditEvent.objects.get(action="export")
+    assert "1 rows" in event.detail and "BC-789" not in event.detail

@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import responses
+
+from claims.payer_models import PayerClaim, WebhookDelivery
+from revcycle.models import Ticket
+from tests.payer.helpers import BASE, UNDER_REVIEW, queue, step
+
+pytestmark = pytest.mark.django_db
+SECRET = "whsec-test"
+CLAIM_ID = "CLM-20241003-DEF456"
+
+
+def _sig(message: bytes, secret: str = SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _payload(new_status: str = "approved", **extra) -> dict:
+    payload = {
+        "event_type": "claim_status_update", "event_id": str(uuid.uuid4()),
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "claim_id": CLAIM_ID, "previous_status": "under_review", "new_status": new_status,
+        "message": "Claim approved after validation", "processed_by": "claims_reviewer",
+        "patient_name": "JANE DOE", "insurance_id": "BC-789-456", "amount": 1250.0,
+        "payment_details": {"approved_amount": 1000.0, "patient_responsibility": 250.0,
+                            "expected_payment_date": "2026-01-12", "payment_method": "ACH"},
+    }
+    payload.update(extra)
+    return payload
+
+
+def _post(client, connection, raw: bytes, *, timestamp=None, signature=None, event_id=None):
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    headers = {"HTTP_X_WEBHOOK_TIMESTAMP": str(timestamp)}
+    if signature is not False:
+        headers["HTTP_X_WEBHOOK_SIGNATURE"] = signature or _sig(f"{timestamp}.".encode() + raw)
+    if event_id:
+        headers["HTTP_X_WEBHOOK_ID"] = event_id
+    return client.post(f"/claims/payer/webhooks/{connection.pk}/", data=raw,
+                       content_type="application/json", **headers)
+
+
+@pytest.fixture
+def under_review(payer, encounter, alice):
+    with responses.RequestsMock() as mock:
+        mock.post(f"{BASE}/claims/", json=UNDER_REVIEW, status=201)
+        claim = queue(payer, encounter, alice)
+        step(claim)
+    assert claim.status == "under_review"
+    return claim
+
+
+def test_a_signed_event_approves_the_claim_with_its_payment_details(client, payer, under_review):
+    raw = json.dumps(_payload()).encode()
+    response = _post(client, payer, raw)
+    assert response.status_code == 200
+    assert response.json() == {"received": True}
+    under_review.refresh_from_db()
+    assert under_review.status == "approved"
+    assert str(under_review.approved_amount) == "1000.00"
+    assert str(under_review.patient_responsibility) == "250.00"
+    assert str(under_review.expected_payment_date) == "2026-01-12"
+    assert under_review.payment_method == "ACH"
+    assert Ticket.objects.get(pk=under_review.ticket_id).state == "done"
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.signed_by, delivery.claim) == ("accepted", "header",
+                                                                     under_review)
+
+
+def test_the_signature_is_checked_over_the_raw_bytes(client, payer, under_review):
+    # Same JSON, different spacing: a receiver that re-serialized would accept it.
+    raw = json.dumps(_payload(), indent=2).encode()
+    signed_compact = _sig(f"{int(time.time())}.".encode()
+                          + json.dumps(json.loads(raw), separators=(",", ":")).encode())
+    response = _post(client, payer, raw, signature=signed_compact)
+    assert response.status_code == 401
+    assert _post(client, payer, raw).status_code == 200
+
+
+def test_a_tampered_body_is_refused_and_recorded(client, payer, under_review):
+    timestamp = int(time.time())
+    raw = json.dumps(_payload()).encode()
+    signature = _sig(f"{timestamp}.".encode() + raw)
+    tampered = raw.replace(b"1000.0", b"9000.0")
+    response = _post(client, payer, tampered, timestamp=timestamp, signature=signature)
+    assert response.status_code == 401
+    under_review.refresh_from_db()
+    assert under_review.status == "under_review"
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.reason) == ("refused", "header signature does not match")
+
+
+def test_a_wrong_secret_is_refused(client, payer, under_review):
+    timestamp = int(time.time())
+    raw = json.dumps(_payload()).encode()
+    bad = _sig(f"{timestamp}.".encode() + raw, secret="not-the-secret")
+    assert _post(client, payer, raw, timestamp=timestamp, signature=bad).status_code == 401
+
+
+def test_an_unsigned_event_is_refused(client, payer, under_review):
+    response = _post(client, payer, json.dumps(_payload()).encode(), signature=False)
+    assert response.status_code == 401
+    assert WebhookDelivery.objects.get().reason == "unsigned"
+    under_review.refresh_from_db()
+    assert under_review.status == "under_review"
+
+
+@pytest.mark.parametrize("offset", [-320, 320, -3600])  # 300 s tolerance, margin for slow runs
+def test_a_stale_or_future_event_is_refused_even_when_correctly_signed(
+        client, payer, under_review, offset):
+    response = _post(client, payer, json.dumps(_payload()).encode(),
+                     timestamp=int(time.time()) + offset)
+    assert response.status_code == 400
+    assert WebhookDelivery.objects.get().reason.startswith("stale timestamp")
+    under_review.refresh_from_db()
+    assert under_review.status == "under_review"
+
+
+def test_the_same_event_twice_changes_the_claim_once_and_records_both(client, payer, under_review):
+    raw = json.dumps(_payload()).encode()
+    first = _post(client, payer, raw)
+    # The payer's retry: the same bytes, a new timestamp and signature.
+    second = _post(client, payer, raw, timestamp=int(time.time()) + 1)
+    assert first.status_code == second.status_code == 200
+    assert second.json() == {"received": True}
+    assert under_review.events.filter(status="approved").count() == 1
+    outcomes = sorted(WebhookDelivery.objects.values_list("outcome", flat=True))
+    assert outcomes == ["accepted", "duplicate"]
+
+
+def test_a_replayed_event_with_a_new_header_id_is_still_a_duplicate(client, payer, under_review):
+    raw = json.dumps(_payload()).encode()
+    _post(client, payer, raw, event_id="a")
+    _post(client, payer, raw, event_id="b")
+    assert under_review.events.filter(status="approved").count() == 1
+    assert WebhookDelivery.objects.filter(outcome="duplicate").count() == 1
+
+
+def test_a_late_under_review_event_does_not_undo_an_approval(client, payer, under_review):
+    _post(client, payer, json.dumps(_payload()).encode())
+    late = _payload("under_review", previous_status="submitted", payment_details=None)
+    assert _post(client, payer, json.dumps(late).encode()).status_code == 200
+    under_review.refresh_from_db()
+    assert under_review.status == "approved"
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe", b""])
+def test_a_malformed_body_is_answered_400_without_a_traceback(client, payer, under_review, raw):
+    response = _post(client, payer, raw)
+    assert response.status_code == 400
+    assert b"Traceback" not in response.content
+    assert response.json()["received"] is False
+
+
+def test_a_malformed_unsigned_body_is_400_too(client, payer, under_review):
+    response = _post(client, payer, b"{oops", signature=False)
+    assert response.status_code == 400
+
+
+def test_the_body_signature_is_accepted_as_a_fallback(client, payer, under_review):
+    payload = _payload()
+    canonical = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    payload["webhook_signature"] = _sig(canonical)
+    response = _post(client, payer, json.dumps(payload).encode(), signature=False)
+    assert response.status_code == 200
+    assert WebhookDelivery.objects.get().signed_by == "body"
+    under_review.refresh_from_db()
+    assert under_review.status == "approved"
+
+
+def test_a_stale_body_signed_event_is_refused(client, payer, under_review):
+    payload = _payload(timestamp="2024-10-03T15:30:00Z")
+    canonical = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    payload["webhook_signature"] = _sig(canonical)
+    response = _post(client, payer, json.dumps(payload).encode(), signature=False)
+    assert response.status_code == 400
+
+
+def test_an_event_for_a_claim_we_do_not_know_yet_is_left_for_the_retry(client, payer, under_review):
+    raw = json.dumps(_payload(claim_id="CLM-OTHER")).encode()
+    assert _post(client, payer, raw).status_code == 409
+    assert WebhookDelivery.objects.get().outcome == "refused"
+
+
+def test_a_connection_without_a_webhook_secret_accepts_nothing(client, payer, under_review):
+    payer.webhook_secret = ""
+    payer.save()
+    assert _post(client, payer, json.dumps(_payload()).encode()).status_code == 404
+
+
+def test_the_endpoint_needs_no_login_and_no_csrf_token(payer, under_review):
+    from django.test import Client
+
+    csrf_client = Client(enforce_csrf_checks=True)
+    assert _post(csrf_client, payer, json.dumps(_payload()).encode()).status_code == 200
+
+
+def test_another_connections_secret_cannot_touch_this_claim(client, payer, under_review, st_marys):
+    from revcycle.models import Connection
+
+    other = Connection.objects.create(kind="payer", name="Other payer", base_url="https://o.test",
+                                      webhook_secret="other-secret")
+    raw = json.dumps(_payload()).encode()
+    timestamp = int(time.time())
+    signature = _sig(f"{timestamp}.".encode() + raw, secret="other-secret")
+    assert _post(client, other, raw, timestamp=timestamp, signature=signature).status_code == 409
+    assert PayerClaim.objects.get(pk=under_review.pk).status == "under_review"

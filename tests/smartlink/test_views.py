@@ -1,0 +1,238 @@
+"""The visit desk: lookup, activation, co-pay, invoice rules, late diagnoses, isolation."""
+
+import json
+from datetime import timedelta
+
+import responses
+from django.utils import timezone
+
+from revcycle.models import AuditEvent
+from smartlink.models import SmartInvoice, SmartSession
+from tests.smartlink.conftest import BASE, calls_to, invoice_post
+
+MEMBER = {"memberNumber": "SAMPLETEST502", "firstName": "AMINA", "lastName": "OTIENO",
+          "benefits": [{"benefitId": 93181, "name": "OUTPATIENT", "balance": 81000.0}]}
+
+
+def _post_invoice(client, session, benefit_id="93181", **extra):
+    benefit = session.member.benefits.get(benefit_id=benefit_id)
+    return client.post(f"/smart/sessions/{session.pk}/invoice/", invoice_post(benefit, **extra))
+
+
+def test_lookup_shows_the_pending_sessions_with_the_time_left(api, client_for, alice, smart):
+    opened = timezone.now() - timedelta(hours=3)
+    api.add(responses.GET, f"{BASE}/api/visit", json=[{
+        "sessionId": 62863, "patientNumber": "23025764", "status": "PENDING",
+        "openedAt": opened.isoformat(), "expiresAt": (opened + timedelta(hours=24)).isoformat()}])
+
+    response = client_for(alice).post("/smart/lookup/", {"patient_number": "23025764"},
+                                      HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    assert b"Session 62863" in response.content and b"20 h 59 min left" in response.content
+    assert SmartSession.objects.get(session_id="62863").facility.name == "St. Mary's Hospital"
+
+
+def test_activation_merges_the_session_and_reads_the_benefits(api, client_for, alice, session):
+    api.add(responses.POST, f"{BASE}/api/visit/62863/visit-number/AKHILS001",
+            json={"sessionId": 62863, "status": "ACTIVE"})
+    api.add(responses.GET, f"{BASE}/api/member", json=MEMBER)
+
+    response = client_for(alice).post(f"/smart/sessions/{session.pk}/activate/",
+                                      {"visit_number": "AKHILS001"}, HTTP_HX_REQUEST="true")
+
+    assert response.headers["HX-Redirect"] == f"/smart/sessions/{session.pk}/"
+    session.refresh_from_db()
+    assert (session.status, session.visit_number, session.activated_by) == (
+        "ACTIVE", "AKHILS001", alice)
+    assert session.member.benefits.get().balance == 81000
+    page = client_for(alice).get(f"/smart/sessions/{session.pk}/")
+    assert b"OUTPATIENT" in page.content and b"81,000.00" in page.content
+
+
+def test_an_expired_session_gets_a_clear_message_and_the_next_step(api, client_for, alice,
+                                                                  session):
+    api.add(responses.POST, f"{BASE}/api/visit/62863/visit-number/V1", status=410,
+            json={"error": "session expired: ask Smart to open a new session"})
+
+    response = client_for(alice).post(f"/smart/sessions/{session.pk}/activate/",
+                                      {"visit_number": "V1"}, HTTP_HX_REQUEST="true")
+
+    assert b"Ask Smart to open a new session for patient file 23025764" in response.content
+    session.refresh_from_db()
+    assert session.status == "EXPIRED" and session.expired_at is not None
+
+
+def test_a_session_merged_already_is_refused_with_the_next_step(api, client_for, alice, session):
+    api.add(responses.POST, f"{BASE}/api/visit/62863/visit-number/V2", status=409,
+            json={"error": "session 62863 is already merged with visit number V1"})
+
+    response = client_for(alice).post(f"/smart/sessions/{session.pk}/activate/",
+                                      {"visit_number": "V2"}, HTTP_HX_REQUEST="true")
+
+    assert b"was merged already" in response.content
+    assert b"Ask Smart to open a new session" in response.content
+    session.refresh_from_db()
+    assert session.status == "PENDING"
+
+
+def test_a_session_past_its_24_hours_is_not_sent_to_smart(api, client_for, alice, session):
+    SmartSession.objects.filter(pk=session.pk).update(expires_at=timezone.now())
+
+    response = client_for(alice).post(f"/smart/sessions/{session.pk}/activate/",
+                                      {"visit_number": "V3"}, HTTP_HX_REQUEST="true")
+
+    assert b"has expired" in response.content
+    assert calls_to(api, "api/visit/62863/visit-number/V3") == []
+
+
+def test_the_hospital_enters_the_copay_where_smart_does_not_manage_it(
+        api, client_for, alice, active_session):
+    response = _post_invoice(client_for(alice), active_session)
+
+    assert response.status_code == 302
+    invoice = SmartInvoice.objects.get()
+    assert str(invoice.copay_amount) == "200.00" and not invoice.copay_from_smart
+    assert str(invoice.total_amount) == "3001.00"
+    assert invoice.diagnoses == [{"code": "J06.9", "description": invoice.diagnoses[0][
+        "description"]}]
+    assert calls_to(api, "api/copayment") == []
+    refused = client_for(alice).get(f"/smart/sessions/{active_session.pk}/copay/",
+                                    {"benefit": invoice.smart_benefit_id})
+    assert b"manages its own co-pays" in refused.content
+    assert calls_to(api, "api/copayment") == []
+
+
+def test_the_copay_comes_from_smart_where_the_facility_lets_it(api, client_for, alice,
+                                                              active_session, st_marys):
+    st_marys.smart_manages_copay = True
+    st_marys.save()
+    api.add(responses.GET, f"{BASE}/api/copayment",
+            json={"copayType": "FIXED", "copayAmount": 500.0})
+
+    _post_invoice(client_for(alice), active_session, copay_amount="1")
+
+    invoice = SmartInvoice.objects.get()
+    assert str(invoice.copay_amount) == "500.00" and invoice.copay_from_smart
+    call = calls_to(api, "api/copayment")[0]
+    assert "providerKey=SKSP_6122" in call.request.url
+    assert "visitNumber=AKHILS001" in call.request.url
+
+
+def test_a_second_invoice_on_the_visit_and_benefit_is_refused_without_an_override(
+        client_for, alice, active_session):
+    _post_invoice(client_for(alice), active_session)
+
+    response = _post_invoice(client_for(alice), active_session, invoice_number="INV2",
+                             override_reason="billers cannot override")
+
+    assert b"already has invoice INV1500835" in response.content
+    assert SmartInvoice.objects.count() == 1
+
+
+def test_a_manager_overrides_a_duplicate_with_a_reason_and_it_is_audited(
+        client_for, alice, maya, active_session):
+    _post_invoice(client_for(alice), active_session)
+    without_reason = _post_invoice(client_for(maya), active_session, invoice_number="INV2")
+    assert b"already has invoice" in without_reason.content
+
+    response = _post_invoice(client_for(maya), active_session, invoice_number="INV2",
+                             override_reason="First invoice was for the wrong day")
+
+    assert response.status_code == 302
+    second = SmartInvoice.objects.get(invoice_number="INV2")
+    assert second.override_reason == "First invoice was for the wrong day"
+    assert second.events.filter(action="duplicate override", user=maya).exists()
+    assert AuditEvent.objects.filter(action="change", object_id=str(second.pk),
+                                     detail__startswith="duplicate override").exists()
+
+
+def test_a_different_benefit_on_the_same_visit_is_not_a_duplicate(client_for, alice,
+                                                                  active_session):
+    _post_invoice(client_for(alice), active_session)
+    response = _post_invoice(client_for(alice), active_session, benefit_id="93182",
+                             invoice_number="INV2")
+    assert response.status_code == 302
+
+
+def test_a_total_over_the_benefit_balance_is_warned_before_posting(client_for, alice,
+                                                                  active_session):
+    response = _post_invoice(client_for(alice), active_session, **{"lines-0-unit_price": "9000"})
+    assert b"exceeds the benefit" in response.content
+    assert not SmartInvoice.objects.exists()
+
+    _post_invoice(client_for(alice), active_session, accept_over_balance="on",
+                  **{"lines-0-unit_price": "9000"})
+    assert SmartInvoice.objects.get().exceeds_balance
+
+
+def test_a_code_that_is_not_icd10_is_refused(client_for, alice, active_session):
+    response = _post_invoice(client_for(alice), active_session, **{"dx-0-code": "99213"})
+    assert b"is not an ICD-10 code" in response.content
+    assert not SmartInvoice.objects.exists()
+
+
+def test_an_invoice_without_a_diagnosis_is_listed_until_its_diagnosis_is_sent(
+        api, client_for, alice, active_session, st_marys):
+    st_marys.smart_late_diagnosis = True
+    st_marys.save()
+    _post_invoice(client_for(alice), active_session, **{"dx-0-code": ""})
+    invoice = SmartInvoice.objects.get()
+    SmartInvoice.objects.filter(pk=invoice.pk).update(status="pending", posted_at=timezone.now())
+    assert b"Invoices posted without a diagnosis" in client_for(alice).get("/smart/").content
+    api.add(responses.POST, f"{BASE}/api/clinic-record", json={"status": "Received"})
+
+    client_for(alice).post(f"/smart/invoices/{invoice.pk}/diagnosis/", {"code": "j069"})
+
+    body = json.loads(calls_to(api, "api/clinic-record", "POST")[0].request.body)
+    assert body["invoiceNumber"] == "INV1500835" and body["diagnoses"][0]["code"] == "J06.9"
+    assert b"Invoices posted without a diagnosis" not in client_for(alice).get("/smart/").content
+    page = client_for(alice).get(f"/smart/invoices/{invoice.pk}/")
+    assert b"Late diagnosis sent" in page.content
+
+
+def test_a_late_diagnosis_is_refused_where_the_facility_has_no_arrangement(
+        api, client_for, alice, active_session):
+    _post_invoice(client_for(alice), active_session, **{"dx-0-code": ""})
+    invoice = SmartInvoice.objects.get()
+    SmartInvoice.objects.filter(pk=invoice.pk).update(status="pending", posted_at=timezone.now())
+
+    response = client_for(alice).post(f"/smart/invoices/{invoice.pk}/diagnosis/",
+                                      {"code": "J06.9"}, follow=True)
+
+    assert b"has no arrangement with Smart for late diagnoses" in response.content
+    assert calls_to(api, "api/clinic-record") == []
+    assert SmartInvoice.objects.get().diagnosis_pending
+
+
+def test_patient_pages_are_audited(client_for, alice, active_session):
+    _post_invoice(client_for(alice), active_session)
+    invoice = SmartInvoice.objects.get()
+    client_for(alice).get(f"/smart/sessions/{active_session.pk}/")
+    client_for(alice).get(f"/smart/invoices/{invoice.pk}/")
+    viewed = set(AuditEvent.objects.filter(action="view").values_list("object_type", "object_id"))
+    assert ("smartlink.smartsession", str(active_session.pk)) in viewed
+    assert ("smartlink.smartinvoice", str(invoice.pk)) in viewed
+
+
+def test_the_status_poll_stops_once_the_invoice_is_final(client_for, alice, active_session):
+    _post_invoice(client_for(alice), active_session)
+    invoice = SmartInvoice.objects.get()
+    url = f"/smart/invoices/{invoice.pk}/"
+    polling = client_for(alice).get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="status")
+    assert b'hx-trigger="every 2s"' in polling.content and b"<h1>" not in polling.content
+    SmartInvoice.objects.filter(pk=invoice.pk).update(status="billed")
+    final = client_for(alice).get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="status")
+    assert b"hx-trigger" not in final.content and b"Billed" in final.content
+
+
+def test_bob_gets_404_for_st_marys_sessions_and_invoices(client_for, alice, bob, active_session):
+    _post_invoice(client_for(alice), active_session)
+    invoice = SmartInvoice.objects.get()
+    c = client_for(bob)
+    assert c.get(f"/smart/sessions/{active_session.pk}/").status_code == 404
+    assert c.get(f"/smart/invoices/{invoice.pk}/").status_code == 404
+    assert c.post(f"/smart/sessions/{active_session.pk}/activate/",
+                  {"visit_number": "X"}).status_code == 404
+    assert c.post(f"/smart/invoices/{invoice.pk}/check/").status_code == 404
+    assert b"INV1500835" not in c.get("/smart/").content
