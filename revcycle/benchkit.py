@@ -172,6 +172,10 @@ class Child:
             pass
 
 
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 class Processes:
     """Children started in their own sessions, stopped (with their children) on exit."""
 
@@ -181,10 +185,16 @@ class Processes:
         self.children: dict[str, Child] = {}
 
     def __enter__(self) -> Processes:
+        # A SIGTERM (timeout, Ctrl-C in make, CI ending) must run __exit__ too, or the
+        # children outlive us: turn it into SystemExit.
+        self._old_term = signal.signal(signal.SIGTERM, _exit_on_signal)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.stop_all()
+        try:
+            self.stop_all()
+        finally:
+            signal.signal(signal.SIGTERM, self._old_term)
 
     def start(self, name: str, argv: Sequence[str], env: dict[str, str]) -> Child:
         log_path = self.log_dir / f"{name}.log"
@@ -244,6 +254,24 @@ def session_cpu_seconds(sid: int) -> float:
         if int(fields[3]) == sid:
             total += int(fields[11]) + int(fields[12])
     return total / ticks
+
+
+def _status_kb(field_name: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def reset_peak_rss() -> int:
+    """Reset this process's peak resident size (Linux clear_refs); returns the current
+    resident size in bytes, the baseline for peak_rss()."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_kb("VmRSS") * 1024
+
+
+def peak_rss() -> int:
+    return _status_kb("VmHWM") * 1024
 
 
 def self_cpu_seconds() -> float:
