@@ -69,7 +69,7 @@ def read_csv(text: str, columns: Sequence[Column]) -> ParsedCsv:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
     header = next(reader, None) or []
     lookup: dict[str, str] = {}
     for column in columns:

@@ -1,0 +1,474 @@
+"""`make bench`: the figures of docs/performance.md, measured on this machine.
+
+Runs on a database of its own (see revcycle/benchkit.py) with DEBUG off, the sandbox served
+by its own gunicorn (threads enough that its latency is the only wait), the app by another
+gunicorn, and the engine by `manage.py qcluster`. Sections: batch, naive, screens, export,
+webhooks (`--only` picks some). Prints one table; exits 1 when a goal is missed."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection as db
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import NoReverseMatch, reverse
+
+from revcycle import benchkit as kit
+from revcycle.benchkit import Figure
+
+SECTIONS = ("batch", "naive", "screens", "export", "webhooks")
+
+
+def production_env() -> dict[str, str]:
+    """DEBUG off, as in production, with throwaway keys for this run's own database."""
+    from cryptography.fernet import Fernet
+
+    return {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
+            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "SECURE_SSL_REDIRECT": "0", "SECURE_HSTS_SECONDS": "0", "SANDBOX_ENABLED": "1",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver", "LOG_LEVEL": "WARNING",
+            # The sandbox is served over plain HTTP on loopback; oauthlib refuses to fetch
+            # a token from an http:// URL without this.
+            "OAUTHLIB_INSECURE_TRANSPORT": "1"}
+
+
+def prepare_database(stdout: Any) -> None:
+    call_command("migrate", verbosity=0)
+    if not settings.DEBUG:
+        call_command("collectstatic", verbosity=0, interactive=False)
+    stdout.write(f"Database: {settings.DATABASES['default']['NAME']} ({kit.database_label()})")
+
+
+def start_services(procs: kit.Processes, *, sandbox_threads: int, app_threads: int,
+                   worker_env: dict[str, str] | None = None) -> tuple[str, str]:
+    """The sandbox and the app on free loopback ports, and the worker; returns their roots."""
+    sandbox_port, app_port = kit.free_port(), kit.free_port()
+    sandbox_env = kit.child_env()
+    sandbox_url = kit.sandbox_database_url()
+    if sandbox_url:
+        path = Path(sandbox_url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        sandbox_env["DATABASE_URL"] = sandbox_url
+        subprocess.run(kit.manage_argv("migrate", "--noinput", "-v0"), env=sandbox_env,
+                       check=True)
+    sandbox = procs.start("sandbox", kit.gunicorn_argv(sandbox_port, threads=sandbox_threads),
+                          sandbox_env)
+    app = procs.start("app", kit.gunicorn_argv(app_port, threads=app_threads), kit.child_env())
+    procs.start("worker", kit.qcluster_argv(), kit.child_env(**(worker_env or {})))
+    sandbox_root = f"http://{kit.LOOPBACK}:{sandbox_port}/sandbox"
+    app_root = f"http://{kit.LOOPBACK}:{app_port}"
+    kit.wait_http(f"{sandbox_root}/stats", child=sandbox)
+    kit.wait_http(f"{app_root}/healthz", child=app)
+    return sandbox_root, app_root
+
+
+class Command(BaseCommand):
+    help = "Measure batch speed, screens, export and webhooks against the sandbox."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--only", action="append", choices=SECTIONS,
+                            help="Run only these sections (repeatable).")
+        parser.add_argument("--tickets", type=int, default=1000)
+        parser.add_argument("--latency-ms", type=int, default=200)
+        parser.add_argument("--ready-after", type=float, default=5.0)
+        parser.add_argument("--poll-interval", type=int, default=15)
+        parser.add_argument("--in-flight", type=int, default=16,
+                            help="The connection's max concurrency (and the ideal's divisor).")
+        parser.add_argument("--batch-timeout", type=float, default=300.0)
+        parser.add_argument("--naive-sample", type=int, default=5)
+        parser.add_argument("--naive-poll", type=float, default=1.0,
+                            help="The naive script's sleep between polls, in seconds.")
+        parser.add_argument("--screen-tickets", type=int, default=100_000)
+        parser.add_argument("--screen-requests", type=int, default=30)
+        parser.add_argument("--webhook-count", type=int, default=3000)
+        parser.add_argument("--webhook-seconds", type=float, default=20.0)
+        parser.add_argument("--webhook-threads", type=int, default=4)
+        parser.add_argument("--json", dest="json_path", default="",
+                            help="Also write the figures to this JSON file.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        kit.reexec_on_own_database("bench", production_env())
+        prepare_database(self.stdout)
+        sections = options["only"] or list(SECTIONS)
+        self.figures: list[Figure] = []
+        self.world: kit.World | None = None
+        self.opts = options
+        log_dir = Path(settings.VAR_DIR) / "logs"
+        with kit.Processes(log_dir) as procs:
+            self.procs = procs
+            self.sandbox_root, self.app_root = start_services(
+                procs, sandbox_threads=64, app_threads=16)
+            self.stdout.write(f"Sandbox at {self.sandbox_root}, app at {self.app_root}; "
+                              f"logs in {log_dir}")
+            for section in SECTIONS:
+                if section in sections:
+                    self._run_section(section)
+        self._finish()
+
+    def _run_section(self, section: str) -> None:
+        self.stdout.write(self.style.MIGRATE_HEADING(f"== {section}"))
+        started = time.monotonic()
+        try:
+            getattr(self, f"section_{section}")()
+        except Exception as exc:  # noqa: BLE001 - one broken section must not hide the rest
+            self.figures.append(Figure(section, "error", f"{type(exc).__name__}: {exc}"[:160],
+                                       "runs", False))
+            self.stderr.write(f"{section} failed: {type(exc).__name__}: {exc}")
+        self.stdout.write(f"   ({time.monotonic() - started:.0f} s)")
+
+    def _finish(self) -> None:
+        self.stdout.write("")
+        self.stdout.write(f"Machine: {kit.machine_line()}")
+        self.stdout.write(kit.table(self.figures))
+        if self.opts["json_path"]:
+            Path(self.opts["json_path"]).write_text(json.dumps(
+                [f.__dict__ for f in self.figures], indent=2))
+        missed = [f for f in self.figures if f.ok is False]
+        if missed:
+            raise CommandError(f"{len(missed)} goal(s) missed: "
+                               + "; ".join(f"{f.section} {f.measure}" for f in missed))
+
+    def _world(self) -> kit.World:
+        if self.world is None:
+            self.world = kit.make_world(self.sandbox_root, poll_interval=self.opts["poll_interval"],
+                                        concurrency=self.opts["in_flight"])
+        return self.world
+
+    # Batch --------------------------------------------------------------------------
+
+    def section_batch(self) -> None:
+        o = self.opts
+        kit.sandbox_knobs(self.sandbox_root, latency_ms=o["latency_ms"],
+                          ready_after=o["ready_after"])
+        kit.sandbox_reset_stats(self.sandbox_root)
+        time.sleep(1.2)  # the sandbox re-reads its knobs about once a second
+        world = self._world()
+        cpu_before = self.procs.cpu_seconds()
+        run = kit.upload_batch(world, kit.claim_rows(o["tickets"]), "bench.csv")
+        self.stdout.write(f"  batch {run.batch_id}: {run.tickets} tickets queued in "
+                          f"{time.time() - run.started:.1f} s")
+        kit.wait_for_batch(run, timeout=o["batch_timeout"], report=self.stdout.write)
+        cpu = {k: v - cpu_before.get(k, 0) for k, v in self.procs.cpu_seconds().items()}
+        stats = kit.sandbox_stats(self.sandbox_root)["by_service"].get("integrex", {})
+        self.batch_run, self.batch_stats = run, stats
+        requests_total = stats.get("posts", 0) + stats.get("gets", 0)
+        ideal = kit.ideal_seconds(ready_after=o["ready_after"], interval=o["poll_interval"],
+                                  requests=2 * run.tickets, latency=o["latency_ms"] / 1000,
+                                  in_flight=o["in_flight"])
+        add = self.figures.append
+        n = run.tickets or 1
+        wall = run.wall
+        add(Figure("batch", f"{run.tickets} tickets: upload to last result",
+                   "timed out" if wall is None else f"{wall:.1f} s",
+                   "< 75 s", wall is not None and wall < 75))
+        add(Figure("batch", "ideal (ready + interval + 2n x latency / in flight)",
+                   f"{ideal:.1f} s"))
+        add(Figure("batch", "ratio to ideal", "-" if wall is None else f"{wall / ideal:.2f}",
+                   "<= 1.5", wall is not None and wall / ideal <= 1.5))
+        add(Figure("batch", "tickets done / failed / open",
+                   f"{run.counts.get('done', 0)} / {run.counts.get('failed', 0)} / "
+                   f"{sum(run.counts.get(s, 0) for s in ('queued', 'submitted', 'processing'))}",
+                   f"{run.tickets} / 0 / 0", run.counts.get("done", 0) == run.tickets))
+        add(Figure("batch", "POSTs per ticket", f"{stats.get('posts', 0) / n:.2f}", "1",
+                   stats.get("posts", 0) == run.tickets))
+        max_gets = o["ready_after"] / o["poll_interval"] + 1
+        add(Figure("batch", "GETs per ticket", f"{stats.get('gets', 0) / n:.2f}",
+                   f"<= {max_gets:.2f}", stats.get("gets", 0) / n <= max_gets))
+        add(Figure("batch", "token requests (whole batch)", str(stats.get("token_requests", 0)),
+                   "1", stats.get("token_requests", 0) == 1))
+        if wall:
+            add(Figure("batch", "API requests per second", f"{requests_total / wall:.1f}"))
+        add(Figure("batch", "CPU s: worker / sandbox / app",
+                   f"{cpu.get('worker', 0):.1f} / {cpu.get('sandbox', 0):.1f} / "
+                   f"{cpu.get('app', 0):.1f}"))
+
+    # The naive way ------------------------------------------------------------------
+
+    def section_naive(self) -> None:
+        import requests
+
+        from sandbox.credentials import integrex_client
+
+        o = self.opts
+        kit.sandbox_knobs(self.sandbox_root, latency_ms=o["latency_ms"],
+                          ready_after=o["ready_after"])
+        time.sleep(1.2)
+        base = f"{self.sandbox_root}/integrex/api/v2"
+        client_id, secret = integrex_client()
+        rows = kit.claim_rows(o["naive_sample"], prefix="NV")
+        times = []
+        for row in rows:
+            started = time.monotonic()
+            # One token per ticket, a fresh connection per call, sleep, poll: a first script.
+            token = requests.post(f"{base}/auth", data={"grant_type": "client_credentials"},
+                                  auth=(client_id, secret), timeout=30).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}", "env": "T"}
+            remote = requests.post(f"{base}/claim-info", json=row, headers=headers,
+                                   timeout=30).json()["id"]
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                time.sleep(o["naive_poll"])
+                answer = requests.get(f"{base}/claim-info", params={"id": remote},
+                                      headers=headers, timeout=30)
+                if answer.status_code != 202:
+                    break
+            times.append(time.monotonic() - started)
+        per_ticket = sum(times) / len(times)
+        tickets = o["tickets"]
+        projected = per_ticket * tickets
+        self.figures.append(Figure("naive", f"sequential script, {len(times)}-ticket sample",
+                                   f"{per_ticket:.2f} s per ticket"))
+        self.figures.append(Figure("naive", f"projected for {tickets} tickets",
+                                   f"{projected / 60:.0f} min"))
+        wall = getattr(self, "batch_run", None) and self.batch_run.wall
+        if wall:
+            self.figures.append(Figure("naive", "speed-up of the engine",
+                                       f"{projected / wall:.0f}x"))
+
+    # Screens ------------------------------------------------------------------------
+
+    def _big_batch(self) -> Any:
+        if getattr(self, "big_batch", None) is None:
+            self.big_batch = fill_tickets(self._world(), self.opts["screen_tickets"],
+                                          self.stdout.write)
+        return self.big_batch
+
+    def section_screens(self) -> None:
+        batch = self._big_batch()
+        client = Client()
+        client.force_login(self._world().user)
+        n = self.opts["screen_requests"]
+        for label, url, htmx in screen_urls(batch):
+            pages = [url, url + ("&" if "?" in url else "?") + "page=400"]
+            counts: list[int] = []
+            times: list[float] = []
+            for page_url in pages:
+                page_times, page_queries, status = measure(client, page_url, n, htmx)
+                if status != 200:
+                    raise CommandError(f"{page_url} answered HTTP {status}")
+                times += page_times
+                counts += page_queries
+            constant = len(set(counts)) == 1
+            self.figures.append(Figure(
+                "screens", f"{label}: median / p95 server time",
+                f"{kit.median(times):.1f} / {kit.percentile(times, 95):.1f} ms"))
+            self.figures.append(Figure(
+                "screens", f"{label}: queries per request (page 1 and 400)",
+                f"{min(counts)}" if constant else f"{min(counts)}-{max(counts)}",
+                "constant, <= 10", constant and max(counts) <= 10))
+
+    # Export -------------------------------------------------------------------------
+
+    def section_export(self) -> None:
+        batch = self._big_batch()
+        from revcycle.models import Ticket
+
+        url = export_url(batch)
+        client = Client()
+        client.force_login(self._world().user)
+        rss_before = kit.reset_peak_rss()
+        started = time.perf_counter()
+        rows, size = consume(client.get(url))
+        seconds = time.perf_counter() - started
+        peak = kit.peak_rss() - rss_before
+        expected = Ticket.objects.filter(batch=batch).count()
+        self.figures.append(Figure("export", f"{rows:,} rows streamed ({size / 1e6:.0f} MB)",
+                                   f"{rows / seconds:,.0f} rows/s", f"{expected:,} rows",
+                                   rows >= expected))
+        self.figures.append(Figure("export", "peak memory growth (resident, VmHWM)",
+                                   f"{peak / 1e6:.1f} MB", "< 50 MB", peak < 50e6))
+
+    # Webhooks -----------------------------------------------------------------------
+
+    def section_webhooks(self) -> None:
+        o = self.opts
+        hook = webhook_target(self._world(), self.app_root, o["webhook_count"])
+        result = post_webhooks(hook, count=o["webhook_count"], seconds=o["webhook_seconds"],
+                               threads=o["webhook_threads"])
+        ok = result["statuses"].get(200, 0)
+        self.figures.append(Figure(
+            "webhooks", f"signed deliveries ({o['webhook_threads']} threads, loopback)",
+            f"{ok / result['seconds']:.0f} /s ({ok} in {result['seconds']:.1f} s)"))
+        self.figures.append(Figure(
+            "webhooks", "median / p95 latency",
+            f"{kit.median(result['latencies']):.1f} / "
+            f"{kit.percentile(result['latencies'], 95):.1f} ms"))
+        bad = {k: v for k, v in result["statuses"].items() if k != 200}
+        self.figures.append(Figure("webhooks", "answers other than 200",
+                                   json.dumps(bad) if bad else "none", "none", not bad))
+
+
+# Screens and export helpers ------------------------------------------------------------
+
+
+def fill_tickets(world: kit.World, total: int, report: Any) -> Any:
+    """A batch of `total` finished tickets, cloned (with their result rows) from finished
+    tickets already in the database, or made up when there are none."""
+    from revcycle.benchkit import clone_tickets
+    from revcycle.models import Batch, Ticket
+
+    started = time.monotonic()
+    batch = Batch.objects.create(kind="claim_status", facility=world.facility,
+                                 connection=world.connection, created_by=world.user,
+                                 filename="screens.csv", total_rows=total, ticket_count=total)
+    templates = list(Ticket.objects.filter(kind="claim_status", state="done")
+                     .values_list("pk", flat=True)[:1000])
+    clone_tickets(templates, total, batch, world)
+    report(f"  {total:,} tickets inserted in {time.monotonic() - started:.0f} s "
+           f"(cloned from {len(templates)} finished tickets)")
+    return batch
+
+
+def _reverse_first(names: list[str], *args: Any) -> str | None:
+    for name in names:
+        try:
+            return reverse(name, args=args)
+        except NoReverseMatch:
+            continue
+    return None
+
+
+def screen_urls(batch: Any) -> list[tuple[str, str, bool]]:
+    """(label, url, htmx): the claim-status worklist and the batch page, page and rows."""
+    urls = []
+    worklist = _reverse_first(["claims:status_worklist", "claims:worklist", "claims:status_list",
+                               "claims:status_home"])
+    if worklist:
+        urls += [("worklist page", worklist, False), ("worklist rows fragment", worklist, True)]
+    detail = _reverse_first(["claims:batch_detail"], batch.pk)
+    if detail:
+        urls += [("batch page", detail, False), ("batch rows fragment", detail, True)]
+    if not urls:
+        raise CommandError("no worklist or batch page found (is the claims branch merged?)")
+    return urls
+
+
+def measure(client: Client, url: str, n: int, htmx: bool) -> tuple[list[float], list[int], int]:
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    for _ in range(2):  # warm up templates and caches
+        client.get(url, **headers)
+    times, queries = [], []
+    status = 200
+    for _ in range(n):
+        with CaptureQueriesContext(db) as ctx:
+            started = time.perf_counter()
+            response = client.get(url, **headers)
+            _ = response.content
+            times.append((time.perf_counter() - started) * 1000)
+        queries.append(len(ctx.captured_queries))
+        status = response.status_code if response.status_code != 200 else status
+    return times, queries, status
+
+
+def export_url(batch: Any) -> str:
+    url = _reverse_first(["claims:batch_export"], batch.pk)
+    if not url:
+        raise CommandError("no batch export view (claims:batch_export)")
+    return url
+
+
+def consume(response: Any) -> tuple[int, int]:
+    """(data rows, bytes) of a streamed CSV, read chunk by chunk as a browser would."""
+    if response.status_code != 200:
+        raise CommandError(f"export answered HTTP {response.status_code}")
+    lines = size = 0
+    chunks = response.streaming_content if response.streaming else [response.content]
+    for chunk in chunks:
+        size += len(chunk)
+        lines += chunk.count(b"\n")
+    return max(0, lines - 1), size
+
+
+# Webhook helpers -----------------------------------------------------------------------
+
+
+def webhook_target(world: kit.World, app_root: str, count: int) -> dict[str, Any]:
+    """A payer connection with a webhook secret, and claims for the events to update."""
+    from revcycle.benchkit import payer_claims
+    from revcycle.models import Connection
+
+    secret = secrets.token_urlsafe(32)
+    connection, _ = Connection.objects.update_or_create(
+        name="Bench payer", defaults={"kind": "payer", "base_url": "http://127.0.0.1:9/api",
+                                      "api_key": "bench", "provider_id": "BENCH-PROV",
+                                      "webhook_secret": secret})
+    connection.facilities.add(world.facility)
+    claim_ids = payer_claims(world, connection, count)
+    return {"url": f"{app_root}/claims/payer/webhooks/{connection.pk}/", "secret": secret,
+            "claim_ids": claim_ids}
+
+
+def signed_delivery(secret: str, claim_id: str) -> tuple[bytes, dict[str, str]]:
+    """One claim_status_update as the payer signs it (sandbox/signing.py)."""
+    from sandbox.signing import sign_body, sign_header
+
+    event_id = str(uuid.uuid4())
+    payload = {"event_type": "claim_status_update", "event_id": event_id,
+               "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "claim_id": claim_id, "previous_status": "under_review",
+               "new_status": "approved", "message": "Claim approved after validation",
+               "processed_by": "claims_reviewer", "provider_id": "BENCH-PROV", "amount": 250.0,
+               "payment_details": {"approved_amount": 200.0, "patient_responsibility": 50.0,
+                                   "expected_payment_date": "2026-01-01",
+                                   "payment_method": "ACH"}}
+    payload["webhook_signature"] = sign_body(secret, payload)
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    timestamp = int(time.time())
+    return raw, {"Content-Type": "application/json", "X-Webhook-Id": event_id,
+                 "X-Webhook-Event": "claim_status_update",
+                 "X-Webhook-Timestamp": str(timestamp),
+                 "X-Webhook-Signature": sign_header(secret, timestamp, raw)}
+
+
+def post_webhooks(hook: dict[str, Any], *, count: int, seconds: float,
+                  threads: int) -> dict[str, Any]:
+    """POST up to `count` signed deliveries from `threads` threads for at most `seconds`."""
+    import requests
+
+    lock = threading.Lock()
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    sent = [0]
+    deadline = time.monotonic() + seconds
+    claim_ids = hook["claim_ids"]
+
+    def worker() -> None:
+        session = requests.Session()
+        while time.monotonic() < deadline:
+            with lock:
+                if sent[0] >= count:
+                    return
+                i = sent[0]
+                sent[0] += 1
+            raw, headers = signed_delivery(hook["secret"], claim_ids[i % len(claim_ids)])
+            started = time.perf_counter()
+            try:
+                status = session.post(hook["url"], data=raw, headers=headers,
+                                      timeout=30).status_code
+            except requests.RequestException:
+                status = 0
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                latencies.append(elapsed)
+                statuses[status] = statuses.get(status, 0) + 1
+
+    started = time.monotonic()
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=seconds + 60)
+    return {"latencies": latencies, "statuses": statuses,
+            "seconds": time.monotonic() - started}
