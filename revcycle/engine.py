@@ -146,10 +146,10 @@ def claim_due(owner: str, limit: int, *, kinds: list[str] | None = None,
         )
         if not rows:
             return []
-        if db_connection.vendor == "postgresql":
+        if db_connection.vendor == "postgresql" and settings.ENGINE_PUMPS > 1:
             # Serialise claimers per connection, so two pumps counting busy tickets at once
             # cannot both take the last places under the connection's concurrency cap.
-            list(Connection.objects.select_for_update().filter(
+            list(Connection.objects.select_for_update(of=("self",)).filter(
                 pk__in={r[1] for r in rows}).order_by("pk").values_list("pk"))
         busy = dict(
             Ticket.objects.filter(lease_until__gt=now, connection_id__in={r[1] for r in rows})
