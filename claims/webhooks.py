@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,9 +62,12 @@ def _epoch(value: Any) -> float | None:
     if not text:
         return None
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         pass
+    else:
+        # "nan" and "inf" parse as floats and would never be stale.
+        return number if math.isfinite(number) else None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -162,7 +162,14 @@ def create_batch(spec: BatchSpec, *, facility: Facility, connection: Connection,
     seen: set[str] = set()
     total = duplicates = 0
     limit = settings.MAX_BATCH_ROWS
-    for line, values in parsed.rows:
+    rows = iter(parsed.rows)
+    while True:
+        try:
+            line, values = next(rows)
+        except StopIteration:
+            break
+        except csvio.CsvError as exc:
+            raise BatchError(str(exc)) from None
         total += 1
         if total > limit:
             raise BatchError(f"The file has more than {limit:,} rows, the most one batch may "

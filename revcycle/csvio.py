@@ -43,6 +43,10 @@ class Column:
     required: bool = False
 
 
+class CsvError(ValueError):
+    """The file cannot be read as CSV past some line; the message names the line."""
+
+
 @dataclass
 class ParsedCsv:
     fields_by_index: dict[int, str]
@@ -87,7 +91,14 @@ def read_csv(text: str, columns: Sequence[Column]) -> ParsedCsv:
     missing = [c.name for c in columns if c.required and c.field not in present]
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # a cell over the field limit, a stray NUL byte
+                raise CsvError(f"Line {reader.line_num + 1} could not be read ({exc}). "
+                               "Check that line in a spreadsheet, then upload again.") from None
             line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue

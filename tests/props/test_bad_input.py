@@ -108,10 +108,6 @@ def test_create_batch_turns_any_file_into_a_batch_or_a_reason(text: str, integre
     assert _accounted(batch)
 
 
-@pytest.mark.xfail(strict=True, raises=csv.Error, reason=(
-    "read_csv lets csv.Error ('field larger than field limit') out of the row loop: a 500 on "
-    "upload. Fix proposed in the bench report: catch csv.Error in read_csv and in "
-    "create_batch turn it into a BatchError naming the line."))
 def test_a_huge_cell_is_a_row_error_or_a_reason_not_a_crash(integrex: Any, st_marys: Any,
                                                              alice: Any) -> None:
     """A cell over the csv module's field limit (131,072 characters)."""
