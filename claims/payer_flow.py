@@ -244,7 +244,7 @@ def apply_event(claim: PayerClaim, payload: dict[str, Any]) -> bool:
             claim=claim,
             status=claim.status,
             source=ClaimEvent.Source.WEBHOOK,
-            message=f"Payer: {new_status or 'event'} {message}".strip(),
+            message=f"Payer: {new_status[:40] or 'event'} {message}".strip()[:500],
         )
         return False
     changed = _change(

@@ -39,13 +39,14 @@ def engine_status(request: HttpRequest) -> dict[str, Any]:
         return {}
     from datetime import timedelta
 
+    from django.db.models import Exists
     from django.utils import timezone
 
     from revcycle.models import EnginePump, Ticket
 
     now = timezone.now()
-    if EnginePump.objects.filter(heartbeat_at__gte=now - timedelta(seconds=30)).exists():
-        return {}
-    waiting = Ticket.objects.filter(state__in=Ticket.OPEN_STATES,
-                                    next_poll_at__lt=now - timedelta(seconds=30)).exists()
+    alive = EnginePump.objects.filter(heartbeat_at__gte=now - timedelta(seconds=30))
+    waiting = (Ticket.objects.filter(state__in=Ticket.OPEN_STATES,
+                                     next_poll_at__lt=now - timedelta(seconds=30))
+               .filter(~Exists(alive)).exists())  # one query per page
     return {"engine_stalled": waiting}
