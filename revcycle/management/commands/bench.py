@@ -353,6 +353,10 @@ def screen_urls(batch: Any) -> list[tuple[str, str, bool]]:
                                "claims:status_home"])
     if worklist:
         urls += [("worklist page", worklist, False), ("worklist rows fragment", worklist, True)]
+    followup = _reverse_first(["followup:worklist"])
+    if followup:
+        urls += [("follow-up worklist page", followup, False),
+                 ("follow-up worklist rows", followup, True)]
     detail = _reverse_first(["claims:batch_detail"], batch.pk)
     if detail:
         urls += [("batch page", detail, False), ("batch rows fragment", detail, True)]
