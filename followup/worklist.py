@@ -63,7 +63,9 @@ def needing_person(user: Any, now: datetime | None = None,
                    policy: RecheckPolicy | None = None) -> QuerySet[Ticket]:
     now = now or timezone.now()
     policy = policy or RecheckPolicy.get()
+    # The encrypted request and raw answer are never shown here: leave them undecrypted.
     return (Ticket.objects.for_user(user).filter(sources.worklist_condition(now, policy))
+            .defer("request", "response")
             .annotate(age_date=age_date_expression(),
                       amount_key=Coalesce("amount", Value(Decimal("0")),
                                           output_field=DecimalField(max_digits=12,
