@@ -10,10 +10,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
+from django_htmx.http import HttpResponseClientRedirect
 
 
 class IdleTimeoutMiddleware:
     KEY = "last_activity"
+    WRITE_EVERY = 60
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -26,6 +29,23 @@ class IdleTimeoutMiddleware:
             if now - last > settings.SESSION_IDLE_TIMEOUT:
                 logout(request)
                 messages.info(request, "You were signed out after 15 minutes without activity.")
-            else:
+            elif now - last >= self.WRITE_EVERY or self.KEY not in request.session:
+                # Writing the session on every request (2-second polls included) would cost
+                # a database write each time; a minute's precision is plenty for 15.
                 request.session[self.KEY] = now
         return self.get_response(request)
+
+
+class HtmxLoginRedirectMiddleware:
+    """A fragment request whose session ended is sent to the login page as a whole page
+    (HX-Redirect), instead of htmx swapping the login form into a table cell."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (request.headers.get("HX-Request") == "true" and response.status_code == 302
+                and response["Location"].startswith(resolve_url(settings.LOGIN_URL))):
+            return HttpResponseClientRedirect(response["Location"])
+        return response

@@ -22,7 +22,9 @@ from revcycle.validators import validate_npi
 class FacilityQuerySet(models.QuerySet["Facility"]):
     def for_user(self, user: Any) -> FacilityQuerySet:
         """Minimum necessary: staff see their own facilities, admins see all."""
-        if user.is_superuser or user.groups.filter(name="admin").exists():
+        from revcycle.roles import ADMIN, role_names
+
+        if ADMIN in role_names(user):  # cached on the user for the request
             return self.all()
         return self.filter(members=user)
 

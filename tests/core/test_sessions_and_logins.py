@@ -52,3 +52,9 @@ def test_a_correct_login_works_and_is_audited(client: Any, alice: Any, settings:
     response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
     assert response.status_code == 302
     assert AuditEvent.objects.filter(action="login", username="alice").count() == 1
+
+
+def test_a_poll_after_the_session_ended_sends_the_whole_page_to_sign_in(client, db):
+    response = client.get("/claims/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert response["HX-Redirect"].startswith("/accounts/login/")
