@@ -10,17 +10,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from claims.models import ClaimStatusResult, ServiceLine
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from revcycle.admin import ReadOnlyAdmin
 
 
 class ServiceLineInline(admin.TabularInline):

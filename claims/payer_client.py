@@ -12,6 +12,7 @@ from typing import Any
 
 from revcycle import api, errors
 from revcycle.models import Connection
+from revcycle.validators import parse_date
 
 STATUSES = ("approved", "under_review", "rejected")
 
@@ -43,10 +44,7 @@ def amount(value: Any) -> Decimal | None:
 
 
 def day(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
+    return parse_date(str(value)) if value else None
 
 
 def _text(value: Any, limit: int = 500) -> str:

@@ -27,6 +27,7 @@ from revcycle.batches import create_single, visible_batches
 from revcycle.models import Encounter, Ticket
 from revcycle.outcomes import OUTCOME_CHOICES
 from revcycle.roles import has_perm, permission_required
+from revcycle.validators import parse_date
 
 PER_PAGE = 50
 SORTS = {
@@ -38,13 +39,6 @@ SORTS = {
     "outcome": ("outcome", "-id"),
     "service": ("-claim_result__date_of_service", "-id"),
 }
-
-
-def _parse_date(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value.strip()) if value.strip() else None
-    except ValueError:
-        return None
 
 
 def filter_tickets(user: Any, params: Any) -> tuple[QuerySet[Ticket], dict[str, str]]:
@@ -59,9 +53,9 @@ def filter_tickets(user: Any, params: Any) -> tuple[QuerySet[Ticket], dict[str, 
     if f["payer"]:
         tickets = tickets.filter(payer__icontains=f["payer"])
     field = "claim_result__date_of_service" if f["dates"] == "service" else "created_at__date"
-    if start := _parse_date(f["from"]):
+    if start := parse_date(f["from"]):
         tickets = tickets.filter(**{f"{field}__gte": start})
-    if end := _parse_date(f["to"]):
+    if end := parse_date(f["to"]):
         tickets = tickets.filter(**{f"{field}__lte": end})
     if f["batch"].isdigit():
         tickets = tickets.filter(batch_id=int(f["batch"]))
