@@ -148,7 +148,9 @@ def claim_due(owner: str, limit: int, *, kinds: list[str] | None = None,
             return []
         if db_connection.vendor == "postgresql" and settings.ENGINE_PUMPS > 1:
             # Serialise claimers per connection, so two pumps counting busy tickets at once
-            # cannot both take the last places under the connection's concurrency cap.
+            # cannot both take the last places under the connection's concurrency cap. With
+            # one pump the lock only costs time; a run_batch beside a live pump may then
+            # briefly exceed the cap.
             list(Connection.objects.select_for_update(of=("self",)).filter(
                 pk__in={r[1] for r in rows}).order_by("pk").values_list("pk"))
         busy = dict(
