@@ -272,4 +272,5 @@ def poll(ticket: Ticket) -> engine.Step:
 
 def register() -> None:
     engine.register(engine.Kind(name=KIND, label="Claim status", service="integrex",
-                                submit=submit, poll=poll, default_interval=15))
+                                submit=submit, poll=poll, default_interval=15,
+                                idempotent=True))

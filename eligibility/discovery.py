@@ -143,7 +143,8 @@ def store_coverages(ticket: Ticket, coverages: Iterable[client.CoverageData]) ->
 
 def register() -> None:
     engine.register(engine.Kind(name=KIND, label="Insurance discovery", service="integrex",
-                                submit=submit, poll=poll, default_interval=15))
+                                submit=submit, poll=poll, default_interval=15,
+                                idempotent=True))
 
 
 # Using a coverage -------------------------------------------------------------------

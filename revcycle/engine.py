@@ -98,6 +98,9 @@ class Kind:
     submit: Callable[[Ticket], Step]
     poll: Callable[[Ticket], Step] | None = None
     default_interval: int = 15
+    # A query (claim status, discovery): sending it twice costs a second answer, nothing
+    # more. Its state changes may then be committed without waiting for the disk flush.
+    idempotent: bool = False
     max_age_seconds: int = field(default_factory=lambda: settings.ENGINE_MAX_TICKET_AGE)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -129,6 +132,7 @@ def claim_due(owner: str, limit: int, *, kinds: list[str] | None = None,
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.ENGINE_LEASE_SECONDS)
     with transaction.atomic():
+        _relaxed_commit()  # a lease lost in a crash only lets another worker take the ticket
         due = (
             Ticket.objects.due(now)
             .filter(connection__active=True, connection__flagged_at__isnull=True)
@@ -174,12 +178,31 @@ def claim_due(owner: str, limit: int, *, kinds: list[str] | None = None,
 # Running one step -------------------------------------------------------------------
 
 
+def _relaxed_commit() -> None:
+    """On PostgreSQL, let this transaction commit without waiting for the WAL flush. Only
+    for changes whose loss in a database crash is harmless: a lease (advisory) or the state
+    of an idempotent query, which is then simply asked again."""
+    if db_connection.vendor == "postgresql":
+        with db_connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _is_idempotent(ticket: Ticket) -> bool:
+    kind = KINDS.get(ticket.kind)
+    return bool(kind and kind.idempotent)
+
+
 def _save(ticket: Ticket, owner: str, **values: Any) -> bool:
     """Save as the lease holder only; release the lease."""
     values.setdefault("lease_owner", "")
     values.setdefault("lease_until", None)
     values["updated_at"] = timezone.now()
-    return bool(Ticket.objects.filter(pk=ticket.pk, lease_owner=owner).update(**values))
+    update = Ticket.objects.filter(pk=ticket.pk, lease_owner=owner)
+    if _is_idempotent(ticket) and db_connection.vendor == "postgresql":
+        with transaction.atomic():
+            _relaxed_commit()
+            return bool(update.update(**values))
+    return bool(update.update(**values))
 
 
 def _backoff(ticket: Ticket, failures: int) -> float:
@@ -201,6 +224,8 @@ def _apply(ticket: Ticket, owner: str, step: Step) -> None:
               last_error="", next_poll_at=now + timedelta(seconds=wait))
     elif isinstance(step, Done):
         with transaction.atomic():
+            if _is_idempotent(ticket):
+                _relaxed_commit()
             # Lock our own row first, so a stolen lease rolls the results back.
             if not Ticket.objects.filter(pk=ticket.pk, lease_owner=owner).exists():
                 return
