@@ -22,7 +22,7 @@ migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
-	$(PY) manage.py demo_setup
+	$(PY) manage.py demo_setup --port $(PORT)
 	$(PY) manage.py serve_demo --port $(PORT)
 
 test: $(STAMP)
