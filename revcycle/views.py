@@ -27,11 +27,10 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 def home(request: HttpRequest) -> HttpResponse:
     tickets = Ticket.objects.for_user(request.user)
-    counts = {row["kind"]: row for row in []}
-    open_count = tickets.open().count()
-    recent = tickets.select_related("connection")[:10]
-    return render(request, "revcycle/home.html",
-                  {"open_count": open_count, "recent": recent, "counts": counts})
+    return render(request, "revcycle/home.html", {
+        "open_count": tickets.open().count(),
+        "recent": tickets.defer("request", "response")[:10],
+    })
 
 
 @permission_required("view_results")

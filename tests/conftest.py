@@ -20,13 +20,19 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture(autouse=True)
-def _no_metrics_across_tests() -> Any:
-    """Request counters live in process memory: one test's must not reach another's."""
-    from revcycle import metrics
+def _fresh_process_caches() -> Any:
+    """Tokens, code descriptions and request counters live in process memory: each test
+    starts as a new process would, and leaves nothing for the next."""
+    from revcycle import codes, metrics, oauth
 
-    metrics._pending.clear()
+    def clear() -> None:
+        oauth._cache.clear()
+        codes.clear_cache()
+        metrics._pending.clear()
+
+    clear()
     yield
-    metrics._pending.clear()
+    clear()
 
 
 @pytest.fixture(autouse=True)

@@ -1,24 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from claims.forms import build_request, facility_defaults
 from claims.integrex import KIND
-from revcycle import codes, oauth
 from revcycle.models import Connection, Facility, Ticket
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> Iterator[None]:
-    """Tokens and code descriptions are cached per process; start each test clean."""
-    oauth._cache.clear()
-    codes.clear_cache()
-    yield
-    oauth._cache.clear()
-    codes.clear_cache()
 
 
 @pytest.fixture(autouse=True)

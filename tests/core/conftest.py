@@ -8,16 +8,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from revcycle import engine, oauth
+from revcycle import engine
 from revcycle.models import Connection, Facility, Ticket
-
-
-@pytest.fixture(autouse=True)
-def _empty_token_cache() -> Iterator[None]:
-    """Each test starts as a fresh process would: no token in memory."""
-    oauth._cache.clear()
-    yield
-    oauth._cache.clear()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 import responses
 from django.utils import timezone
 
-from revcycle import engine, oauth
+from revcycle import engine
 from revcycle.models import Ticket
 from smartlink.models import SmartBenefit, SmartMember, SmartSession
 
@@ -23,13 +23,6 @@ TOKEN_URL = f"{BASE}/oauth/token"
 def token_json(access: str = "access-1", refresh: str = "refresh-1") -> dict[str, Any]:
     return {"access_token": access, "token_type": "bearer", "refresh_token": refresh,
             "expires_in": 33499, "scope": "read write", "client_id": "Himilo_HMIS"}
-
-
-@pytest.fixture(autouse=True)
-def _forget_tokens() -> Iterator[None]:
-    oauth._cache.clear()
-    yield
-    oauth._cache.clear()
 
 
 @pytest.fixture
