@@ -27,26 +27,21 @@ from django.db.models import QuerySet
 
 from claims import forms
 from revcycle import batches, codes
+from revcycle.csvio import INTEGREX_COMMON_COLUMNS as COMMON
 from revcycle.csvio import Column
 from revcycle.models import Ticket
 
 COLUMNS: list[Column] = [
-    Column("patientFirstName", "patientFirstName",
-           ("Patient First Name", "First Name", "FirstName", "First"), required=True),
-    Column("patientLastName", "patientLastName",
-           ("Patient Last Name", "Last Name", "LastName", "Surname", "Last"), required=True),
-    Column("patientDob", "patientDob",
-           ("Patient DOB", "patient_dob", "DOB", "Date of Birth", "Birth Date", "Birthdate",
-            "Patient Date of Birth"), required=True),
+    COMMON["patientFirstName"],
+    COMMON["patientLastName"],
+    COMMON["patientDob"],
     Column("subscriberId", "subscriberId",
            ("Member ID", "MemberID", "Member Number", "Subscriber ID", "subscriber_id",
             "Policy Number", "Insurance ID", "subscribertd"), required=True),
-    Column("subscriberFirstName", "subscriberFirstName", ("Subscriber First Name",)),
-    Column("subscriberLastName", "subscriberLastName", ("Subscriber Last Name",)),
-    Column("subscriberDob", "subscriberDob",
-           ("Subscriber DOB", "subscriber_dob", "Subscriber Date of Birth")),
-    Column("billingProviderNpi", "billingProviderNpi",
-           ("NPI", "Billing NPI", "Provider NPI", "Billing Provider NPI", "billing_npi")),
+    COMMON["subscriberFirstName"],
+    COMMON["subscriberLastName"],
+    COMMON["subscriberDob"],
+    COMMON["billingProviderNpi"],
     Column("billingProviderName", "billingProviderName",
            ("Billing Provider", "Provider Name", "Billing Provider Name")),
     Column("taxId", "taxId", ("Tax ID", "TIN", "EIN", "Federal Tax ID", "tax_id")),
@@ -56,7 +51,7 @@ COLUMNS: list[Column] = [
     Column("totalCharges", "totalCharges",
            ("Total Charges", "Charges", "Billed Amount", "Charge Amount", "Amount",
             "total_charges")),
-    Column("payerId", "payerId", ("Payer ID", "payer_id", "payerid")),
+    COMMON["payerId"],
     Column("payerName", "payerName", ("Payer", "Payer Name", "Insurance", "Insurance Name",
                                       "Plan Name")),
     Column("trackingId1", "trackingId1",

@@ -22,33 +22,30 @@ from eligibility import discovery
 from eligibility.forms import DiscoveryRequestForm
 from eligibility.models import KIND
 from revcycle import batches
+from revcycle.csvio import INTEGREX_COMMON_COLUMNS as COMMON
 from revcycle.csvio import Column
 from revcycle.models import Facility, Ticket
 
 COLUMNS: list[Column] = [
-    Column("patientFirstName", "patientFirstName",
-           ("Patient First Name", "First Name", "FirstName", "First"), required=True),
-    Column("patientLastName", "patientLastName",
-           ("Patient Last Name", "Last Name", "LastName", "Surname", "Last"), required=True),
-    Column("patientDob", "patientDob",
-           ("Patient DOB", "DOB", "Date of Birth", "Birth Date", "Birthdate"), required=True),
+    COMMON["patientFirstName"],
+    COMMON["patientLastName"],
+    COMMON["patientDob"],
     Column("patientGender", "patientGender", ("Gender", "Sex", "Patient Sex")),
     Column("patientSsn", "patientSsn", ("SSN", "Patient SSN", "Social Security Number")),
     Column("sub.MemberID", "sub.MemberID",
            ("Member ID", "MemberID", "subMemberId", "Policy Number", "Subscriber ID")),
-    Column("subscriberFirstName", "subscriberFirstName", ("Subscriber First Name",)),
-    Column("subscriberLastName", "subscriberLastName", ("Subscriber Last Name",)),
+    COMMON["subscriberFirstName"],
+    COMMON["subscriberLastName"],
     Column("subscriberSsn", "subscriberSsn", ("Subscriber SSN",)),
     Column("subscriberGender", "subscriberGender", ("Subscriber Gender", "Subscriber Sex")),
-    Column("subscriberDob", "subscriberDob", ("Subscriber DOB", "Subscriber Date of Birth")),
-    Column("billingProviderNpi", "billingProviderNpi",
-           ("NPI", "Billing NPI", "Provider NPI", "Billing Provider NPI")),
+    COMMON["subscriberDob"],
+    COMMON["billingProviderNpi"],
     Column("beginDos", "beginDos",
            ("Date of Service", "DOS", "Service Date", "Admit Date", "Admission Date",
             "From Date", "Begin DOS"), required=True),
     Column("endDos", "endDos", ("End DOS", "Discharge Date", "To Date", "Through Date")),
     Column("serviceType", "serviceType", ("Service Type",)),
-    Column("payerId", "payerId", ("Payer ID",)),
+    COMMON["payerId"],
     Column("payerName", "payerName", ("Region", "Search Region", "State", "Payer Name")),
     Column("employerName", "employerName", ("Employer", "Employer Name")),
     Column("internalAccountNumber1", "internalAccountNumber1",

@@ -47,6 +47,26 @@ class CsvError(ValueError):
     """The file cannot be read as CSV past some line; the message names the line."""
 
 
+# Integrex's claim-info and insurance-discovery requests share these fields; their CSV
+# spellings are written once for both batch formats.
+INTEGREX_COMMON_COLUMNS: dict[str, Column] = {c.name: c for c in [
+    Column("patientFirstName", "patientFirstName",
+           ("Patient First Name", "First Name", "FirstName", "First"), required=True),
+    Column("patientLastName", "patientLastName",
+           ("Patient Last Name", "Last Name", "LastName", "Surname", "Last"), required=True),
+    Column("patientDob", "patientDob",
+           ("Patient DOB", "patient_dob", "DOB", "Date of Birth", "Birth Date", "Birthdate",
+            "Patient Date of Birth"), required=True),
+    Column("subscriberFirstName", "subscriberFirstName", ("Subscriber First Name",)),
+    Column("subscriberLastName", "subscriberLastName", ("Subscriber Last Name",)),
+    Column("subscriberDob", "subscriberDob",
+           ("Subscriber DOB", "subscriber_dob", "Subscriber Date of Birth")),
+    Column("billingProviderNpi", "billingProviderNpi",
+           ("NPI", "Billing NPI", "Provider NPI", "Billing Provider NPI", "billing_npi")),
+    Column("payerId", "payerId", ("Payer ID", "payer_id", "payerid")),
+]}
+
+
 @dataclass
 class ParsedCsv:
     fields_by_index: dict[int, str]
@@ -66,19 +86,41 @@ def decode(upload: IO[bytes] | bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+DELIMITERS = ",;\t|"
+
+
+def _delimiter(text: str, lookup: dict[str, str]) -> str:
+    """The delimiter under which the header names the most known columns (the sniffer's
+    guess breaks ties): a header is the one line whose contents we can predict."""
+    try:
+        guess = csv.Sniffer().sniff(text[:4096], delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        guess = ","
+
+    def score(delimiter: str) -> tuple[int, int, bool]:
+        """(known names, cells, the sniffer's guess) of the header under `delimiter`."""
+        try:
+            header = next(csv.reader(io.StringIO(text[:65536], newline=""), csv.excel,
+                                     delimiter=delimiter), [])
+        except csv.Error:
+            return (-1, 0, False)
+        known = sum(normalise_key(name) in lookup for name in header)
+        return (known, len(header), delimiter == guess)
+
+    best = max(DELIMITERS, key=score)
+    return best if score(best)[0] > 0 else guess
+
+
 def read_csv(text: str, columns: Sequence[Column]) -> ParsedCsv:
     """Map the header to columns by name or alias; yield (line number, {field: value})."""
-    sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    header = next(reader, None) or []
     lookup: dict[str, str] = {}
     for column in columns:
         for name in (column.name, column.field, *column.aliases):
             lookup[normalise_key(name)] = column.field
+    delimiter = _delimiter(text, lookup)
+    # Only the delimiter varies between spreadsheets; every exporter quotes with ".
+    reader = csv.reader(io.StringIO(text, newline=""), csv.excel, delimiter=delimiter)
+    header = next(reader, None) or []
     fields_by_index: dict[int, str] = {}
     unknown: list[str] = []
     for i, name in enumerate(header):
