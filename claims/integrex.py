@@ -78,7 +78,7 @@ def _int(data: dict[str, Any], *names: str) -> int | None:
     text = _text(data, *names)
     try:
         return int(Decimal(text)) if text else None
-    except ArithmeticError:
+    except (ArithmeticError, ValueError):  # "NaN" and "Infinity" parse, then won't convert
         return None
 
 
