@@ -46,4 +46,3 @@ class ClaimStatusResultAdmin(ReadOnlyAdmin):
     def raw_response(self, obj: ClaimStatusResult) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.ticket.response, indent=2))
 
-from claims import payer_admin  # noqa: E402,F401  (payer claims register their own admin)

@@ -6,9 +6,8 @@ class ClaimsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from claims import export, integrex, payer_setup
+        from claims import export, integrex
         from revcycle import batches
 
         integrex.register()
         batches.register(export.SPEC)
-        payer_setup.register()

@@ -98,4 +98,3 @@ class ServiceLine(models.Model):
         return f"line {self.svc_line} {self.procedure_code or self.revenue_code}"
 
 
-from claims.payer_models import *  # noqa: E402,F401,F403  (payer claims: claims/payer_models.py)

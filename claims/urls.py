@@ -1,6 +1,6 @@
 from django.urls import path
 
-from claims import payer_urls, status_views
+from claims import status_views
 from revcycle import batch_views
 
 app_name = "claims"
@@ -22,4 +22,3 @@ urlpatterns = [
     path("status/batches/<int:pk>/export.csv", batch_views.export, CLAIM_STATUS,
          name="batch_export"),
 ]
-urlpatterns += payer_urls.urlpatterns

@@ -5,7 +5,7 @@ importing its models.
 A worklist source is a condition over revcycle.Ticket, so the worklist stays one indexed
 query whatever the number of domains. Ticket kinds named here are the engine kinds of the
 domains (claims/integrex.py, eligibility/discovery.py, smartlink/invoices.py,
-claims/payer_flow.py)."""
+payer/flow.py)."""
 
 from __future__ import annotations
 
@@ -128,9 +128,9 @@ def money_at_risk_condition(now: datetime, policy: Any) -> Q:
 
 
 def _payer_claim_events(encounter: Any) -> Iterable[TimelineEvent]:
-    """Payer claim status changes, webhooks included (claims/payer_models.py)."""
+    """Payer claim status changes, webhooks included (payer/models.py)."""
     try:
-        from claims.payer_models import ClaimEvent
+        from payer.models import ClaimEvent
     except ImportError:  # the payer claims app is not installed on this deployment
         return []
     rows = (ClaimEvent.objects.filter(claim__encounter=encounter)

@@ -612,7 +612,7 @@ def payer_claims(world: World, connection: Any, count: int) -> list[str]:
     there (created in bulk), else made-up ids (the receiver answers those 409)."""
     ids = [f"CLM-BENCH-{i:06d}" for i in range(min(count, 5000))]
     try:
-        from claims.payer_models import PayerClaim  # type: ignore[import-not-found]
+        from payer.models import PayerClaim  # type: ignore[import-not-found]
     except ImportError:
         return ids
     fields = {f.name for f in PayerClaim._meta.concrete_fields}

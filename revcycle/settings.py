@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "axes",
     "revcycle",
     "claims",
+    "payer",
     "eligibility",
     "smartlink",
     "followup",

@@ -52,7 +52,7 @@ def _after_migrate(sender: Any, **kwargs: Any) -> None:
             content_type__app_label="revcycle", codename__in=codenames))
     # Admins manage every model of revcycle's apps in the Django admin, and users.
     Group.objects.get(name=ADMIN).permissions.add(*Permission.objects.filter(
-        content_type__app_label__in=["revcycle", "claims", "eligibility", "smartlink", "auth"]))
+        content_type__app_label__in=[*_project_app_labels(), "auth"]))
     if not CodeDescription.objects.exists():
         CodeDescription.objects.bulk_create(
             CodeDescription(**dataclasses.asdict(row)) for row in codes.read_shipped())
@@ -81,3 +81,12 @@ def _worker_started(sender: Any, proc_name: str = "", **kwargs: Any) -> None:
     timer = threading.Timer(HEARTBEAT_STALE.total_seconds() + 1, start)
     timer.daemon = True
     timer.start()
+
+
+def _project_app_labels() -> list[str]:
+    """The apps that live in this repository (the core, each service's app, follow-up)."""
+    from django.apps import apps
+    from django.conf import settings
+
+    root = str(settings.BASE_DIR)
+    return [config.label for config in apps.get_app_configs() if config.path.startswith(root)]

@@ -14,6 +14,8 @@ urlpatterns = [
     path("encounters/<int:pk>/", views.encounter_detail, name="encounter_detail"),
     path("audit/", views.audit_log, name="audit_log"),
     path("admin/", admin.site.urls),
+    # Before claims/: the payer app keeps the paths it had inside the claims app.
+    path("claims/payer/", include("payer.urls")),
     path("claims/", include("claims.urls")),
     path("eligibility/", include("eligibility.urls")),
     path("smart/", include("smartlink.urls")),

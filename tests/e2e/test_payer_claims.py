@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from claims.payer_models import ClaimEvent, PayerClaim, WebhookDelivery
+from payer.models import ClaimEvent, PayerClaim, WebhookDelivery
 from revcycle.models import Connection
 
 SCREENS = Path(__file__).resolve().parents[2] / "var" / "screens"

@@ -97,7 +97,7 @@ def test_another_facilitys_account_timeline_is_404(client_for, bob, encounter):
 
 
 def test_the_timeline_shows_payer_webhooks(client_for, alice, payer, encounter):
-    from claims.payer_models import ClaimEvent, PayerClaim
+    from payer.models import ClaimEvent, PayerClaim
 
     claim = PayerClaim.objects.create(facility=encounter.facility, connection=payer,
                                       encounter=encounter, diagnosis_code="E11.9",

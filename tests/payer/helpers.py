@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from claims import payer_flow
+from payer import flow as payer_flow
 from revcycle import engine
 from revcycle.models import Ticket
 

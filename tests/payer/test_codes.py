@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from claims.payer_forms import PayerClaimForm
+from payer.forms import PayerClaimForm
 
 pytestmark = pytest.mark.django_db
 

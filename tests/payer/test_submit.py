@@ -7,7 +7,7 @@ import pytest
 import requests
 import responses
 
-from claims.payer_models import PayerClaim
+from payer.models import PayerClaim
 from revcycle.models import Ticket
 from tests.payer.helpers import APPROVED, BASE, BODY, NOT_FOUND, REJECTED, UNDER_REVIEW, queue, step
 
@@ -165,7 +165,7 @@ def test_a_connect_timeout_is_retried_because_nothing_was_sent(payer, encounter,
 def test_a_manager_can_resend_after_checking_and_a_claim_id_is_only_looked_up(
     payer, encounter, alice, maya
 ):
-    from claims import payer_flow
+    from payer import flow as payer_flow
 
     responses.post(f"{BASE}/claims/", body=requests.ReadTimeout("read timed out"))
     claim = queue(payer, encounter, alice)
@@ -188,7 +188,7 @@ def test_the_same_form_posted_twice_makes_one_claim(payer, encounter, alice):
 
 @responses.activate
 def test_a_manager_who_checked_with_the_payer_can_resend(payer, encounter, alice, maya):
-    from claims import payer_flow
+    from payer import flow as payer_flow
 
     responses.post(f"{BASE}/claims/", body=requests.ReadTimeout("read timed out"))
     claim = queue(payer, encounter, alice)

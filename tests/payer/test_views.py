@@ -7,7 +7,7 @@ from unittest import mock
 
 import pytest
 
-from claims.payer_models import PayerClaim
+from payer.models import PayerClaim
 from revcycle.models import AuditEvent
 from tests.payer.helpers import BODY, queue
 

@@ -47,12 +47,12 @@ event_fields = st.fixed_dictionaries({}, optional={
 
 @pytest.fixture
 def hook(payer: Any, st_marys: Any, client: Client) -> Any:
-    from claims.payer_models import PayerClaim
+    from payer.models import PayerClaim
 
     PayerClaim.objects.create(facility=st_marys, connection=payer, claim_id="CLM-1",
                               patient_name="JANE DOE", diagnosis_code="J45.909",
                               amount="250.00", status="under_review")
-    url = reverse("claims:payer_webhook", args=[payer.pk])
+    url = reverse("payer:webhook", args=[payer.pk])
 
     def post(raw: bytes, headers: dict[str, str]) -> int:
         response = client.post(url, data=raw, content_type="application/json", headers=headers)

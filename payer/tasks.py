@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from claims.payer_models import WebhookDelivery
+from payer.models import WebhookDelivery
 
 REFUSED_KEPT_DAYS = 90
 

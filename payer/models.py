@@ -100,6 +100,8 @@ class PayerClaim(models.Model):
     objects = PayerClaimQuerySet.as_manager()
 
     class Meta:
+        # The tables keep the names they had in the claims app (no data moved).
+        db_table = "claims_payerclaim"
         ordering = ["-created_at", "-id"]
         indexes = [
             # The list: a facility's claims, newest first, filtered by status.
@@ -143,6 +145,8 @@ class ClaimEvent(models.Model):
     message = models.CharField(max_length=500, blank=True)
 
     class Meta:
+        # The tables keep the names they had in the claims app (no data moved).
+        db_table = "claims_claimevent"
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
@@ -175,6 +179,8 @@ class WebhookDelivery(models.Model):
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
+        # The tables keep the names they had in the claims app (no data moved).
+        db_table = "claims_webhookdelivery"
         ordering = ["-received_at", "-id"]
         verbose_name_plural = "webhook deliveries"
         constraints = [

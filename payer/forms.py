@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 
-from claims.payer_models import new_reference
+from payer.models import new_reference
 from revcycle import codes, medcodes
 from revcycle.access import connections_for, facilities_for
 from revcycle.models import Encounter

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from claims.payer_models import ClaimEvent, PayerClaim, WebhookDelivery
+from payer.models import ClaimEvent, PayerClaim, WebhookDelivery
 
 
 class ClaimEventInline(admin.TabularInline):

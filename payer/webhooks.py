@@ -30,11 +30,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from claims import payer_flow
-from claims.payer_models import PayerClaim, WebhookDelivery
+from payer import flow as payer_flow
+from payer.models import PayerClaim, WebhookDelivery
 from revcycle.models import Connection
 
-log = logging.getLogger("claims.webhooks")
+log = logging.getLogger("payer.webhooks")
 TOLERANCE = 300  # seconds
 Outcome = WebhookDelivery.Outcome
 

@@ -23,12 +23,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from claims.payer_client import ClaimAnswer, amount, day, error_details, get_claim, submit_claim
-from claims.payer_models import ClaimEvent, PayerClaim
+from payer.client import ClaimAnswer, amount, day, error_details, get_claim, submit_claim
+from payer.models import ClaimEvent, PayerClaim
 from revcycle import engine, errors
 from revcycle.models import Connection, Encounter, Facility, Ticket
 
-log = logging.getLogger("claims.payer")
+log = logging.getLogger("payer.flow")
 KIND = "payer_claim"
 # With a webhook configured we still look every 10 minutes: the payer gives up on a
 # webhook after 3 retries ("Webhook Retry Logic"), and a lost event must not strand a claim.
@@ -391,3 +391,17 @@ def found_at_payer(claim: PayerClaim, claim_id: str, user: Any) -> bool:
             message=f"{user.username} entered the payer's claim id; looking it up.",
         )
     return engine.check_again(locked.ticket) if locked.ticket else False
+
+
+def register() -> None:
+    """The engine's ticket kind and the recurring jobs, from PayerConfig.ready()."""
+    from revcycle import engine, schedules
+
+    engine.register(engine.Kind(
+        name=KIND, label="Payer claim", service="payer",
+        submit=submit, poll=poll, default_interval=30,
+        # Reviews take "24-48 hours" (guide); keep polling a claim for up to 14 days.
+        max_age_seconds=14 * 24 * 3600,
+    ))
+    schedules.add("payer claims: forget old refused webhooks",
+                  "payer.tasks.prune_webhook_deliveries", 24 * 60)

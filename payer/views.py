@@ -12,9 +12,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from claims import payer_flow
-from claims.payer_forms import PayerClaimForm, initial_from, procedure_code_set
-from claims.payer_models import PayerClaim
+from payer import flow as payer_flow
+from payer.forms import PayerClaimForm, initial_from, procedure_code_set
+from payer.models import PayerClaim
 from revcycle import codes, engine, medcodes
 from revcycle.access import connections_for, get_for_user
 from revcycle.audit import record_event
@@ -55,7 +55,7 @@ def payer_list(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     return render(
         request,
-        "claims/payer_list.html",
+        "payer/list.html",
         {
             "page": page,
             "totals": claims.totals(),
@@ -161,7 +161,7 @@ def payer_new(request: HttpRequest) -> HttpResponse:
         form = PayerClaimForm(initial=initial_from(encounter, connection), user=request.user)
     return render(
         request,
-        "claims/payer_form.html",
+        "payer/form.html",
         {"form": form, "encounter": encounter, "account": account},
     )
 
@@ -184,7 +184,7 @@ def _create(
         )
         return render(
             request,
-            "claims/payer_form.html",
+            "payer/form.html",
             {"form": form, "encounter": encounter, "duplicate": duplicate},
         )
     claim, created = payer_flow.create_claim(
@@ -200,7 +200,7 @@ def _create(
         engine.kick()
     else:
         messages.info(request, "This form was already sent; here is the claim it made.")
-    return redirect("claims:payer_detail", pk=claim.pk)
+    return redirect("payer:detail", pk=claim.pk)
 
 
 @permission_required("view_results")
@@ -209,12 +209,12 @@ def payer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     claim = _load(request, pk)
     if request.htmx and request.GET.get("fragment") == "answer":
         # The live fragment: a few indexed reads, never an API call.
-        response = render(request, "claims/payer_detail.html#answer", _detail_context(claim))
+        response = render(request, "payer/detail.html#answer", _detail_context(claim))
         if not claim.is_waiting:
             response.status_code = HttpResponseStopPolling.status_code
         return response
     record_event(request, "view", claim, detail=f"payer claim {claim.reference}")
-    return render(request, "claims/payer_detail.html", _detail_context(claim))
+    return render(request, "payer/detail.html", _detail_context(claim))
 
 
 def _detail_context(claim: PayerClaim) -> dict[str, Any]:
@@ -246,7 +246,7 @@ def payer_resend(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Re-sent. You confirmed the payer did not have it.")
     else:
         messages.error(request, "Only a claim whose outcome is unknown can be re-sent.")
-    return redirect("claims:payer_detail", pk=claim.pk)
+    return redirect("payer:detail", pk=claim.pk)
 
 
 @permission_required("run_lookups")
@@ -259,7 +259,7 @@ def payer_found(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Looking the claim up at the payer; nothing is re-sent.")
     else:
         messages.error(request, "Enter the payer's claim id (one not used by another claim).")
-    return redirect("claims:payer_detail", pk=claim.pk)
+    return redirect("payer:detail", pk=claim.pk)
 
 
 @permission_required("run_lookups")
@@ -277,4 +277,4 @@ def payer_code(request: HttpRequest) -> HttpResponse:
     else:
         ok = medcodes.is_procedure_code(code)
         text = codes.label(procedure_code_set(code), code) if ok else medcodes.PROCEDURE_HELP
-    return render(request, "claims/payer_code.html", {"text": text, "ok": ok})
+    return render(request, "payer/code.html", {"text": text, "ok": ok})
