@@ -6,8 +6,8 @@ class ClaimsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from claims import export, integrex
+        from claims import export, flow
         from revcycle import batches
 
-        integrex.register()
+        flow.register()
         batches.register(export.SPEC)

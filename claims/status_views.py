@@ -18,8 +18,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from claims import descriptions
 from claims.export import SPEC, export_rows, result_of
+from claims.flow import KIND
 from claims.forms import ClaimStatusForm, facility_defaults, initial_from_encounter
-from claims.integrex import KIND
 from revcycle import csvio, engine
 from revcycle.access import connections_for, default_facility, get_for_user
 from revcycle.audit import record_event

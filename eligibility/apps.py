@@ -6,9 +6,9 @@ class EligibilityConfig(AppConfig):
     verbose_name = "Insurance discovery"
 
     def ready(self) -> None:
-        from eligibility import batch, discovery
+        from eligibility import batch, flow
         from revcycle import batches
 
         # Kind "discovery" on the shared engine; the spec asks for a 15 s poll interval.
-        discovery.register()
+        flow.register()
         batches.register(batch.SPEC)

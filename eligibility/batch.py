@@ -5,10 +5,10 @@ Upload template columns: the request names of the specification's [POST] table
 (`patientFirstName`, ..., `sub.MemberID`, ..., `internalAccountNumber2`). Blank
 `billingProviderNpi` is the facility's NPI; blank `serviceType` is "30".
 
-Export (eligibility.discovery.EXPORT_HEADER): one row per coverage found; a lookup with no
+Export (eligibility.flow.EXPORT_HEADER): one row per coverage found; a lookup with no
 coverage (none found, error, or not finished) has one row. The patient's SSN column is
 masked (`***-**-1234`) in batch exports and in run_batch's file; only the worklist export
-of a manager or admin carries it in full (see discovery.can_export_full_ssn).
+of a manager or admin carries it in full (see flow.can_export_full_ssn).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from eligibility import discovery
+from eligibility import flow
 from eligibility.forms import DiscoveryRequestForm
 from eligibility.models import KIND
 from revcycle import batches
@@ -63,7 +63,7 @@ EXAMPLE_ROW = {
 
 
 def build_request(cleaned: dict[str, Any], facility: Facility) -> dict[str, str]:
-    body = discovery.clean_request(cleaned)
+    body = flow.clean_request(cleaned)
     body["billingProviderNpi"] = body["billingProviderNpi"] or facility.npi
     return body
 
@@ -75,19 +75,19 @@ def summary(cleaned: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def row_defaults(facility: Facility) -> dict[str, str]:
-    return {"billingProviderNpi": facility.npi, "serviceType": discovery.DEFAULT_SERVICE_TYPE}
+    return {"billingProviderNpi": facility.npi, "serviceType": flow.DEFAULT_SERVICE_TYPE}
 
 
 def export_rows(tickets: QuerySet[Ticket]) -> Iterator[list[Any]]:
     """Masked SSNs, coverages prefetched per chunk of 2,000 tickets."""
-    return discovery.export_rows(
+    return flow.export_rows(
         tickets.prefetch_related("coverages").iterator(chunk_size=2000), full_ssn=False)
 
 
 SPEC = batches.BatchSpec(
     kind=KIND, cli_name="discovery", service="integrex", label="Insurance discovery",
     columns=COLUMNS, form_class=DiscoveryRequestForm, build_request=build_request,
-    summary=summary, export_header=discovery.EXPORT_HEADER, export_rows=export_rows,
+    summary=summary, export_header=flow.EXPORT_HEADER, export_rows=export_rows,
     url_namespace="eligibility", ticket_url_name="eligibility:result",
     result_cells_template="eligibility/_result_cells.html",
     result_headers=["Outcome", "Detail"], row_defaults=row_defaults,

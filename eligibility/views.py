@@ -15,7 +15,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from eligibility import discovery
+from eligibility import flow
 from eligibility.batch import SPEC
 from eligibility.forms import LookupForm
 from eligibility.models import KIND, Coverage
@@ -44,7 +44,7 @@ def _prefill(request: HttpRequest) -> tuple[dict[str, Any], Encounter | None]:
     if encounter is None:
         messages.warning(request, f"No account {account} at your facilities.")
         return initial, None
-    values = discovery.request_from_encounter(encounter)
+    values = flow.request_from_encounter(encounter)
     for name in SSN_FIELDS:  # never put an SSN back on a page: it stays on file
         values[name] = ""
     initial.update({k: v for k, v in values.items() if v}, facility=encounter.facility_id,
@@ -106,7 +106,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "page": page, "f": f, "outcomes": OUTCOME_FILTERS,
         "has_open": any(t.is_open for t in page), "urls": SPEC.url_names(),
         "batches": visible_batches(request.user, SPEC).only("id", "filename")[:50],
-        "full_ssn": discovery.can_export_full_ssn(request.user),
+        "full_ssn": flow.can_export_full_ssn(request.user),
     })
 
 
@@ -115,13 +115,13 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
     """The worklist as CSV, one row per coverage. Managers and admins get SSNs in full;
     everyone else masked. Audited with the filters and which it was."""
     tickets, f = filter_tickets(request.user, request.GET)
-    full_ssn = discovery.can_export_full_ssn(request.user)
+    full_ssn = flow.can_export_full_ssn(request.user)
     record_event(request, "export", object_type="eligibility.discovery",
                  detail=f"discovery worklist export ({_filters_for_audit(f)}), "
                         f"{tickets.count()} lookups, ssn={'full' if full_ssn else 'masked'}")
-    rows = discovery.export_rows(
+    rows = flow.export_rows(
         tickets.prefetch_related("coverages").iterator(chunk_size=2000), full_ssn=full_ssn)
-    return csvio.stream_csv("discovery.csv", discovery.EXPORT_HEADER, rows)
+    return csvio.stream_csv("discovery.csv", flow.EXPORT_HEADER, rows)
 
 
 @sensitive_post_parameters(*SSN_FIELDS)
@@ -148,7 +148,7 @@ def new(request: HttpRequest) -> HttpResponse:
                     body[name] = body[name] or on_file.get(name, "")
                 if encounter and encounter.facility_id != facility.pk:
                     encounter = None
-                ticket = discovery.queue_lookup(facility=facility, connection=connection,
+                ticket = flow.queue_lookup(facility=facility, connection=connection,
                                                 body=body, user=request.user,
                                                 encounter=encounter)
                 record_event(request, "submit", ticket, detail=f"discovery ticket {ticket.pk}")
@@ -184,7 +184,7 @@ def result(request: HttpRequest, pk: int) -> HttpResponse:
         "ticket": ticket,
         # A "search again" that ends in an error must not leave the old cards standing.
         "coverages": (ticket.coverages.select_related("applied_by")
-                      if ticket.outcome == discovery.FOUND else []),
+                      if ticket.outcome == flow.FOUND else []),
         "patient": {
             "name": f"{body.get('patientFirstName', '')} {body.get('patientLastName', '')}",
             "dob": body.get("patientDob", ""), "gender": body.get("patientGender", ""),
@@ -192,7 +192,7 @@ def result(request: HttpRequest, pk: int) -> HttpResponse:
             "member_id": body.get("sub.MemberID", ""), "region": body.get("payerName", ""),
             "begin": body.get("beginDos", ""), "end": body.get("endDos", ""),
         },
-        "outcome_label": discovery.OUTCOMES.get(ticket.outcome, ""),
+        "outcome_label": flow.OUTCOMES.get(ticket.outcome, ""),
         "raw_json": _raw_json(request, ticket),
         "can_apply": has_perm(request.user, "run_lookups") and ticket.encounter_id is not None,
     }
@@ -224,7 +224,7 @@ def apply(request: HttpRequest, pk: int) -> HttpResponse:
     if coverage.ticket.encounter is None:
         messages.error(request, "This lookup is not linked to an account; nothing to update.")
         return redirect("eligibility:result", pk=coverage.ticket_id)
-    encounter = discovery.apply_coverage(request, coverage)
+    encounter = flow.apply_coverage(request, coverage)
     messages.success(request, f"Account {encounter.account_number} now bills "
                               f"{encounter.payer_name}, member id {encounter.subscriber_id}.")
     return redirect("eligibility:result", pk=coverage.ticket_id)

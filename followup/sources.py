@@ -4,7 +4,7 @@ importing its models.
 
 A worklist source is a condition over revcycle.Ticket, so the worklist stays one indexed
 query whatever the number of domains. Ticket kinds named here are the engine kinds of the
-domains (claims/integrex.py, eligibility/discovery.py, smartlink/invoices.py,
+domains (claims/flow.py, eligibility/flow.py, smartlink/flow.py,
 payer/flow.py)."""
 
 from __future__ import annotations

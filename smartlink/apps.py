@@ -8,9 +8,9 @@ class SmartlinkConfig(AppConfig):
 
     def ready(self) -> None:
         from revcycle import schedules
-        from smartlink import invoices
+        from smartlink import flow
 
-        invoices.register()
+        flow.register()
         minutes = int(getattr(settings, "SMART_CHECK_MINUTES", 15))
         schedules.add("smart: re-check invoices not billed", "smartlink.tasks.check_open_invoices",
                       minutes)

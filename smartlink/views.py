@@ -20,7 +20,7 @@ from revcycle.access import connections_for, default_facility, facilities_for, g
 from revcycle.audit import record_event
 from revcycle.csvio import stream_csv
 from revcycle.roles import has_perm, permission_required
-from smartlink import client, invoices, visits
+from smartlink import client, flow, visits
 from smartlink.forms import (
     ActivateForm,
     DiagnosisFormSet,
@@ -49,7 +49,7 @@ def desk(request: HttpRequest) -> HttpResponse:
     at_risk = mine.not_billed()
     return render(request, "smartlink/desk.html", {
         "form": LookupForm(facilities=facilities_for(request.user)),
-        "at_risk_count": at_risk.count(), "at_risk_amount": invoices.amount_at_risk(at_risk),
+        "at_risk_count": at_risk.count(), "at_risk_amount": flow.amount_at_risk(at_risk),
         "hours": not_billed_hours(),
         "without_diagnosis": mine.without_diagnosis().select_related("session")[:20],
         "recent": mine.select_related("session")[:15],
@@ -235,7 +235,7 @@ def post_invoice(request: HttpRequest, pk: int) -> HttpResponse:
             session, request, over_balance={"claimed": claimed, "balance": benefit.balance},
             **forms))
     try:
-        invoice = invoices.create_invoice(
+        invoice = flow.create_invoice(
             session=session, benefit=benefit, invoice_number=form.cleaned_data["invoice_number"],
             lines=line_rows, diagnoses=dx_rows, copay_amount=copay, copay_from_smart=smart_copay,
             user=request.user, override_reason=reason if duplicate else "")
@@ -274,7 +274,7 @@ def invoice(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("run_lookups")
 def check_status(request: HttpRequest, pk: int) -> HttpResponse:
     inv = _invoice(request, pk)
-    if invoices.check_now(inv, request.user):
+    if flow.check_now(inv, request.user):
         engine.kick()
         messages.success(request, "Checking the status with Smart.")
     else:
@@ -288,7 +288,7 @@ def record_reason(request: HttpRequest, pk: int) -> HttpResponse:
     inv = _invoice(request, pk)
     form = ReasonForm(request.POST)
     if form.is_valid():
-        invoices.record_not_billed_reason(inv, form.cleaned_data["reason"], request.user)
+        flow.record_not_billed_reason(inv, form.cleaned_data["reason"], request.user)
         record_event(request, "change", inv, detail=f"not-billed reason on invoice {inv.pk}")
         messages.success(request, "Reason recorded.")
     else:
@@ -305,8 +305,8 @@ def late_diagnosis(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
     else:
         try:
-            invoices.send_late_diagnosis(inv, [form.as_diagnosis()], request.user)
-        except invoices.InvoiceProblem as exc:
+            flow.send_late_diagnosis(inv, [form.as_diagnosis()], request.user)
+        except flow.InvoiceProblem as exc:
             messages.error(request, exc.message)
         else:
             record_event(request, "submit", inv, detail=f"late diagnosis on invoice {inv.pk}")
@@ -323,7 +323,7 @@ def _not_billed(request: HttpRequest) -> Any:
 def not_billed(request: HttpRequest) -> HttpResponse:
     rows = _not_billed(request)
     return render(request, "smartlink/not_billed.html", {
-        "rows": rows, "total": invoices.amount_at_risk(rows), "hours": not_billed_hours()})
+        "rows": rows, "total": flow.amount_at_risk(rows), "hours": not_billed_hours()})
 
 
 CSV_HEADER = ["invoice_number", "facility", "visit_number", "benefit", "status", "posted_at",

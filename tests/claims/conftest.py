@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
+from claims.flow import KIND
 from claims.forms import build_request, facility_defaults
-from claims.integrex import KIND
 from revcycle.models import Connection, Facility, Ticket
 
 

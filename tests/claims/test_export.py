@@ -11,7 +11,7 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 
 from claims.export import EXPORT_HEADER, export_rows
-from claims.integrex import parse_claim_info, store
+from claims.flow import parse_claim_info, store
 from revcycle.models import AuditEvent, Ticket
 from tests.claims.helpers import denied_lines, paid_object
 

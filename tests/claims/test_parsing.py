@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from claims.integrex import parse_claim_info
+from claims.flow import parse_claim_info
 from tests.claims.helpers import CLAIM_LEVEL, denied_lines, paid_object
 
 

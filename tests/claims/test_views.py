@@ -8,7 +8,7 @@ import pytest
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 
-from claims.integrex import parse_claim_info, store
+from claims.flow import parse_claim_info, store
 from revcycle.batches import create_batch, get_spec
 from revcycle.models import AuditEvent, Batch, Ticket
 from tests.claims.helpers import denied_lines, paid_object

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
-from eligibility import discovery
+from eligibility import flow
 from eligibility.batch import SPEC
 from eligibility.client import read_coverage
 from revcycle.batches import create_batch, get_spec
@@ -61,10 +61,10 @@ def test_uploading_through_the_shared_page_queues_the_batch(client_for, alice, s
 
 
 def _found(st_marys, integrex, encounter=None):
-    ticket = discovery.queue_lookup(facility=st_marys, connection=integrex, encounter=encounter,
+    ticket = flow.queue_lookup(facility=st_marys, connection=integrex, encounter=encounter,
                                     body={"patientFirstName": "JANE", "patientLastName": "DOE",
                                           "patientSsn": SSN, "internalAccountNumber1": "ACC1001"})
-    discovery.store_coverages(ticket, [read_coverage(coverage()), read_coverage(hmo_coverage())])
+    flow.store_coverages(ticket, [read_coverage(coverage()), read_coverage(hmo_coverage())])
     Ticket.objects.filter(pk=ticket.pk).update(state="done", outcome="found")
     return ticket
 
@@ -75,7 +75,7 @@ def _rows(response):
 
 def test_the_worklist_filters_by_outcome_and_payer(client_for, alice, st_marys, integrex):
     found = _found(st_marys, integrex)
-    none = discovery.queue_lookup(facility=st_marys, connection=integrex,
+    none = flow.queue_lookup(facility=st_marys, connection=integrex,
                                   body={"patientFirstName": "JOHN", "patientLastName": "ROE",
                                         "internalAccountNumber1": "ACC2002"})
     Ticket.objects.filter(pk=none.pk).update(state="done", outcome="none_found")
@@ -95,7 +95,7 @@ def test_a_billers_export_masks_the_ssn_and_is_audited(client_for, alice, st_mar
 
     rows = _rows(client_for(alice).get("/eligibility/export.csv"))
 
-    assert rows[0] == discovery.EXPORT_HEADER and len(rows) == 3
+    assert rows[0] == flow.EXPORT_HEADER and len(rows) == 3
     ssn = rows[0].index("patientSsn")
     assert rows[1][ssn] == "***-**-6789"
     assert SSN not in repr(rows)
@@ -118,7 +118,7 @@ def test_the_batch_export_masks_the_ssn_for_everyone(client_for, maya, st_marys,
 
     rows = _rows(client_for(maya).get(f"/eligibility/batches/{batch.pk}/export.csv"))
 
-    assert rows[0] == discovery.EXPORT_HEADER and len(rows) == 3
+    assert rows[0] == flow.EXPORT_HEADER and len(rows) == 3
     assert SSN not in repr(rows) and "***-**-6789" in repr(rows)
 
 

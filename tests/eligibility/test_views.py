@@ -2,7 +2,7 @@ from unittest import mock
 
 import pytest
 
-from eligibility import discovery
+from eligibility import flow
 from eligibility.client import read_coverage
 from revcycle.models import AuditEvent, Encounter, Ticket
 from tests.eligibility.conftest import SSN, coverage, hmo_coverage
@@ -29,10 +29,10 @@ def no_kick():
 
 
 def _done_ticket(facility, connection, encounter, coverages, outcome="found"):
-    ticket = discovery.queue_lookup(facility=facility, connection=connection,
+    ticket = flow.queue_lookup(facility=facility, connection=connection,
                                     body={**form_data(facility), "patientSsn": SSN},
                                     encounter=encounter)
-    discovery.store_coverages(ticket, [read_coverage(c) for c in coverages])
+    flow.store_coverages(ticket, [read_coverage(c) for c in coverages])
     Ticket.objects.filter(pk=ticket.pk).update(state="done", outcome=outcome,
                                                response=coverages)
     ticket.refresh_from_db()
@@ -48,7 +48,7 @@ def test_posting_the_form_queues_a_ticket_with_the_documented_names(
     assert ticket.kind == "discovery" and ticket.state == "queued"
     assert ticket.request["sub.MemberID"] == "W42"
     assert ticket.request["patientSsn"] == SSN and ticket.request["payerName"] == "CA"
-    assert set(ticket.request) == set(discovery.client.REQUEST_FIELDS)
+    assert set(ticket.request) == set(flow.client.REQUEST_FIELDS)
     assert ticket.account_number == "ACC1001" and ticket.patient_name == "JANE DOE"
     no_kick.assert_called_once()
     assert AuditEvent.objects.filter(action="submit", object_id=str(ticket.pk)).exists()
@@ -154,7 +154,7 @@ def test_another_facilitys_lookup_is_404(client_for, bob, st_marys, integrex, en
 
 def test_the_polling_fragment_carries_no_identifiers_and_stops_when_done(
         client_for, alice, st_marys, integrex, encounter):
-    ticket = discovery.queue_lookup(facility=st_marys, connection=integrex,
+    ticket = flow.queue_lookup(facility=st_marys, connection=integrex,
                                     body=form_data(st_marys), encounter=encounter)
     c = client_for(alice)
     url = f"/eligibility/lookups/{ticket.pk}/"

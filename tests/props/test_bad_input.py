@@ -15,7 +15,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claims.integrex import parse_claim_info
+from claims.flow import parse_claim_info
 from revcycle import batches, csvio, errors
 from revcycle.benchkit import CLAIM_COLUMNS, claim_rows
 from revcycle.http import check_status, parse_body, server_message

@@ -10,14 +10,14 @@ from django.utils import timezone
 
 from revcycle import schedules
 from revcycle.models import AuditEvent, Ticket
-from smartlink import invoices, tasks
+from smartlink import flow, tasks
 from smartlink.models import SmartInvoice, SmartSession
 from tests.smartlink.conftest import BASE, run_due
 
 
 def _posted(active_session, alice, hours_ago, status="pending"):
     benefit = active_session.member.benefits.get(benefit_id="93181")
-    invoice = invoices.create_invoice(
+    invoice = flow.create_invoice(
         session=active_session, benefit=benefit, invoice_number=f"INV{hours_ago}",
         lines=[{"code": "C", "description": "Consultation", "quantity": "1",
                 "unitPrice": "1500.00", "amount": "1500.00"}],

@@ -7,7 +7,7 @@ import requests
 import responses
 
 from revcycle.models import Ticket
-from smartlink import invoices
+from smartlink import flow
 from smartlink.models import SmartInvoice
 from tests.smartlink.conftest import BASE, calls_to, run_due
 
@@ -17,7 +17,7 @@ STATUS = f"{BASE}/api/claim-status"
 
 def _invoice(active_session, alice, diagnoses=None):
     benefit = active_session.member.benefits.get(benefit_id="93181")
-    return invoices.create_invoice(
+    return flow.create_invoice(
         session=active_session, benefit=benefit, invoice_number="INV1500835",
         lines=[{"code": "CONS01", "description": "Consultation", "quantity": "1",
                 "unitPrice": "1500.00", "amount": "1500.00"}],

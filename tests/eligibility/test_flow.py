@@ -2,7 +2,7 @@ import logging
 
 from django.db import connection as db
 
-from eligibility import discovery
+from eligibility import flow
 from eligibility.models import Coverage
 from revcycle import engine
 from revcycle.models import Ticket
@@ -17,7 +17,7 @@ from tests.eligibility.conftest import (
 
 
 def _queue(st_marys, integrex, encounter=None, **body):
-    return discovery.queue_lookup(facility=st_marys, connection=integrex,
+    return flow.queue_lookup(facility=st_marys, connection=integrex,
                                   body=request_body(**body), encounter=encounter)
 
 
@@ -67,8 +67,8 @@ def test_storing_twice_replaces_the_coverages(st_marys, integrex):
     from eligibility.client import read_coverage
 
     ticket = _queue(st_marys, integrex)
-    discovery.store_coverages(ticket, [read_coverage(coverage()), read_coverage(hmo_coverage())])
-    discovery.store_coverages(ticket, [read_coverage(coverage())])
+    flow.store_coverages(ticket, [read_coverage(coverage()), read_coverage(hmo_coverage())])
+    flow.store_coverages(ticket, [read_coverage(coverage())])
 
     assert Coverage.objects.filter(ticket=ticket).count() == 1
 
@@ -118,21 +118,21 @@ def test_export_rows_give_one_row_per_coverage_and_mask_the_ssn(mocked, st_marys
     found = drive(_queue(st_marys, integrex))
     empty = Ticket.objects.get(pk=_queue(st_marys, integrex, internalAccountNumber1="X8").pk)
 
-    rows = list(discovery.export_rows([found, empty]))
+    rows = list(flow.export_rows([found, empty]))
 
     assert len(rows) == 3
-    assert all(len(r) == len(discovery.EXPORT_HEADER) for r in rows)
-    ssn_col = discovery.EXPORT_HEADER.index("patientSsn")
+    assert all(len(r) == len(flow.EXPORT_HEADER) for r in rows)
+    ssn_col = flow.EXPORT_HEADER.index("patientSsn")
     assert {r[ssn_col] for r in rows} == {"***-**-6789"}
-    member = discovery.EXPORT_HEADER.index("sub.MemberID")
+    member = flow.EXPORT_HEADER.index("sub.MemberID")
     assert [r[member] for r in rows[:2]] == ["W900112233", "HM550066077"]
-    full = list(discovery.export_rows([found], full_ssn=True))
+    full = list(flow.export_rows([found], full_ssn=True))
     assert full[0][ssn_col] == SSN
 
 
 def test_only_managers_and_admins_export_the_full_ssn(alice, maya, ada):
-    assert not discovery.can_export_full_ssn(alice)
-    assert discovery.can_export_full_ssn(maya) and discovery.can_export_full_ssn(ada)
+    assert not flow.can_export_full_ssn(alice)
+    assert flow.can_export_full_ssn(maya) and flow.can_export_full_ssn(ada)
 
 
 def test_an_ssn_echoed_in_an_error_message_is_masked(mocked, st_marys, integrex):

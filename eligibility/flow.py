@@ -26,7 +26,7 @@ from revcycle.audit import record_event
 from revcycle.crypto import mask_ssn
 from revcycle.models import Batch, Connection, Encounter, Facility, Ticket
 
-log = logging.getLogger("eligibility.discovery")
+log = logging.getLogger("eligibility.flow")
 
 FOUND, NONE_FOUND, ERROR = "found", "none_found", "error"
 OUTCOMES = {FOUND: "Coverage found", NONE_FOUND: "No coverage found", ERROR: "Error"}
