@@ -1,7 +1,8 @@
 """Settings for revcycle, read from the environment.
 
-Every value has a default that is safe for the demo on one machine; production sets
-SECRET_KEY, FIELD_ENCRYPTION_KEYS, DATABASE_URL, ALLOWED_HOSTS and DEBUG=0.
+DEBUG is off unless DEBUG=1 is set; the demo, the tests and local development set it, and
+with it the other values default to what is safe for the demo on one machine. Production
+sets SECRET_KEY, FIELD_ENCRYPTION_KEYS, DATABASE_URL and ALLOWED_HOSTS.
 """
 
 from __future__ import annotations
@@ -53,12 +54,15 @@ def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = envbool("DEBUG", "1")
+# Off unless the environment turns it on: with DEBUG on, error pages show local variables
+# (secrets included). `make demo`, `make test` and tests/settings.py turn it on.
+DEBUG = envbool("DEBUG", "0")
 # The demo key is only usable with DEBUG on; production must set its own.
 _DEMO_SECRET = "insecure-demo-key-only-for-local-use-never-in-production-0123456789"
 SECRET_KEY = envsecret("SECRET_KEY", _DEMO_SECRET if DEBUG else "")
 if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set when DEBUG is off (for local development set DEBUG=1)")
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
@@ -101,7 +105,9 @@ INSTALLED_APPS = [
     "followup",
 ]
 if SANDBOX_ENABLED:
-    INSTALLED_APPS.append("sandbox")
+    # Ahead of whitenoise's runserver so the sandbox's runserver, which keeps a DEBUG
+    # server on loopback, is the one Django picks (the first app to define a command wins).
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("whitenoise.runserver_nostatic"), "sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

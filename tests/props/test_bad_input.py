@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from claims.flow import parse_claim_info
 from revcycle import batches, csvio, errors
-from revcycle.benchkit import CLAIM_COLUMNS, claim_rows
+from sandbox.benchkit import CLAIM_COLUMNS, claim_rows
 from revcycle.http import check_status, parse_body, server_message
 
 FAST = settings(max_examples=80, deadline=None,

@@ -1,6 +1,6 @@
 """`make bench`: the figures of docs/performance.md, measured on this machine.
 
-Runs on a database of its own (see revcycle/benchkit.py) with DEBUG off, the sandbox served
+Runs on a database of its own (see sandbox/benchkit.py) with DEBUG off, the sandbox served
 by its own gunicorn (threads enough that its latency is the only wait), the app by another
 gunicorn, and the engine by `manage.py qcluster`. Sections: batch, naive, screens, export,
 webhooks (`--only` picks some). Prints one table; exits 1 when a goal is missed."""
@@ -25,8 +25,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 
-from revcycle import benchkit as kit
-from revcycle.benchkit import Figure
+from sandbox import benchkit as kit
+from sandbox.benchkit import Figure
 
 SECTIONS = ("batch", "naive", "screens", "export", "webhooks")
 
@@ -328,8 +328,8 @@ class Command(BaseCommand):
 def fill_tickets(world: kit.World, total: int, report: Any) -> Any:
     """A batch of `total` finished tickets, cloned (with their result rows) from finished
     tickets already in the database, or made up when there are none."""
-    from revcycle.benchkit import clone_tickets
     from revcycle.models import Batch, Ticket
+    from sandbox.benchkit import clone_tickets
 
     started = time.monotonic()
     batch = Batch.objects.create(kind="claim_status", facility=world.facility,
@@ -412,8 +412,8 @@ def consume(response: Any) -> tuple[int, int]:
 
 def webhook_target(world: kit.World, app_root: str, count: int) -> dict[str, Any]:
     """A payer connection with a webhook secret, and claims for the events to update."""
-    from revcycle.benchkit import payer_claims
     from revcycle.models import Connection
+    from sandbox.benchkit import payer_claims
 
     secret = secrets.token_urlsafe(32)
     connection, _ = Connection.objects.update_or_create(

@@ -20,9 +20,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from revcycle import benchkit as kit
-from revcycle.benchkit import Figure
-from revcycle.management.commands.bench import prepare_database, production_env, start_services
+from sandbox import benchkit as kit
+from sandbox.benchkit import Figure
+from sandbox.management.commands.bench import prepare_database, production_env, start_services
 
 
 class Command(BaseCommand):

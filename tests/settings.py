@@ -1,0 +1,14 @@
+"""The settings the test suite runs under: the project's settings with DEBUG on.
+
+DEBUG is off unless the environment turns it on, and the tests need what it brings (the
+demo keys, the sandbox app). pytest-django imports settings before any conftest.py runs,
+so the variable is set here, in the module pyproject.toml names as DJANGO_SETTINGS_MODULE;
+plain `pytest` and `make test` both work. Subprocesses a test starts inherit it; a test
+that wants production values sets DEBUG=0 in its child's environment explicitly.
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "1")
+
+from revcycle.settings import *  # noqa: E402, F403
