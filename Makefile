@@ -6,6 +6,13 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 PYTEST_WORKERS ?= auto
+BENCH_ARGS ?=
+SOAK_ARGS ?=
+# The settings keep DEBUG off unless the environment turns it on. The demo, the bench, the
+# soak and migrate here are development work: they run with DEBUG=1 (demo keys, sandbox,
+# loopback only) unless you set DEBUG yourself. The tests turn it on in tests/settings.py.
+DEBUG ?= 1
+export DEBUG
 
 .PHONY: demo test test-e2e bench soak lint setup migrate clean
 
@@ -30,10 +37,10 @@ test: $(STAMP)
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
 bench: migrate
-	$(PY) manage.py bench
+	$(PY) manage.py bench $(BENCH_ARGS)
 
 soak: migrate
-	$(PY) manage.py soak
+	$(PY) manage.py soak $(SOAK_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

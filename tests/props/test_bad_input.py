@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from claims.flow import parse_claim_info
 from revcycle import batches, csvio, errors
-from sandbox.benchkit import CLAIM_COLUMNS, claim_rows
 from revcycle.http import check_status, parse_body, server_message
+from sandbox.benchkit import CLAIM_COLUMNS, claim_rows
 
 FAST = settings(max_examples=80, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
