@@ -9,7 +9,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from claims import descriptions
 from claims.export import SPEC, export_rows, result_of
+from claims.filters import SORTS, ClaimStatusFilter
 from claims.flow import KIND
 from claims.forms import ClaimStatusForm, facility_defaults, initial_from_encounter
 from revcycle import csvio, engine
@@ -27,42 +27,14 @@ from revcycle.batches import create_single, visible_batches
 from revcycle.models import Encounter, Ticket
 from revcycle.outcomes import OUTCOME_CHOICES
 from revcycle.roles import has_perm, permission_required
-from revcycle.validators import parse_date
 
 PER_PAGE = 50
-SORTS = {
-    "newest": ("-created_at", "-id"),
-    "oldest": ("created_at", "id"),
-    "account": ("account_number", "-id"),
-    "patient": ("patient_name", "-id"),
-    "payer": ("payer", "-id"),
-    "outcome": ("outcome", "-id"),
-    "service": ("-claim_result__date_of_service", "-id"),
-}
 
 
-def filter_tickets(user: Any, params: Any) -> tuple[QuerySet[Ticket], dict[str, str]]:
-    """The worklist's rows for the filters in `params` (a QueryDict)."""
-    tickets = Ticket.objects.for_user(user).of_kind(KIND)
-    f = {k: params.get(k, "").strip() for k in
-         ("outcome", "payer", "dates", "from", "to", "batch", "q", "sort")}
-    if f["outcome"] == "open":
-        tickets = tickets.open()
-    elif f["outcome"]:
-        tickets = tickets.filter(outcome=f["outcome"])
-    if f["payer"]:
-        tickets = tickets.filter(payer__icontains=f["payer"])
-    field = "claim_result__date_of_service" if f["dates"] == "service" else "created_at__date"
-    if start := parse_date(f["from"]):
-        tickets = tickets.filter(**{f"{field}__gte": start})
-    if end := parse_date(f["to"]):
-        tickets = tickets.filter(**{f"{field}__lte": end})
-    if f["batch"].isdigit():
-        tickets = tickets.filter(batch_id=int(f["batch"]))
-    if f["q"]:
-        tickets = tickets.filter(Q(account_number__istartswith=f["q"]) |
-                                 Q(patient_name__icontains=f["q"]))
-    return tickets.order_by(*SORTS.get(f["sort"], SORTS["newest"])), f
+def filter_tickets(request: HttpRequest) -> ClaimStatusFilter:
+    """The worklist's filters over the user's claim status tickets (page and export)."""
+    tickets = Ticket.objects.for_user(request.user).of_kind(KIND).order_by(*SORTS["newest"])
+    return ClaimStatusFilter(request.GET, tickets, request=request)
 
 
 def _filters_for_audit(f: dict[str, str]) -> str:
@@ -75,16 +47,17 @@ def _filters_for_audit(f: dict[str, str]) -> str:
 
 @permission_required("view_results")
 def status_home(request: HttpRequest) -> HttpResponse:
-    tickets, f = filter_tickets(request.user, request.GET)
+    filters = filter_tickets(request)
+    tickets, f = filters.qs, filters.shown
     # The encrypted request and raw answer are not shown on the list: leave them undecrypted.
     rows = tickets.select_related("claim_result", "batch").defer("request", "response")
-    page = Paginator(rows, PER_PAGE).get_page(
-        request.GET.get("page"))
+    page = Paginator(rows, PER_PAGE).get_page(filters.page_number)
     template = "claims/status_home.html"
     if request.htmx:
         template += "#rows"
     return render(request, template, {
-        "page": page, "f": f, "outcomes": OUTCOME_CHOICES, "sorts": list(SORTS),
+        "page": page, "f": f, "filter_notes": filters.notes,
+        "outcomes": OUTCOME_CHOICES, "sorts": list(SORTS),
         "has_open": any(t.is_open for t in page),
         "batches": visible_batches(request.user, SPEC).only("id", "filename")[:50],
         "urls": SPEC.url_names(),
@@ -207,7 +180,8 @@ def check_again_selected(request: HttpRequest) -> HttpResponse:
 
 @permission_required("export_results")
 def status_export(request: HttpRequest) -> HttpResponse:
-    tickets, f = filter_tickets(request.user, request.GET)
+    filters = filter_tickets(request)
+    tickets, f = filters.qs, filters.shown
     count = tickets.count()
     record_event(request, "export", None, object_type="revcycle.ticket",
                  detail=f"claim status export: {count} tickets; filters: {_filters_for_audit(f)}")

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -17,6 +16,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from eligibility import flow
 from eligibility.batch import SPEC
+from eligibility.filters import OUTCOME_FILTERS, DiscoveryFilter
 from eligibility.forms import LookupForm
 from eligibility.models import KIND, Coverage
 from revcycle import csvio, engine
@@ -63,29 +63,13 @@ def _ssns_on_file(form: LookupForm, encounter: Encounter | None) -> dict[str, st
     return on_file
 
 
-OUTCOME_FILTERS = [("found", "Coverage found"), ("none_found", "No coverage found"),
-                   ("error", "Error"), ("open", "In progress")]
 PER_PAGE = 50
 
 
-def filter_tickets(user: Any, params: Any) -> tuple[QuerySet[Ticket], dict[str, str]]:
-    """The worklist's rows for the filters in `params`. `payer` matches the payers found
-    (Ticket.payer holds them once coverage is found; before, the region searched)."""
-    tickets = Ticket.objects.for_user(user).of_kind(KIND)
-    f = {k: params.get(k, "").strip() for k in ("outcome", "payer", "batch", "q")}
-    if f["outcome"] == "open":
-        tickets = tickets.open()
-    elif f["outcome"]:
-        tickets = tickets.filter(outcome=f["outcome"])
-    if f["payer"]:
-        tickets = tickets.filter(Q(payer__icontains=f["payer"]) |
-                                 Q(coverages__payer_id1__iexact=f["payer"])).distinct()
-    if f["batch"].isdigit():
-        tickets = tickets.filter(batch_id=int(f["batch"]))
-    if f["q"]:
-        tickets = tickets.filter(Q(account_number__istartswith=f["q"]) |
-                                 Q(patient_name__icontains=f["q"]))
-    return tickets.order_by("-created_at", "-id"), f
+def filter_tickets(request: HttpRequest) -> DiscoveryFilter:
+    """The worklist's filters over the user's discovery lookups (page and export)."""
+    tickets = Ticket.objects.for_user(request.user).of_kind(KIND).order_by("-created_at", "-id")
+    return DiscoveryFilter(request.GET, tickets, request=request)
 
 
 def _filters_for_audit(f: dict[str, str]) -> str:
@@ -97,13 +81,14 @@ def _filters_for_audit(f: dict[str, str]) -> str:
 @permission_required("view_results")
 def home(request: HttpRequest) -> HttpResponse:
     """The worklist: every discovery lookup of the user's facilities, filtered."""
-    tickets, f = filter_tickets(request.user, request.GET)
-    page = Paginator(tickets.select_related("batch"), PER_PAGE).get_page(request.GET.get("page"))
+    filters = filter_tickets(request)
+    tickets, f = filters.qs, filters.shown
+    page = Paginator(tickets.select_related("batch"), PER_PAGE).get_page(filters.page_number)
     template = "eligibility/home.html"
     if request.htmx:
         template += "#rows"
     return render(request, template, {
-        "page": page, "f": f, "outcomes": OUTCOME_FILTERS,
+        "page": page, "f": f, "filter_notes": filters.notes, "outcomes": OUTCOME_FILTERS,
         "has_open": any(t.is_open for t in page), "urls": SPEC.url_names(),
         "batches": visible_batches(request.user, SPEC).only("id", "filename")[:50],
         "full_ssn": flow.can_export_full_ssn(request.user),
@@ -114,7 +99,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def export(request: HttpRequest) -> StreamingHttpResponse:
     """The worklist as CSV, one row per coverage. Managers and admins get SSNs in full;
     everyone else masked. Audited with the filters and which it was."""
-    tickets, f = filter_tickets(request.user, request.GET)
+    filters = filter_tickets(request)
+    tickets, f = filters.qs, filters.shown
     full_ssn = flow.can_export_full_ssn(request.user)
     record_event(request, "export", object_type="eligibility.discovery",
                  detail=f"discovery worklist export ({_filters_for_audit(f)}), "

@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from followup import dashboard as dash
 from followup import sources, timeline, worklist
+from followup.filters import WorklistFilter
 from followup.models import FollowUp, Note, RecheckPolicy, SavedView
 from revcycle import engine
 from revcycle.access import facilities_for, get_for_user
@@ -23,9 +24,6 @@ from revcycle.csvio import stream_csv
 from revcycle.models import Encounter, Ticket
 from revcycle.outcomes import OUTCOME_LABELS, outcome_advice, outcome_label
 from revcycle.roles import has_perm, permission_required
-
-FILTER_KEYS = ("domain", "outcome", "payer", "age", "amount_min", "amount_max", "assignee",
-               "q", "status", "sort", "size")
 
 
 def _colleagues(user: Any) -> Any:
@@ -60,14 +58,20 @@ def _rows(page: worklist.Page, user: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _worklist_filter(request: HttpRequest) -> WorklistFilter:
+    """The worklist's filters over the tickets that need a person (page and export)."""
+    return WorklistFilter(request.GET, worklist.needing_person(request.user), request=request)
+
+
 @permission_required("view_results")
 def worklist_view(request: HttpRequest) -> HttpResponse:
-    filters = worklist.Filters.from_query(request.GET)
-    qs = filters.apply(worklist.needing_person(request.user), request.user, timezone.localdate())
-    page = worklist.paginate(qs, filters.sort, filters.size, request.GET.get("after", ""))
-    query = {k: request.GET[k] for k in FILTER_KEYS if request.GET.get(k)}
+    filters = _worklist_filter(request)
+    page = worklist.paginate(filters.qs, filters.chosen_sort, filters.page_size, filters.cursor)
+    query = filters.querystring()
     context = {
-        "filters": filters, "page": page, "rows": _rows(page, request.user),
+        "filters": {**filters.shown, "status": filters.chosen_status,
+                    "sort": filters.chosen_sort, "size": filters.page_size},
+        "filter_notes": filters.notes, "page": page, "rows": _rows(page, request.user),
         "querystring": urlencode(query),
         "next_url": "?" + urlencode({**query, "after": page.next_cursor})
         if page.next_cursor else "",
@@ -89,6 +93,40 @@ def worklist_view(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         template += "#table"
     return render(request, template, context)
+
+
+WORKLIST_EXPORT_HEADER = ["ticket", "account", "patient", "domain", "payer", "amount",
+                          "service_date", "age_days", "outcome", "status", "assigned_to"]
+
+
+@permission_required("export_results")
+def worklist_export(request: HttpRequest) -> StreamingHttpResponse:
+    """Every row the worklist's filters select (not one page), in the page's order."""
+    filters = _worklist_filter(request)
+    field, _kind, descending = worklist.SORTS[filters.chosen_sort]
+    tickets = filters.qs.order_by(f"-{field}" if descending else field,
+                                  "-id" if descending else "id")
+    shown = ", ".join(f"{k}={'(search)' if k == 'q' else v}"
+                      for k, v in sorted(filters.querystring().items())) or "none"
+    record_event(request, "export", object_type="followup.worklist",
+                 detail=f"worklist export, {tickets.count()} rows; filters: {shown}"[:500])
+    show_names = has_perm(request.user, "view_results")
+    today = timezone.localdate()
+
+    def row(t: Ticket) -> list[Any]:
+        followup = getattr(t, "followup", None)
+        assignee = followup.assignee if followup else None
+        return [t.pk, t.account_number,
+                t.patient_name if show_names else worklist.mask_name(t.patient_name),
+                sources.DOMAIN_LABELS.get(t.kind, t.kind), t.payer,
+                t.amount if t.amount is not None else "", t.service_date or "",
+                worklist.age_days(t, today), outcome_label(t.outcome or t.state),
+                followup.status if followup else FollowUp.Status.OPEN,
+                assignee.username if assignee else ""]
+
+    rows = (row(t) for t in tickets.select_related("followup__assignee")
+            .iterator(chunk_size=2000))
+    return stream_csv(f"worklist-{today:%Y%m%d}.csv", WORKLIST_EXPORT_HEADER, rows)
 
 
 def _tickets_for(request: HttpRequest) -> list[Ticket]:

@@ -1,11 +1,12 @@
-"""The worklist: one query over the user's tickets that need a person, with filters,
-sorting and keyset paging (a page costs the same few queries at row 100 and row 100,000)."""
+"""The worklist: one query over the user's tickets that need a person (filtered by
+followup.filters), sorting and keyset paging (a page costs the same few queries at row 100
+and row 100,000)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
@@ -77,78 +78,6 @@ def open_items(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
 
 
 @dataclass
-class Filters:
-    domain: str = ""
-    outcome: str = ""
-    payer: str = ""
-    age: str = ""
-    amount_min: Decimal | None = None
-    amount_max: Decimal | None = None
-    assignee: str = ""  # "", "me", "none" or a user id
-    q: str = ""
-    status: str = "open"  # open, resolved, all
-    sort: str = DEFAULT_SORT
-    size: int = 50
-
-    @classmethod
-    def from_query(cls, params: Any) -> Filters:
-        def amount(name: str) -> Decimal | None:
-            try:
-                return Decimal(params.get(name, "").replace(",", "").strip() or "x")
-            except InvalidOperation:
-                return None
-
-        size = params.get("size", "")
-        return cls(
-            domain=params.get("domain", "").strip(),
-            outcome=params.get("outcome", "").strip(),
-            payer=params.get("payer", "").strip(),
-            age=params.get("age", "").strip(),
-            amount_min=amount("amount_min"), amount_max=amount("amount_max"),
-            assignee=params.get("assignee", "").strip(),
-            q=params.get("q", "").strip(),
-            status=params.get("status", "open") or "open",
-            sort=params.get("sort", DEFAULT_SORT) if params.get("sort") in SORTS
-            else DEFAULT_SORT,
-            size=int(size) if size.isdigit() and int(size) in PAGE_SIZES else 50,
-        )
-
-    def apply(self, qs: QuerySet[Ticket], user: Any, today: date) -> QuerySet[Ticket]:
-        if self.domain:
-            qs = qs.filter(kind=self.domain)
-        if self.outcome == "open":
-            qs = qs.filter(state__in=Ticket.OPEN_STATES)
-        elif self.outcome:
-            qs = qs.filter(outcome=self.outcome)
-        if self.payer:
-            qs = qs.filter(payer=self.payer)
-        if self.age:
-            earliest, latest = bucket_range(self.age, today)
-            if latest is not None:
-                qs = qs.filter(age_date__lte=latest)
-            if earliest is not None:
-                qs = qs.filter(age_date__gte=earliest)
-        if self.amount_min is not None:
-            qs = qs.filter(amount__gte=self.amount_min)
-        if self.amount_max is not None:
-            qs = qs.filter(amount__lte=self.amount_max)
-        if self.assignee == "me":
-            qs = qs.filter(followup__assignee=user)
-        elif self.assignee == "none":
-            qs = qs.filter(Q(followup__isnull=True) | Q(followup__assignee__isnull=True))
-        elif self.assignee.isdigit():
-            qs = qs.filter(followup__assignee_id=int(self.assignee))
-        if self.q:
-            qs = qs.filter(Q(account_number__istartswith=self.q) |
-                           Q(patient_name__icontains=self.q))
-        if self.status == "open":
-            qs = open_items(qs)
-        elif self.status == "resolved":
-            qs = qs.filter(followup__status=FollowUp.Status.RESOLVED)
-        return qs
-
-
-@dataclass
 class Page:
     rows: list[Ticket]
     total: int
@@ -157,29 +86,18 @@ class Page:
     is_first: bool
 
 
-def _parse(value: str, kind: str) -> Any:
-    if kind == "date":
-        return date.fromisoformat(value)
-    if kind == "decimal":
-        return Decimal(value)
-    return value
-
-
-def paginate(qs: QuerySet[Ticket], sort: str, size: int, cursor: str = "") -> Page:
-    """Keyset paging on (sort key, id): no OFFSET, so a late page costs what the first does."""
-    field, kind, descending = SORTS[sort]
+def paginate(qs: QuerySet[Ticket], sort: str, size: int,
+             cursor: tuple[Any, int] | None = None) -> Page:
+    """Keyset paging on (sort key, id): no OFFSET, so a late page costs what the first does.
+    `cursor` is the last row's (sort key, id), read by followup.filters.parse_cursor."""
+    field, _kind, descending = SORTS[sort]
     summary = qs.aggregate(n=Count("id"), amount=Sum("amount"))
     ordered = qs.order_by(f"-{field}" if descending else field, "-id" if descending else "id")
-    if cursor:
-        try:
-            raw_value, raw_id = cursor.rsplit("~", 1)
-            value, last_id = _parse(raw_value, kind), int(raw_id)
-        except (ValueError, InvalidOperation):
-            value, last_id = None, None
-        if last_id is not None:
-            op = "lt" if descending else "gt"
-            ordered = ordered.filter(Q(**{f"{field}__{op}": value}) |
-                                     Q(**{field: value, f"id__{op}": last_id}))
+    if cursor is not None:
+        value, last_id = cursor
+        op = "lt" if descending else "gt"
+        ordered = ordered.filter(Q(**{f"{field}__{op}": value}) |
+                                 Q(**{field: value, f"id__{op}": last_id}))
     rows = list(ordered.select_related("followup__assignee", "connection")[: size + 1])
     next_cursor = ""
     if len(rows) > size:
@@ -187,7 +105,7 @@ def paginate(qs: QuerySet[Ticket], sort: str, size: int, cursor: str = "") -> Pa
         last = rows[-1]
         next_cursor = f"{getattr(last, field)}~{last.pk}"
     return Page(rows=rows, total=summary["n"], total_amount=summary["amount"] or Decimal("0"),
-                next_cursor=next_cursor, is_first=not cursor)
+                next_cursor=next_cursor, is_first=cursor is None)
 
 
 def mask_name(name: str) -> str:

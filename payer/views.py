@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django.contrib import messages
@@ -13,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from payer import flow as payer_flow
+from payer.filters import PayerClaimFilter
 from payer.forms import PayerClaimForm, initial_from, procedure_code_set
 from payer.models import PayerClaim
 from revcycle import codes, engine, medcodes
@@ -31,26 +31,18 @@ def _load(request: HttpRequest, pk: int) -> PayerClaim:
     )
 
 
-def _filtered(request: HttpRequest) -> tuple[Any, dict[str, str]]:
+def _filtered(request: HttpRequest) -> PayerClaimFilter:
+    """The list's filters over the user's payer claims (page and export)."""
     claims = PayerClaim.objects.for_user(request.user).select_related("connection")
-    f = {k: request.GET.get(k, "").strip() for k in ("status", "connection", "from", "to")}
-    if f["status"] in Status.values:
-        claims = claims.filter(status=f["status"])
-    if f["connection"].isdigit():
-        claims = claims.filter(connection_id=int(f["connection"]))
-    for key, lookup in (("from", "created_at__date__gte"), ("to", "created_at__date__lte")):
-        try:
-            claims = claims.filter(**{lookup: date.fromisoformat(f[key])}) if f[key] else claims
-        except ValueError:
-            f[key] = ""
-    return claims, f
+    return PayerClaimFilter(request.GET, claims, request=request)
 
 
 @permission_required("view_results")
 @require_GET
 def payer_list(request: HttpRequest) -> HttpResponse:
-    claims, filters = _filtered(request)
-    page = Paginator(claims, 50).get_page(request.GET.get("page"))
+    filterset = _filtered(request)
+    claims, filters = filterset.qs, filterset.shown
+    page = Paginator(claims, 50).get_page(filterset.page_number)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -61,6 +53,7 @@ def payer_list(request: HttpRequest) -> HttpResponse:
             "totals": claims.totals(),
             "count": claims.count(),
             "filters": filters,
+            "filter_notes": filterset.notes,
             "statuses": Status.choices,
             "connections": connections_for(request.user, "payer"),
             "query": query.urlencode(),
@@ -121,8 +114,8 @@ def _export_row(claim: PayerClaim) -> list[Any]:
 @permission_required("export_results")
 @require_GET
 def payer_export(request: HttpRequest) -> HttpResponse:
-    claims, filters = _filtered(request)
-    claims = claims.select_related("ticket")
+    filterset = _filtered(request)
+    claims, filters = filterset.qs.select_related("ticket"), filterset.shown
     shown = ",".join(f"{k}={v}" for k, v in filters.items() if v)
     record_event(
         request,

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from followup import worklist
+from followup.filters import WorklistFilter
 from followup.models import FollowUp, RecheckPolicy
 from tests.followup.conftest import make_ticket
 
@@ -100,6 +101,6 @@ def test_the_age_filter_selects_by_bucket_in_the_database(alice, integrex):
     make_ticket(integrex, service_date=today - timedelta(days=95), account="A95")
     make_ticket(integrex, service_date=None, age_days=5, account="A5")
     for bucket, expected in (("31-60", {"A45"}), ("90+", {"A95"}), ("0-30", {"A5"})):
-        filters = worklist.Filters(age=bucket)
-        qs = filters.apply(worklist.needing_person(alice), alice, today)
+        filters = WorklistFilter({"age": bucket}, worklist.needing_person(alice))
+        qs = filters.qs
         assert set(qs.values_list("account_number", flat=True)) == expected

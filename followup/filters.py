@@ -1,0 +1,155 @@
+"""The worklist's filters and its keyset cursor, shared by the page, its CSV export and
+saved views (a saved view is the query string of these parameters)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from followup import sources
+from followup.models import FollowUp
+from followup.worklist import AGE_BUCKETS, DEFAULT_SORT, PAGE_SIZES, SORTS, bucket_range, open_items
+from revcycle.filtering import MAX_ID, AmountFilter, ListFilterSet
+from revcycle.models import Ticket
+
+STATUSES = [("open", "Open"), ("resolved", "Resolved"), ("all", "All")]
+
+
+class AssigneeField(forms.CharField):
+    """"me", "none" or a colleague's user id."""
+
+    def clean(self, value: Any) -> str:
+        value = super().clean(value)
+        if value in ("", "me", "none") or (value.isdigit() and 1 <= int(value) <= MAX_ID):
+            return value
+        raise forms.ValidationError("choose me, nobody or a person from the list")
+
+
+class AssigneeFilter(django_filters.Filter):
+    field_class = AssigneeField
+
+
+def parse_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+    """`<sort key>~<id>` as `paginate` writes it; ValueError for anything else (NaN, a
+    date that is not one, an id past 2^63, a NUL the database would refuse)."""
+    raw_value, raw_id = cursor.rsplit("~", 1)
+    kind = SORTS[sort][1]
+    last_id = int(raw_id)
+    if not 1 <= last_id <= MAX_ID or "\x00" in raw_value:
+        raise ValueError(cursor)
+    if kind == "date":
+        return date.fromisoformat(raw_value), last_id
+    if kind == "decimal":
+        try:
+            value = Decimal(raw_value)
+        except InvalidOperation as exc:
+            raise ValueError(raw_value) from exc
+        if not value.is_finite() or abs(value) >= Decimal("1e10"):
+            raise ValueError(raw_value)
+        return value, last_id
+    return raw_value, last_id
+
+
+class WorklistForm(forms.Form):
+    """Paging fields of the worklist: rows per page and the keyset cursor."""
+
+    size = forms.TypedChoiceField(label="rows per page", required=False, coerce=int,
+                                  choices=[(str(s), s) for s in PAGE_SIZES])
+    after = forms.CharField(label="page position", required=False, max_length=200)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("after"):
+            sort = data.get("sort") or DEFAULT_SORT
+            try:
+                data["after"] = parse_cursor(data["after"], sort)
+            except (ValueError, KeyError):
+                self.add_error("after", "start from the first page")
+        return data
+
+
+class WorklistFilter(ListFilterSet):
+    domain = django_filters.ChoiceFilter(
+        label="Domain", field_name="kind",
+        choices=lambda: list(sources.DOMAIN_LABELS.items()))
+    # Free text on purpose: a saved view may name any service's outcome.
+    outcome = django_filters.CharFilter(label="Outcome", method="filter_outcome")
+    payer = django_filters.CharFilter(label="Payer", field_name="payer")
+    age = django_filters.ChoiceFilter(label="Age (days)",
+                                      choices=[(b[0], b[0]) for b in AGE_BUCKETS],
+                                      method="filter_age")
+    amount_min = AmountFilter(label="Amount from", field_name="amount", lookup_expr="gte")
+    amount_max = AmountFilter(label="Amount to", field_name="amount", lookup_expr="lte")
+    assignee = AssigneeFilter(label="Assigned to", method="filter_assignee")
+    q = django_filters.CharFilter(label="Account or patient", method="filter_search")
+    status = django_filters.ChoiceFilter(label="Status", choices=STATUSES, method="keep")
+    sort = django_filters.ChoiceFilter(label="Sort", choices=[(k, k) for k in SORTS],
+                                       method="keep")
+
+    class Meta:
+        model = Ticket
+        fields: list[str] = []
+        form = WorklistForm
+
+    def filter_queryset(self, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+        # The status filter has a default ("open"): it applies when the field is blank too.
+        queryset = super().filter_queryset(queryset)
+        if self.chosen_status == "open":
+            return open_items(queryset)
+        if self.chosen_status == "resolved":
+            return queryset.filter(followup__status=FollowUp.Status.RESOLVED)
+        return queryset
+
+    def keep(self, qs: QuerySet[Ticket], name: str, value: Any) -> QuerySet[Ticket]:
+        return qs  # status: see filter_queryset; sort: paging orders the rows
+
+    def filter_outcome(self, qs: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        return qs.filter(state__in=Ticket.OPEN_STATES) if value == "open" else qs.filter(
+            outcome=value)
+
+    def filter_age(self, qs: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        earliest, latest = bucket_range(value, timezone.localdate())
+        if latest is not None:
+            qs = qs.filter(age_date__lte=latest)
+        if earliest is not None:
+            qs = qs.filter(age_date__gte=earliest)
+        return qs
+
+    def filter_assignee(self, qs: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        if value == "me":
+            return qs.filter(followup__assignee=self.request.user)
+        if value == "none":
+            return qs.filter(Q(followup__isnull=True) | Q(followup__assignee__isnull=True))
+        return qs.filter(followup__assignee_id=int(value))
+
+    def filter_search(self, qs: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        return qs.filter(Q(account_number__istartswith=value) | Q(patient_name__icontains=value))
+
+    @property
+    def chosen_status(self) -> str:
+        return self.cleaned("status", "open")
+
+    @property
+    def chosen_sort(self) -> str:
+        return self.cleaned("sort", DEFAULT_SORT)
+
+    @property
+    def page_size(self) -> int:
+        return self.cleaned("size", 50)
+
+    @property
+    def cursor(self) -> tuple[Any, int] | None:
+        return self.cleaned("after")
+
+    def querystring(self) -> dict[str, str]:
+        """The valid filters as parameters: the next page's link and a saved view."""
+        params = {k: v for k, v in self.shown.items() if v}
+        if self.cleaned("size"):
+            params["size"] = str(self.page_size)
+        return params

@@ -1,0 +1,119 @@
+"""The one filter layer every list shares: a django-filter FilterSet that ignores each bad
+value on its own and says so, so a list and its CSV export read a query string the same way
+and crafted parameters (NaN, Infinity, 1e999, ids past 2^63, unknown choices) never
+reach the database.
+
+Each list's FilterSet lives in its app's `filters.py` and derives from `ListFilterSet`.
+Paging parameters (`page`, a keyset cursor) are fields of the FilterSet's form too, so they
+are validated in the same place, but they do not filter."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+
+MAX_ID = 2**63 - 1  # the largest primary key PostgreSQL's bigint (and SQLite) can hold
+MAX_PAGE = 1_000_000
+# The amounts we store fit in max_digits=12, decimal_places=2; anything larger matches
+# nothing, and an unbounded number (1e999) would only cost the database a cast.
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
+class IdField(forms.IntegerField):
+    """A primary key as typed in a URL: a whole number from 1 to 2^63 - 1."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+class AmountField(forms.DecimalField):
+    """Money as people type it: `1,234.50` and `$12` read; NaN and Infinity are refused by
+    DecimalField itself, and the bounds refuse 1e999 and negative amounts."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", Decimal("0"))
+        kwargs.setdefault("max_value", MAX_AMOUNT)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Decimal | None:
+        if isinstance(value, str):
+            value = value.replace(",", "").replace("$", "").strip()
+        return super().to_python(value)
+
+
+class IdFilter(django_filters.Filter):
+    field_class = IdField
+
+
+class AmountFilter(django_filters.Filter):
+    field_class = AmountField
+
+
+class PageForm(forms.Form):
+    """The form under a numbered-page list: `page` is checked here, once, with the filters."""
+
+    page = forms.IntegerField(label="page number", required=False, min_value=1,
+                              max_value=MAX_PAGE)
+
+
+def _sentence(message: str) -> str:
+    """Django's "Enter a number." as the tail of our sentence: "enter a number"."""
+    message = str(message).rstrip(".")
+    return message[:1].lower() + message[1:]
+
+
+class ListFilterSet(django_filters.FilterSet):
+    """A FilterSet that drops each invalid value (django-filter filters with the valid
+    ones only) and keeps a note per dropped value for the page to show."""
+
+    class Meta:
+        form = PageForm
+
+    def __init__(self, data: Any = None, queryset: QuerySet[Any] | None = None, *,
+                 request: Any = None, **kwargs: Any) -> None:
+        # Always bound: an empty query string is a valid "no filters", and an unbound
+        # FilterSet would skip validation and default filtering alike.
+        super().__init__(data if data is not None else {}, queryset, request=request, **kwargs)
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        # The form also carries paging fields, which are not filters.
+        for name, value in self.form.cleaned_data.items():
+            if name in self.filters:
+                queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+    @property
+    def notes(self) -> list[str]:
+        """One sentence per ignored parameter: "Ignored the filter 'Amount from': ..."."""
+        notes = []
+        for name, errors in self.form.errors.items():
+            field = self.form.fields.get(name)
+            label = str(field.label) if field is not None and field.label else name
+            what = f"the filter '{label}'" if name in self.filters else f"the {label}"
+            notes.extend(f"Ignored {what}: {_sentence(error)}" for error in errors)
+        return notes
+
+    @property
+    def shown(self) -> dict[str, str]:
+        """The values to show back in the filter form and to record in the audit log: what
+        was typed for each valid parameter, blank for the ignored ones."""
+        self.form.is_valid()
+        return {name: ("" if name in self.form.errors else
+                       str(self.form.data.get(self.form.add_prefix(name), "")).strip())
+                for name in self.filters}
+
+    def cleaned(self, name: str, default: Any = None) -> Any:
+        """A valid parameter's value (a page number, a cursor), else `default`."""
+        self.form.is_valid()
+        value = self.form.cleaned_data.get(name)
+        return default if value in (None, "") else value
+
+    @property
+    def page_number(self) -> int:
+        return self.cleaned("page", 1)
