@@ -5,7 +5,7 @@ from followup import views
 app_name = "followup"
 urlpatterns = [
     path("", views.worklist_view, name="worklist"),
-    path("export/", views.worklist_export, name="worklist_export"),
+    path("export.csv", views.worklist_export, name="worklist_export"),
     path("actions/", views.act, name="act"),
     path("views/", views.save_view, name="save_view"),
     path("views/<int:pk>/delete/", views.delete_view, name="delete_view"),

@@ -13,7 +13,7 @@ urlpatterns = [
     path("encounters/", views.encounters, name="encounters"),
     path("encounters/<int:pk>/", views.encounter_detail, name="encounter_detail"),
     path("audit/", views.audit_log, name="audit_log"),
-    path("audit/export/", views.audit_export, name="audit_export"),
+    path("audit/export.csv", views.audit_export, name="audit_export"),
     path("admin/", admin.site.urls),
     # Before claims/: the payer app keeps the paths it had inside the claims app.
     path("claims/payer/", include("payer.urls")),
