@@ -26,7 +26,10 @@ class AssigneeField(forms.CharField):
 
     def clean(self, value: Any) -> str:
         value = super().clean(value)
-        if value in ("", "me", "none") or (value.isdigit() and 1 <= int(value) <= MAX_ID):
+        # isascii: "²".isdigit() is true but int("²") fails; the length keeps int() from
+        # refusing 5,000 digits (Python's limit on int conversions).
+        if value in ("", "me", "none") or (value.isascii() and value.isdigit()
+                                           and len(value) <= 19 and 1 <= int(value) <= MAX_ID):
             return value
         raise forms.ValidationError("choose me, nobody or a person from the list")
 
