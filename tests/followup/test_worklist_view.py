@@ -175,3 +175,17 @@ def test_saved_views_belong_to_their_owner(client_for, alice, maya):
     assert "My denials" in body and "?outcome=denied" in body
     client_for(maya)
     assert "My denials" not in client.get(URL).content.decode()
+
+
+def test_a_saved_view_keeps_the_valid_filters_and_drops_the_ignored_ones(client_for, alice,
+                                                                         integrex):
+    make_ticket(integrex, account="A-CHEAP", amount="50.00")
+    make_ticket(integrex, account="A-DEAR", amount="500.00")
+    client = client_for(alice)
+    page = client.get(URL, {"amount_min": "NaN", "payer": "AETNA", "sort": "-amount"})
+    assert page.context["querystring"] == "payer=AETNA&sort=-amount"
+    client.post(reverse("followup:save_view"), {"name": "Aetna",
+                                                "querystring": page.context["querystring"]})
+    saved = SavedView.objects.get(user=alice, name="Aetna")
+    rows = client.get(f"{URL}?{saved.querystring}").context["rows"]
+    assert [r["ticket"].account_number for r in rows] == ["A-DEAR", "A-CHEAP"]
