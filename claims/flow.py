@@ -13,13 +13,12 @@ from typing import Any
 
 from django.db import transaction
 
-from revcycle import engine, errors
+from revcycle import engine, errors, parse
 from revcycle.api import call
 from revcycle.csvio import lenient_get
 from revcycle.http import server_message
 from revcycle.models import Connection, Ticket
 from revcycle.outcomes import ERROR, NOT_FOUND, plain_outcome
-from revcycle.validators import parse_amount
 
 KIND = "claim_status"
 PATH = "claim-info"
@@ -55,31 +54,20 @@ def get_claim_response(connection: Connection, remote_id: str,
 
 
 def _text(data: dict[str, Any], *names: str) -> str:
-    value = lenient_get(data, *names, default="")
-    if value is None:
-        return ""
-    text = str(value).strip()
-    return "" if text.lower() == "null" else text
+    return parse.text(lenient_get(data, *names, default=None))
 
 
 def _date(data: dict[str, Any], *names: str) -> date | None:
-    text = _text(data, *names)
-    try:
-        return date.fromisoformat(text[:10]) if text else None
-    except ValueError:
-        return None
+    return parse.day(lenient_get(data, *names, default=None))
 
 
-def _amount(data: dict[str, Any], *names: str) -> Decimal | None:
-    return parse_amount(_text(data, *names) or None)
+def _amount(data: dict[str, Any], *names: str, max_digits: int = 14) -> Decimal | None:
+    # ClaimStatusResult and ServiceLine amounts are DecimalField(max_digits=14).
+    return parse.amount(lenient_get(data, *names, default=None), max_digits=max_digits)
 
 
 def _int(data: dict[str, Any], *names: str) -> int | None:
-    text = _text(data, *names)
-    try:
-        return int(Decimal(text)) if text else None
-    except (ArithmeticError, ValueError):  # "NaN" and "Infinity" parse, then won't convert
-        return None
+    return parse.integer(lenient_get(data, *names, default=None))
 
 
 @dataclass
@@ -168,7 +156,7 @@ def _line(item: dict[str, Any]) -> Line:
         procedure_qualifier=_text(item, "procedureCdQual"),
         procedure_code=_text(item, "procedureCd"),
         revenue_code=_text(item, "revenueCd"),
-        units=_amount(item, "svcLnQty"),
+        units=_amount(item, "svcLnQty", max_digits=10),
         charge_amount=_amount(item, "chargeAmt"),
         payment_amount=_amount(item, "paymentAmt"),
         allowed_amount=_amount(item, "allowedAmount"),

@@ -13,12 +13,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from revcycle import api, errors
+from revcycle import api, errors, parse
 from revcycle.csvio import lenient_get, normalise_key
 from revcycle.http import server_message
 from revcycle.logfilters import redact
 from revcycle.models import Connection
-from revcycle.validators import parse_amount
 
 PATH = "insurance-discovery"
 
@@ -131,40 +130,17 @@ class DiscoveryAnswer:
     error: str = ""
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    text = str(value).strip()
-    return "" if text.lower() == "null" else text
-
-
-def _date(value: Any) -> date | None:
-    text = _text(value)
-    try:
-        return date.fromisoformat(text[:10]) if text else None
-    except ValueError:
-        return None
-
-
-def _flag(value: Any) -> bool | None:
-    text = _text(value).lower()
-    if text in ("true", "t", "y", "yes", "1"):
-        return True
-    if text in ("false", "f", "n", "no", "0"):
-        return False
-    return None
-
-
 def read_coverage(raw: dict[str, Any]) -> CoverageData:
     """Type one coverage, reading every key leniently."""
     data = CoverageData(raw=raw)
     for name, keys in TEXT_KEYS:
-        data.text[name] = _text(lenient_get(raw, *keys))
+        data.text[name] = parse.text(lenient_get(raw, *keys))
     for name, keys in DATE_KEYS:
-        data.dates[name] = _date(lenient_get(raw, *keys))
+        data.dates[name] = parse.day(lenient_get(raw, *keys))
     for name, keys in AMOUNT_KEYS:
-        data.amounts[name] = parse_amount(_text(lenient_get(raw, *keys)))
-    data.payer_tpa = _flag(lenient_get(raw, "payerTPA"))
+        # Coverage amounts are DecimalField(max_digits=12, decimal_places=2).
+        data.amounts[name] = parse.amount(lenient_get(raw, *keys))
+    data.payer_tpa = parse.flag(lenient_get(raw, "payerTPA"))
     return data
 
 
@@ -207,7 +183,7 @@ def submit_discovery(connection: Connection, body: dict[str, Any], *,
     """[POST] Insurance Discovery Request: returns the request's id."""
     response = _call(connection, "POST", json=body, ticket_id=ticket_id)
     data = response.data
-    remote_id = _text(lenient_get(data, "id")) if isinstance(data, dict) else ""
+    remote_id = parse.text(lenient_get(data, "id")) if isinstance(data, dict) else ""
     if not remote_id:
         raise errors.BadResponse(
             server_message(data, "Integrex accepted the request but returned no id."),

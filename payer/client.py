@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from revcycle import api, errors
+from revcycle import api, errors, parse
 from revcycle.models import Connection
-from revcycle.validators import parse_date
 
 STATUSES = ("approved", "under_review", "rejected")
 
@@ -34,21 +33,16 @@ class ClaimAnswer:
 
 
 def amount(value: Any) -> Decimal | None:
-    if value in (None, "", "null"):
-        return None
-    try:
-        result = Decimal(str(value).replace(",", "").strip()).quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError):
-        return None
-    return result if result.is_finite() else None
+    # Payer claim amounts are DecimalField(max_digits=12, decimal_places=2).
+    return parse.amount(value)
 
 
 def day(value: Any) -> date | None:
-    return parse_date(str(value)) if value else None
+    return parse.day(value)
 
 
 def _text(value: Any, limit: int = 500) -> str:
-    return "" if value is None else str(value)[:limit]
+    return parse.text(value, limit)
 
 
 def parse_answer(data: Any, http_status: int | None = None) -> ClaimAnswer:

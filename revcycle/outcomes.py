@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from revcycle.validators import parse_amount
+from revcycle import parse
 
 PAID = "paid"
 DENIED = "denied"
@@ -81,7 +81,7 @@ def plain_outcome(
     if category in CATEGORY_OUTCOMES:
         return CATEGORY_OUTCOMES[category]
     if category in PAID_IF_PAYMENT:
-        payment = parse_amount(payment_amount)
+        payment = parse.amount(payment_amount, max_digits=14)
         return PAID if payment is not None and payment > 0 else DENIED
     # Pending (P0-P5) and requests for more information (R0-R17): the payer is still on it.
     if category[:1] in ("P", "R") and category[1:].isdigit():

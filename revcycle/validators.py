@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
+
+from revcycle import parse
 
 
 def npi_is_valid(npi: str) -> bool:
@@ -46,27 +47,9 @@ def normalise_ssn(value: str) -> str:
     return f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"
 
 
-def parse_amount(value: str | Decimal | float | None) -> Decimal | None:
-    """Amounts arrive as strings, sometimes empty or the text null."""
-    if value is None:
-        return None
-    text = str(value).strip().replace(",", "").replace("$", "")
-    if text == "" or text.lower() in ("null", "none", "n/a"):
-        return None
-    try:
-        return Decimal(text).quantize(Decimal("0.01"))
-    except InvalidOperation:
-        return None
-
-
-def parse_date(value: str | date | None) -> date | None:
-    """yyyy-mm-dd (the services' format) or None for empty, "null" or unreadable text."""
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip()[:10])
-    except ValueError:
-        return None
+# Kept under their old names for forms and filters; the reading itself lives in parse.py.
+parse_amount = parse.amount
+parse_date = parse.day
 
 
 def validate_not_future(value: date) -> None:

@@ -14,11 +14,10 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from revcycle import errors
+from revcycle import errors, parse
 from revcycle.api import call
 from revcycle.csvio import lenient_get
 from revcycle.models import Connection
-from revcycle.validators import parse_amount
 
 SESSION_HOURS = 24
 
@@ -83,8 +82,12 @@ class ClaimStatus:
 
 
 def _text(data: dict[str, Any], *names: str) -> str:
-    value = lenient_get(data, *names)
-    return "" if value is None else str(value).strip()
+    return parse.text(lenient_get(data, *names, default=None))
+
+
+def _amount(data: dict[str, Any], *names: str) -> Decimal | None:
+    # Benefit limits and balances are DecimalField(max_digits=14, decimal_places=2).
+    return parse.amount(lenient_get(data, *names, default=None), max_digits=14)
 
 
 def _when(value: Any) -> datetime | None:
@@ -152,8 +155,8 @@ def member(connection: Connection, patient_number: str, session_id: str) -> Memb
     data = _object(response.data, "member")
     benefits = [
         Benefit(benefit_id=_text(b, "benefitId", "id"), name=_text(b, "name", "benefitName"),
-                limit=parse_amount(_text(b, "limit", "benefitLimit")),
-                balance=parse_amount(_text(b, "balance", "availableBalance", "amount")))
+                limit=_amount(b, "limit", "benefitLimit"),
+                balance=_amount(b, "balance", "availableBalance", "amount"))
         for b in _list(lenient_get(data, "benefits", default=[]), "benefits") if isinstance(b, dict)
     ]
     return Member(
@@ -172,7 +175,7 @@ def copayment(connection: Connection, benefit_id: str, provider_key: str,
     response = call(connection, "GET", "api/copayment", params={
         "benefitId": benefit_id, "providerKey": provider_key, "visitNumber": visit_number})
     data = _object(response.data, "co-pay")
-    amount = parse_amount(_text(data, "copayAmount", "copay", "amount"))
+    amount = _amount(data, "copayAmount", "copay", "amount")
     if amount is None:
         raise errors.BadResponse("Smart's co-pay answer carries no amount.")
     return Copay(kind=_text(data, "copayType", "type") or "FIXED", amount=amount)

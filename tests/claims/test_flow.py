@@ -204,3 +204,22 @@ def test_two_owners_racing_on_one_ticket_only_one_wins(make_ticket):
     engine.run_step(ticket.pk, "owner-b")
     ticket.refresh_from_db()
     assert ticket.attempts == 0 and ticket.lease_owner == "owner-a"
+
+
+@responses.activate
+def test_a_nan_payment_amount_is_stored_as_missing_and_done_on_the_first_try(make_ticket):
+    # Decimal reads "NaN" without complaint and the DecimalField then refuses it at save:
+    # the engine used to retry this good answer until it gave up.
+    mock_token(responses)
+    responses.add(responses.POST, CLAIM_URL, json={"id": REMOTE_ID})
+    answer = paid_object() | {"paymentAmt": "NaN", "allowedAmount": "Infinity",
+                              "chargeAmt": "-Infinity"}
+    responses.add(responses.GET, CLAIM_URL, json=answer)
+    ticket = step(step(make_ticket()))
+    assert ticket.state == Ticket.State.DONE
+    assert ticket.attempts == 1 and ticket.last_error == ""
+    result = ClaimStatusResult.objects.get(ticket=ticket)
+    assert result.payment_amount is None and result.charge_amount is None
+    line = result.lines.get()
+    assert line.payment_amount is None and line.allowed_amount is None
+    assert line.units == Decimal("1.00")

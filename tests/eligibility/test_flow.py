@@ -44,6 +44,24 @@ def test_several_coverages_are_stored_as_typed_rows_with_their_raw_json(
     assert ticket.response[1]["integrexId"] == "IX7654321"
 
 
+def test_nan_and_infinite_amounts_are_stored_as_missing_and_done_on_the_first_try(
+        mocked, st_marys, integrex):
+    # The same hole as claim status: Decimal("NaN") parses, the DecimalField refuses it.
+    mocked.post(DISCOVERY_URL, json={"id": "r-nan"})
+    mocked.get(DISCOVERY_URL, json=[coverage(**{
+        "oop($)IndivInNetwork": "NaN", "oop($)IndivInNetworkRemaining": "Infinity",
+        "ded($)FamilyOutOfNetwork": "-Infinity", "copay($)Specialist": "$40.00"})])
+
+    ticket = drive(_queue(st_marys, integrex))
+
+    assert (ticket.state, ticket.outcome, ticket.last_error) == ("done", "found", "")
+    assert ticket.attempts == 1
+    row = ticket.coverages.get()
+    assert row.oop_indiv_in is None and row.oop_indiv_in_remaining is None
+    assert row.ded_family_out is None
+    assert str(row.copay_specialist) == "40.00"
+
+
 def test_an_empty_list_is_none_found_not_an_error(mocked, st_marys, integrex):
     mocked.post(DISCOVERY_URL, json={"id": "r-2"})
     mocked.get(DISCOVERY_URL, json=[])
