@@ -6,8 +6,12 @@ class ClaimsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from claims import export, flow
-        from revcycle import batches
+        # Every registry (engine kinds, batch specs, schedules, follow-up domains) is
+        # filled the same way: ready() registers declarations the app's modules hold.
+        from claims import export, flow, worklist
+        from followup import sources
+        from revcycle import batches, engine
 
-        flow.register()
+        engine.register(flow.ENGINE_KIND)
         batches.register(export.SPEC)
+        sources.register(worklist.DOMAIN)

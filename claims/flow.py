@@ -258,7 +258,6 @@ def poll(ticket: Ticket) -> engine.Step:
                        store=lambda: store(ticket, info))
 
 
-def register() -> None:
-    engine.register(engine.Kind(name=KIND, label="Claim status", service="integrex",
-                                submit=submit, poll=poll, default_interval=15,
-                                idempotent=True))
+# Registered from ClaimsConfig.ready().
+ENGINE_KIND = engine.Kind(name=KIND, label="Claim status", service="integrex",
+                          submit=submit, poll=poll, default_interval=15, idempotent=True)

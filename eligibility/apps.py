@@ -6,9 +6,10 @@ class EligibilityConfig(AppConfig):
     verbose_name = "Insurance discovery"
 
     def ready(self) -> None:
-        from eligibility import batch, flow
-        from revcycle import batches
+        from eligibility import batch, flow, worklist
+        from followup import sources
+        from revcycle import batches, engine
 
-        # Kind "discovery" on the shared engine; the spec asks for a 15 s poll interval.
-        flow.register()
+        engine.register(flow.ENGINE_KIND)
         batches.register(batch.SPEC)
+        sources.register(worklist.DOMAIN)

@@ -141,10 +141,9 @@ def store_coverages(ticket: Ticket, coverages: Iterable[client.CoverageData]) ->
         Ticket.objects.filter(pk=ticket.pk).update(payer=found[:200])
 
 
-def register() -> None:
-    engine.register(engine.Kind(name=KIND, label="Insurance discovery", service="integrex",
-                                submit=submit, poll=poll, default_interval=15,
-                                idempotent=True))
+# Registered from EligibilityConfig.ready(); the spec asks for a 15 s poll interval.
+ENGINE_KIND = engine.Kind(name=KIND, label="Insurance discovery", service="integrex",
+                          submit=submit, poll=poll, default_interval=15, idempotent=True)
 
 
 # Using a coverage -------------------------------------------------------------------

@@ -9,5 +9,7 @@ class FollowupConfig(AppConfig):
         from followup import signals  # noqa: F401  (admin permissions after migrate)
         from revcycle import schedules
 
-        schedules.add("follow-up: scheduled claim re-checks", "followup.tasks.run_rechecks", 15)
-        schedules.add("follow-up: daily digest", "followup.tasks.send_daily_digests", 1440)
+        schedules.register(schedules.Recurring(
+            "follow-up: scheduled claim re-checks", "followup.tasks.run_rechecks", 15))
+        schedules.register(schedules.Recurring(
+            "follow-up: daily digest", "followup.tasks.send_daily_digests", 1440))

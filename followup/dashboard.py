@@ -15,12 +15,10 @@ from django.utils import timezone
 from followup import sources, worklist
 from followup.models import RecheckPolicy
 from revcycle.codes import describe
-from revcycle.csvio import lenient_get
 from revcycle.models import Ticket
 from revcycle.outcomes import outcome_label
 
 DENIAL_WINDOW_DAYS = 30
-DENIAL_SAMPLE = 300  # responses decrypted at most per dashboard view
 TOP_PAYERS = 10
 
 
@@ -98,39 +96,19 @@ def by_age(items: QuerySet[Ticket], today: Any) -> Chart:
                   for name, _l, _h in worklist.AGE_BUCKETS])
 
 
-def _carc_codes(response: Any) -> list[str]:
-    lines = response if isinstance(response, list) else [response]
-    codes: set[str] = set()
-    for line in lines:
-        if isinstance(line, dict):
-            code = str(lenient_get(line, "reasonSourceCd3", default="") or "").strip()
-            if code:
-                codes.add(code)
-    return sorted(codes)
-
-
 def denial_reasons(tickets: QuerySet[Ticket], now: datetime) -> Chart:
-    """CARC codes of recent denials: from the claims app's stored service lines when it is
-    installed (one aggregate query), else from at most DENIAL_SAMPLE raw answers."""
-    recent = tickets.filter(kind=sources.CLAIM_STATUS, outcome="denied",
-                            finished_at__gte=now - timedelta(days=DENIAL_WINDOW_DAYS))
+    """Reason codes of recent denials, counted by each domain that reads them (claims/
+    worklist.py: CARC codes from its stored service lines or its raw answers)."""
     note = f"Denials of the last {DENIAL_WINDOW_DAYS} days"
     counts: Counter[str] = Counter()
-    try:
-        from claims.models import ServiceLine
-    except ImportError:
-        ServiceLine = None  # noqa: N806
-    if ServiceLine is not None and ServiceLine.objects.filter(
-            result__ticket__in=recent.values("pk")).exists():
-        rows = (ServiceLine.objects.filter(result__ticket__in=recent.values("pk"))
-                .exclude(reason_code3="").values("reason_code3")
-                .annotate(n=Count("result__ticket", distinct=True)))
-        counts.update({r["reason_code3"]: r["n"] for r in rows})
-    else:
-        for response in (recent.order_by("-finished_at")
-                         .values_list("response", flat=True)[:DENIAL_SAMPLE]):
-            counts.update(_carc_codes(response))
-        note += f" (at most {DENIAL_SAMPLE} most recent)"
+    for domain in sources.DOMAINS.values():
+        if domain.denial_reasons is None:
+            continue
+        reasons = domain.denial_reasons(tickets.filter(
+            kind=domain.kind, outcome="denied",
+            finished_at__gte=now - timedelta(days=DENIAL_WINDOW_DAYS)))
+        counts.update(reasons.counts)
+        note += reasons.note
     rows = [(code, n, describe("carc", code) or "no description on file")
             for code, n in counts.most_common(10)]
     return Chart("denials", "Top denial reasons (CARC)", ("Code", "Claims", "Description"),

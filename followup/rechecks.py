@@ -1,4 +1,5 @@
-"""Scheduled re-checks of claims that are not final (pending, or not found).
+"""Scheduled re-checks of answers that are not final (claim status: pending or not found;
+each domain names its own in followup.sources.Domain.recheck_outcomes).
 
 The rule: not sooner than `first_after_days` after the claim was first submitted, then
 every `every_days` after its last answer, only inside the off-hours window (local time),
@@ -13,12 +14,11 @@ from datetime import datetime, time, timedelta
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from followup import sources
 from followup.models import FollowUp, RecheckPolicy, RecheckRun
-from followup.sources import CLAIM_STATUS
 from revcycle import engine
 from revcycle.models import Ticket
 
-RECHECK_OUTCOMES = ("pending", "not_found")
 KEEP_RUNS_DAYS = 30
 
 
@@ -31,10 +31,19 @@ def in_window(moment: time, start: time, end: time) -> bool:
     return moment >= start or moment < end
 
 
+def _not_final() -> Q:
+    """Done tickets whose answer is not final, by the outcomes each domain registered."""
+    q = Q(pk__in=[])
+    for domain in sources.DOMAINS.values():
+        if domain.recheck_outcomes:
+            q |= Q(kind=domain.kind, outcome__in=domain.recheck_outcomes)
+    return q
+
+
 def due(policy: RecheckPolicy, now: datetime) -> QuerySet[Ticket]:
     return (
         Ticket.objects.filter(
-            kind=CLAIM_STATUS, state=Ticket.State.DONE, outcome__in=RECHECK_OUTCOMES,
+            _not_final(), state=Ticket.State.DONE,
             created_at__lte=now - timedelta(days=policy.first_after_days),
             created_at__gt=now - timedelta(days=policy.max_age_days),
             finished_at__lte=now - timedelta(days=policy.every_days),

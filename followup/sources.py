@@ -1,35 +1,23 @@
-"""What puts a ticket on the worklist, by domain, and what else an account's timeline
-shows. A domain adds its own source here (from its AppConfig.ready()) without followup
-importing its models.
+"""What puts a ticket on the worklist, and what else an account's timeline shows.
+
+followup names no domain: each domain app (claims, eligibility, smartlink, payer) declares
+a `Domain` in its own `worklist.py` and registers it from its AppConfig.ready(), the way
+every registry is filled (engine kinds, batch specs, schedules).
 
 A worklist source is a condition over revcycle.Ticket, so the worklist stays one indexed
-query whatever the number of domains. Ticket kinds named here are the engine kinds of the
-domains (claims/flow.py, eligibility/flow.py, smartlink/flow.py,
-payer/flow.py)."""
+query whatever the number of domains."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from revcycle.models import Ticket
-
-CLAIM_STATUS = "claim_status"
-DISCOVERY = "discovery"
-SMART_INVOICE = "smart_invoice_status"
-PAYER_CLAIM = "payer_claim"
-
-DOMAIN_LABELS: dict[str, str] = {
-    CLAIM_STATUS: "Claim status (Integrex)",
-    DISCOVERY: "Insurance discovery (Integrex)",
-    SMART_INVOICE: "Smart invoices",
-    PAYER_CLAIM: "Payer claims",
-}
 
 
 @dataclass(frozen=True)
@@ -39,7 +27,7 @@ class Source:
     name: str
     label: str
     condition: Callable[[datetime, Any], Q]
-    # Counted as money at risk on the dashboard (Smart invoices not Billed).
+    # Counted as money at risk on the dashboard (work done that is not yet billed).
     money_at_risk: bool = False
 
 
@@ -53,19 +41,52 @@ class TimelineEvent:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-SOURCES: dict[str, Source] = {}
-# Callables (encounter) -> events, for domain records the account timeline should show.
+@dataclass(frozen=True)
+class DenialReasons:
+    """Reason codes of a domain's denied tickets, counted, and a note on how."""
+
+    counts: Counter[str]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Domain:
+    """What follow-up knows of one engine kind: all of it comes from the domain's app."""
+
+    kind: str  # the engine kind (revcycle.engine.Kind.name)
+    label: str  # as the worklist and the timeline name it
+    sources: tuple[Source, ...] = ()
+    # Callables (encounter) -> events, for domain records the account timeline shows.
+    timeline: tuple[Callable[[Any], Iterable[TimelineEvent]], ...] = ()
+    # Outcomes that are not final: the scheduled re-check (rechecks.py) asks again.
+    recheck_outcomes: tuple[str, ...] = ()
+    # Denied tickets of this kind -> their reason codes (the dashboard's denial chart).
+    denial_reasons: Callable[[QuerySet[Ticket]], DenialReasons] | None = None
+
+
+def _failed(now: datetime, policy: Any) -> Q:
+    return Q(state__in=[Ticket.State.FAILED, Ticket.State.EXPIRED]) | Q(
+        state=Ticket.State.DONE, outcome="error")
+
+
+# Any kind's failure needs a person; this one source belongs to no domain.
+NEEDS_A_PERSON = Source("error", "Error: needs a person", _failed)
+
+DOMAINS: dict[str, Domain] = {}
+DOMAIN_LABELS: dict[str, str] = {}
+SOURCES: dict[str, Source] = {NEEDS_A_PERSON.name: NEEDS_A_PERSON}
 TIMELINE_SOURCES: list[Callable[[Any], Iterable[TimelineEvent]]] = []
 
 
-def register(source: Source) -> Source:
-    SOURCES[source.name] = source
-    return source
-
-
-def register_timeline(func: Callable[[Any], Iterable[TimelineEvent]]) -> None:
-    if func not in TIMELINE_SOURCES:
-        TIMELINE_SOURCES.append(func)
+def register(domain: Domain) -> Domain:
+    DOMAINS[domain.kind] = domain
+    DOMAIN_LABELS[domain.kind] = domain.label
+    for source in domain.sources:
+        SOURCES[source.name] = source
+    for func in domain.timeline:
+        if func not in TIMELINE_SOURCES:
+            TIMELINE_SOURCES.append(func)
+    return domain
 
 
 def worklist_condition(now: datetime, policy: Any, names: Iterable[str] | None = None) -> Q:
@@ -77,73 +98,6 @@ def worklist_condition(now: datetime, policy: Any, names: Iterable[str] | None =
     return q
 
 
-def _failed(now: datetime, policy: Any) -> Q:
-    return Q(state__in=[Ticket.State.FAILED, Ticket.State.EXPIRED]) | Q(
-        state=Ticket.State.DONE, outcome="error")
-
-
-def _claim_needs_person(now: datetime, policy: Any) -> Q:
-    return Q(kind=CLAIM_STATUS, state=Ticket.State.DONE,
-             outcome__in=["denied", "rejected", "not_found"])
-
-
-def _claim_pending_late(now: datetime, policy: Any) -> Q:
-    return Q(kind=CLAIM_STATUS, state=Ticket.State.DONE, outcome="pending",
-             created_at__lt=now - timedelta(days=policy.pending_worklist_days))
-
-
-def _discovery_none(now: datetime, policy: Any) -> Q:
-    return Q(kind=DISCOVERY, state=Ticket.State.DONE, outcome="none_found")
-
-
-def _smart_not_billed(now: datetime, policy: Any) -> Q:
-    # Cancelled by Smart, or still pending past SMART_NOT_BILLED_HOURS (smartlink's setting).
-    hours = float(getattr(settings, "SMART_NOT_BILLED_HOURS", 24))
-    return Q(kind=SMART_INVOICE, state=Ticket.State.DONE, outcome="cancelled") | Q(
-        kind=SMART_INVOICE, state__in=Ticket.OPEN_STATES,
-        created_at__lt=now - timedelta(hours=hours))
-
-
-def _payer_needs_person(now: datetime, policy: Any) -> Q:
-    # Under review is an open ticket the engine keeps polling; past the usual estimate
-    # (policy.payer_review_days) a person should call the payer.
-    return Q(kind=PAYER_CLAIM, state=Ticket.State.DONE, outcome="rejected") | Q(
-        kind=PAYER_CLAIM, state__in=Ticket.OPEN_STATES,
-        created_at__lt=now - timedelta(days=policy.payer_review_days))
-
-
-register(Source("claim_denied", "Denied, rejected or not found", _claim_needs_person))
-register(Source("claim_pending", "Pending past the threshold", _claim_pending_late))
-register(Source("discovery_none", "No coverage found", _discovery_none))
-register(Source("smart_not_billed", "Smart invoice not Billed", _smart_not_billed,
-                money_at_risk=True))
-register(Source("payer_review", "Payer claim rejected or under review too long",
-                _payer_needs_person))
-register(Source("error", "Error: needs a person", _failed))
-
-
 def money_at_risk_condition(now: datetime, policy: Any) -> Q:
     return worklist_condition(now, policy, [n for n, s in SOURCES.items() if s.money_at_risk])
 
-
-
-def _payer_claim_events(encounter: Any) -> Iterable[TimelineEvent]:
-    """Payer claim status changes, webhooks included (payer/models.py)."""
-    try:
-        from payer.models import ClaimEvent
-    except ImportError:  # the payer claims app is not installed on this deployment
-        return []
-    rows = (ClaimEvent.objects.filter(claim__encounter=encounter)
-            .select_related("claim").order_by("-at")[:200])
-    events = []
-    for e in rows:
-        text = (f"Payer claim {e.claim.reference}: {e.get_status_display()} "
-                f"({e.get_source_display().lower()})")
-        if e.message:
-            text += f": {e.message}"
-        events.append(TimelineEvent(e.at, "webhook" if e.source == "webhook" else "status",
-                                    text, "", e.claim.ticket_id, {"outcome": e.status}))
-    return events
-
-
-register_timeline(_payer_claim_events)

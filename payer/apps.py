@@ -7,6 +7,10 @@ class PayerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from payer import flow
+        from followup import sources
+        from payer import flow, worklist
+        from revcycle import engine, schedules
 
-        flow.register()
+        engine.register(flow.ENGINE_KIND)
+        schedules.register(flow.PRUNE_WEBHOOKS)
+        sources.register(worklist.DOMAIN)

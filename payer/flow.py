@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from payer.client import ClaimAnswer, amount, day, error_details, get_claim, submit_claim
 from payer.models import ClaimEvent, PayerClaim
-from revcycle import engine, errors
+from revcycle import engine, errors, schedules
 from revcycle.models import Connection, Encounter, Facility, Ticket
 
 log = logging.getLogger("payer.flow")
@@ -393,15 +393,12 @@ def found_at_payer(claim: PayerClaim, claim_id: str, user: Any) -> bool:
     return engine.check_again(locked.ticket) if locked.ticket else False
 
 
-def register() -> None:
-    """The engine's ticket kind and the recurring jobs, from PayerConfig.ready()."""
-    from revcycle import engine, schedules
-
-    engine.register(engine.Kind(
-        name=KIND, label="Payer claim", service="payer",
-        submit=submit, poll=poll, default_interval=30,
-        # Reviews take "24-48 hours" (guide); keep polling a claim for up to 14 days.
-        max_age_seconds=14 * 24 * 3600,
-    ))
-    schedules.add("payer claims: forget old refused webhooks",
-                  "payer.tasks.prune_webhook_deliveries", 24 * 60)
+# Registered from PayerConfig.ready().
+ENGINE_KIND = engine.Kind(
+    name=KIND, label="Payer claim", service="payer",
+    submit=submit, poll=poll, default_interval=30,
+    # Reviews take "24-48 hours" (guide); keep polling a claim for up to 14 days.
+    max_age_seconds=14 * 24 * 3600,
+)
+PRUNE_WEBHOOKS = schedules.Recurring("payer claims: forget old refused webhooks",
+                                     "payer.tasks.prune_webhook_deliveries", 24 * 60)

@@ -6,4 +6,6 @@ class RevcycleConfig(AppConfig):
     verbose_name = "revcycle core"
 
     def ready(self) -> None:
-        from revcycle import checks, signals  # noqa: F401  (registers checks and receivers)
+        from revcycle import checks, schedules, signals  # noqa: F401  (checks and receivers)
+
+        schedules.register(schedules.KEEP_PUMPS)

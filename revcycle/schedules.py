@@ -1,6 +1,6 @@
 """Recurring jobs, registered idempotently after every `migrate` (signals.py).
 
-Each domain adds its jobs to SCHEDULES in its AppConfig.ready(); the scheduler of
+Each app registers its jobs from its AppConfig.ready(); the scheduler of
 django-q2 wakes about every 30 s, so nothing here may need finer timing than a minute."""
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ class Recurring:
 SCHEDULES: dict[str, Recurring] = {}
 
 
-def add(name: str, func: str, minutes: int) -> None:
-    SCHEDULES[name] = Recurring(name, func, minutes)
+def register(job: Recurring) -> Recurring:
+    SCHEDULES[job.name] = job
+    return job
 
 
 def install() -> int:
@@ -34,4 +35,5 @@ def install() -> int:
     return len(SCHEDULES)
 
 
-add("engine: keep pumps running", "revcycle.tasks.ensure_pumps", 1)
+# Registered from RevcycleConfig.ready(), like every app's jobs.
+KEEP_PUMPS = Recurring("engine: keep pumps running", "revcycle.tasks.ensure_pumps", 1)

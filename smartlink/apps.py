@@ -7,10 +7,13 @@ class SmartlinkConfig(AppConfig):
     verbose_name = "Smart (SmartLink) visits"
 
     def ready(self) -> None:
-        from revcycle import schedules
-        from smartlink import flow
+        from followup import sources
+        from revcycle import engine, schedules
+        from smartlink import flow, worklist
 
-        flow.register()
+        engine.register(flow.ENGINE_KIND)
+        sources.register(worklist.DOMAIN)
         minutes = int(getattr(settings, "SMART_CHECK_MINUTES", 15))
-        schedules.add("smart: re-check invoices not billed", "smartlink.tasks.check_open_invoices",
-                      minutes)
+        schedules.register(schedules.Recurring(
+            "smart: re-check invoices not billed", "smartlink.tasks.check_open_invoices",
+            minutes))

@@ -185,9 +185,9 @@ def poll(ticket: Ticket) -> engine.Step:
     return _step_for(invoice, _lookup(invoice, ticket.pk), ticket)
 
 
-def register() -> None:
-    engine.register(engine.Kind(name=KIND, label="Smart invoice", service="smart",
-                                submit=submit, poll=poll, default_interval=15))
+# Registered from SmartlinkConfig.ready().
+ENGINE_KIND = engine.Kind(name=KIND, label="Smart invoice", service="smart",
+                          submit=submit, poll=poll, default_interval=15)
 
 
 def check_now(invoice: SmartInvoice, user: Any = None) -> bool:

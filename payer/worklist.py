@@ -1,0 +1,46 @@
+"""What payer claims put on the follow-up worklist and on an account's timeline.
+Registered from PayerConfig.ready()."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Q
+
+from followup.sources import Domain, Source, TimelineEvent
+from payer.flow import KIND
+from payer.models import ClaimEvent
+from revcycle.models import Ticket
+
+
+def _needs_person(now: datetime, policy: Any) -> Q:
+    # Under review is an open ticket the engine keeps polling; past the usual estimate
+    # (policy.payer_review_days) a person should call the payer.
+    return Q(kind=KIND, state=Ticket.State.DONE, outcome="rejected") | Q(
+        kind=KIND, state__in=Ticket.OPEN_STATES,
+        created_at__lt=now - timedelta(days=policy.payer_review_days))
+
+
+def claim_events(encounter: Any) -> Iterable[TimelineEvent]:
+    """Payer claim status changes, webhooks included."""
+    rows = (ClaimEvent.objects.filter(claim__encounter=encounter)
+            .select_related("claim").order_by("-at")[:200])
+    events = []
+    for e in rows:
+        text = (f"Payer claim {e.claim.reference}: {e.get_status_display()} "
+                f"({e.get_source_display().lower()})")
+        if e.message:
+            text += f": {e.message}"
+        events.append(TimelineEvent(e.at, "webhook" if e.source == "webhook" else "status",
+                                    text, "", e.claim.ticket_id, {"outcome": e.status}))
+    return events
+
+
+DOMAIN = Domain(
+    kind=KIND, label="Payer claims",
+    sources=(Source("payer_review", "Payer claim rejected or under review too long",
+                    _needs_person),),
+    timeline=(claim_events,),
+)
