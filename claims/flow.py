@@ -44,7 +44,7 @@ def get_claim_response(connection: Connection, remote_id: str,
     """[GET] Claim Request: (HTTP status, body, Retry-After). 202 means still working.
 
     The id goes both as a query parameter (the table) and in the JSON body (the Postman
-    walkthrough): READING-NOTES.md."""
+    walkthrough): docs/integrex.md, "Quirks we tolerate"."""
     response = call(connection, "GET", PATH, params={"id": remote_id}, json={"id": remote_id},
                     ticket_id=ticket_id)
     return response.status, response.data, response.retry_after

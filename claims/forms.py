@@ -1,7 +1,7 @@
 """The claim status request: one form for the single lookup and for each CSV row.
 
-Field names are the spec's request names ([POST] Claim Request in
-integrex-claim-status-api-v2.txt), so a row, a form and the body sent read the same."""
+Field names are Integrex's request names (docs/integrex.md, "Claim status"), so a row, a
+form and the body sent read the same."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 from the raw answer the ticket keeps (Ticket.response) into columns the pages filter on.
 
 Integrex answers per service line, with the claim-level fields repeated on each line
-(integrex-claim-status-api-v2.txt, "[GET] Claim Response"): ClaimStatusResult holds the
+(docs/integrex.md, "Claim status"): ClaimStatusResult holds the
 claim level (from the first line), ServiceLine one row per line."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Integrex insurance discovery (integrex-insurance-discovery-v2.txt): POST the patient,
-then GET with the returned id until the answer is ready.
+"""Integrex insurance discovery (docs/integrex.md): POST the patient, then GET with the
+returned id until the answer is ready.
 
 Responses are parsed here, at the boundary, into `CoverageData`: the keys are read
 leniently (the specification's own table spells them `oop(\\$) IndivInNetworkRemain ing`),
@@ -194,7 +194,7 @@ def submit_discovery(connection: Connection, body: dict[str, Any], *,
 def fetch_discovery(connection: Connection, remote_id: str, *,
                     ticket_id: int | None = None) -> DiscoveryAnswer:
     """[GET] Insurance Discovery Request. The id goes both as query parameter (the table)
-    and in the JSON body (the Postman walkthrough): READING-NOTES.md."""
+    and in the JSON body (the Postman walkthrough): docs/integrex.md, "Quirks we tolerate"."""
     response = _call(connection, "GET", params={"id": remote_id}, json={"id": remote_id},
                      ticket_id=ticket_id)
     if response.status == 202:

@@ -44,7 +44,7 @@ def call(
     """Send one request with the connection's token and headers; raise revcycle errors.
 
     A 401 refreshes the token once and retries once (auto-refresh never reacts to a
-    server-side 401: PITFALLS.md)."""
+    server-side 401: docs/pitfalls.md, "OAuth")."""
     throttle.acquire(connection)
     headers = service_headers(connection)
     needs_token = connection.kind in OAUTH_KINDS

@@ -2,7 +2,7 @@
 
 A field of our own over cryptography's MultiFernet, so that keys rotate (newest first in
 FIELD_ENCRYPTION_KEYS) and a wrong key fails loudly with InvalidToken instead of handing
-back ciphertext (PITFALLS.md, "Encryption at rest").
+back ciphertext (docs/pitfalls.md, "Encryption at rest").
 """
 
 from __future__ import annotations

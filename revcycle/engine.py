@@ -2,8 +2,8 @@
 
 A ticket is one request to an asynchronous API. The engine's own rows decide what is left
 to do, never the queue's: django-q2 delivers at least once and retries a killed worker's
-task forever (PITFALLS.md), so a pump may run twice and a step may be cut short. What keeps
-that safe:
+task forever (docs/pitfalls.md, "django-q2"), so a pump may run twice and a step may be
+cut short. What keeps that safe:
 - due tickets are claimed with a lease (SKIP LOCKED on PostgreSQL, the write lock on
   SQLite), so no two workers run one ticket at once;
 - every state change is saved only by the lease holder (compare-and-set on lease_owner);

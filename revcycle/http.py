@@ -2,7 +2,7 @@
 status codes turned into the errors of revcycle/errors.py.
 
 Retries here cover connection errors and 502/503/504 for idempotent methods only: urllib3
-leaves POST out of its retried methods, and we keep it so (PITFALLS.md, "HTTP"). A 429
+leaves POST out of its retried methods, and we keep it so (docs/pitfalls.md, "HTTP"). A 429
 is handed back as RateLimited so the engine can slow the whole connection down instead of
 holding a worker thread asleep."""
 

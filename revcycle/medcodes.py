@@ -1,6 +1,6 @@
 """Shape checks for medical codes: ICD-10-CM diagnoses, CPT and HCPCS Level II procedures.
 
-The payer guide's checks are simplified (READING-NOTES.md): real ICD-10-CM codes look
+The HCMS payer guide's own checks are simplified; real ICD-10-CM codes look
 like S72.001A, CPT includes Category II (0001F) and Category III (0042T) codes, and HCPCS
 Level II looks like J1100. These check the shape of a code, not whether it exists on the
 date of service; the code tables (revcycle/codes.py) answer that.

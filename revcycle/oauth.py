@@ -6,7 +6,7 @@ with a rotating refresh token. Tokens live in the database (OAuthToken) so every
 process reuses the same one; each process also keeps it in memory so that a request costs
 no query. Refreshing happens under a lock, once: a thread lock inside the process and a
 row lock (PostgreSQL) or the write lock (SQLite, IMMEDIATE transactions) across processes,
-re-reading the stored token after taking it (PITFALLS.md, requests-oauthlib)."""
+re-reading the stored token after taking it (docs/pitfalls.md, "OAuth")."""
 
 from __future__ import annotations
 

@@ -252,7 +252,7 @@ HTTP_RETRIES = envint("HTTP_RETRIES", "2")
 
 # django-q2 with the ORM as broker, so SQLite and PostgreSQL both work with no other
 # server. `retry` must exceed `timeout` and the longest task (the engine pump), or a
-# running task is handed out again (PITFALLS.md).
+# running task is handed out again (docs/pitfalls.md, "django-q2").
 Q_CLUSTER = {
     "name": "revcycle",
     "orm": "default",
@@ -277,7 +277,7 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
-        # OAuth2Session logs whole tokens at DEBUG (PITFALLS.md).
+        # OAuth2Session logs whole tokens at DEBUG (docs/pitfalls.md, "OAuth").
         "requests_oauthlib": {"level": "INFO"},
         "oauthlib": {"level": "INFO"},
         "urllib3": {"level": "WARNING"},
