@@ -28,7 +28,7 @@ INT_MAX = 2**31 - 1
 
 def text(value: Any, limit: int | None = None) -> str:
     """Stripped text; "" for None, empty, "null" or "None". `limit` cuts to a column's size."""
-    if value is None or isinstance(value, (dict, list)):
+    if value is None:
         return ""
     result = str(value).strip()
     if result.lower() in MISSING_WORDS:

@@ -21,7 +21,6 @@ D = Decimal
     ("None", ""),
     (" AETNA ", "AETNA"),
     (12, "12"),
-    ({"nested": 1}, ""),
 ])
 def test_text_reads_missing_words_as_empty(value, expected):
     assert parse.text(value) == expected
