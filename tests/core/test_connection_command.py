@@ -154,3 +154,37 @@ def test_changed_credentials_drop_the_stored_token(smart: Any) -> None:
     run("add", "smart", smart.name, "--secret-fields", "password", stdin="password=new\n")
     token = OAuthToken.objects.get(connection=smart)
     assert (token.access_token, token.refresh_token) == ("", "")
+
+
+def test_a_secret_piped_without_secret_fields_is_refused_and_nothing_is_created(db: Any) -> None:
+    with pytest.raises(CommandError, match="--secret-fields client_secret") as caught:
+        run("add", "integrex", "Integrex", "--base-url", "https://integrex.test/api/v2",
+            "--client-id", "C1", "--env", "T", stdin="client_secret=piped-but-not-asked\n")
+    assert "piped-but-not-asked" not in str(caught.value)
+    assert not Connection.objects.exists()
+
+
+def test_a_secret_piped_without_secret_fields_leaves_an_update_undone(integrex: Any) -> None:
+    with pytest.raises(CommandError, match="--secret-fields"):
+        run("add", "integrex", integrex.name, "--poll-interval", "45",
+            stdin="client_secret=new-one\n")
+    conn = Connection.objects.get(pk=integrex.pk)
+    assert (conn.client_secret, conn.poll_interval_seconds) == ("s3cret-client", 15)
+
+
+@pytest.mark.parametrize("kind,needs", [
+    ("integrex", "client_secret"), ("smart", "client_secret, password"), ("payer", "api_key"),
+])
+def test_a_connection_that_needs_a_secret_is_not_created_without_it(
+        db: Any, kind: str, needs: str) -> None:
+    with pytest.raises(CommandError, match=f"needs {needs}"):
+        run("add", kind, "New", "--base-url", "https://service.test/api", "--client-id", "C1")
+    assert not Connection.objects.exists()
+
+
+def test_a_smart_connection_with_both_secrets_is_created(db: Any) -> None:
+    run("add", "smart", "Smart", "--base-url", "https://smart.test/api", "--client-id", "C1",
+        "--username", "hmis", "--secret-fields", "client_secret,password",
+        stdin="client_secret=cs\npassword=pw\n")
+    conn = Connection.objects.get(name="Smart")
+    assert (conn.client_secret, conn.password) == ("cs", "pw")

@@ -2,7 +2,10 @@
 
 Secrets never travel in argv (it shows in `ps` and shell history): `--secret-fields` names
 the secrets to set and their values are read from standard input, one `field=value` per
-line, or asked for with getpass when standard input is a terminal. Moving a connection to
+line, or asked for with getpass when standard input is a terminal. Standard input that is
+not a terminal is always read to its end, so a secret piped in without `--secret-fields`
+is refused instead of silently dropped, and a connection of a kind that authenticates is
+never created without its secrets. Moving a connection to
 production (P) needs `--confirm-production` and is recorded in the audit log, as in the
 admin."""
 
@@ -23,6 +26,13 @@ from revcycle.crypto import mask_secret
 from revcycle.models import Connection, Facility
 
 SECRET_FIELDS = ("client_secret", "password", "api_key", "webhook_secret")
+# The secrets without which a kind cannot authenticate (webhook_secret is optional: without
+# it the payer's claims are polled instead).
+REQUIRED_SECRETS = {
+    "integrex": ("client_secret",),
+    "smart": ("client_secret", "password"),
+    "payer": ("api_key",),
+}
 CREDENTIAL_FIELDS = ("base_url", "client_id", "client_secret", "username", "password")
 # option dest -> model field, for the plain (non-secret) settings `add` may change.
 PLAIN_OPTIONS = {
@@ -99,28 +109,41 @@ class Command(BaseCommand):
     # add ------------------------------------------------------------------------------
 
     def read_secrets(self, names: list[str]) -> dict[str, str]:
-        if not names:
-            return {}
         if self.stdin.isatty():
-            values = {name: getpass.getpass(f"{name}: ") for name in names}
-        else:
-            values = {}
-            for number, line in enumerate(self.stdin, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    continue
-                field, sep, value = line.partition("=")
-                field = field.strip()
-                if not sep or field not in names:
-                    # Never echo the line: it may be a secret.
-                    raise CommandError(f"standard input line {number}: expected one of "
-                                       f"{', '.join(f'{n}=...' for n in names)}")
-                values[field] = value
+            return {name: getpass.getpass(f"{name}: ") for name in names} if names else {}
+        values: dict[str, str] = {}
+        for number, line in enumerate(self.stdin, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            field, sep, value = line.partition("=")
+            field = field.strip()
+            if not names and sep and field in SECRET_FIELDS:
+                # The README's old example piped a secret without --secret-fields and the
+                # connection was created without it, silently.
+                raise CommandError(
+                    f"standard input line {number} sets {field}, but --secret-fields does not "
+                    f"name it: repeat with --secret-fields {field} (nothing was changed)")
+            if not sep or field not in names:
+                # Never echo the line: it may be a secret.
+                expected = ", ".join(f"{n}=..." for n in names) or "nothing (no --secret-fields)"
+                raise CommandError(f"standard input line {number}: expected {expected}; "
+                                   "nothing was changed")
+            values[field] = value
         empty = [name for name in names if not values.get(name)]
         if empty:
             raise CommandError(f"no value given for {', '.join(empty)} (leave a secret out of "
                                "--secret-fields to keep the stored one)")
         return values
+
+    def require_secrets(self, conn: Connection) -> None:
+        missing = [f for f in REQUIRED_SECRETS.get(conn.kind, ()) if not getattr(conn, f)]
+        if missing:
+            fields = ",".join(missing)
+            raise CommandError(
+                f"a {conn.kind} connection needs {', '.join(missing)}: pipe "
+                f"{' and '.join(f'{m}=...' for m in missing)} into standard input with "
+                f"--secret-fields {fields} (nothing was created)")
 
     def facilities(self, keys: list[str]) -> list[Facility]:
         found: list[Facility] = []
@@ -165,6 +188,8 @@ class Command(BaseCommand):
                 raise CommandError("; ".join(
                     f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()
                 )) from exc
+            if creating:
+                self.require_secrets(conn)
             conn.save()
             if facilities is not None:
                 conn.facilities.set(facilities)
