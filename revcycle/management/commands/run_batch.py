@@ -6,7 +6,10 @@
 The batch is created with the same code as an upload (revcycle/batches.py) and the engine
 pumps it in this process, so the per-connection rate limit and concurrency cap hold as
 they do for a worker. Progress goes to stderr every 2 s. The exit status is non-zero if a
-row was invalid or a lookup failed."""
+row was invalid or a lookup failed, and the run stops at once (results so far written) when
+the connection is put on hold, by the engine after the service refused our credentials
+(401 on the token, 402 on a request) or by an admin: its tickets would wait for the hold to
+be cleared, and a cron job must not wait hours printing "0 done"."""
 
 from __future__ import annotations
 
@@ -20,6 +23,23 @@ from revcycle import csvio, engine
 from revcycle.batches import SPECS, BatchError, create_batch, error_header, error_rows, get_spec
 from revcycle.batches import progress as batch_progress
 from revcycle.models import Connection, Facility, Ticket
+
+
+def hold_reason(connection_id: int) -> str:
+    """Why the engine will send nothing more on this connection, or "" while it may."""
+    conn = Connection.objects.filter(pk=connection_id).first()
+    if conn is None or not conn.active:
+        return "Stopped: the connection was deactivated while the batch ran."
+    if conn.flagged_at is None:
+        return ""
+    reason = conn.flagged_reason or "put on hold by an admin"
+    if "refused our credentials" in reason:
+        advice = (f"{conn.get_kind_display()} refused our credentials: check the client id "
+                  "and secret (and the IP allow-list), then clear the hold")
+    else:
+        advice = "clear the hold once the cause is fixed"
+    return (f"Stopped: connection {conn.name} is on hold ({reason}). {advice[0].upper()}"
+            f"{advice[1:]} in the admin. The unfinished lookups stay queued for a worker.")
 
 
 class Command(BaseCommand):
@@ -56,7 +76,7 @@ class Command(BaseCommand):
                           "duplicates.")
         for line, reason, *_ in error_rows(spec, batch):
             self.stderr.write(f"  line {line}: {reason}")
-        self._pump(batch, options["timeout"])
+        stopped = self._pump(batch, connection, options["timeout"])
         tickets = Ticket.objects.filter(batch=batch).order_by("id")
         rows = csvio.write_csv(options["out"], spec.export_header, spec.export_rows(tickets))
         if options.get("errors_out"):
@@ -65,23 +85,29 @@ class Command(BaseCommand):
         self.stderr.write(f"Wrote {rows} rows to {options['out']}. {final['done']} done, "
                           f"{final['failed']} failed, {final['open']} unfinished, "
                           f"{batch.invalid_rows} invalid.")
+        if stopped:
+            raise CommandError(stopped)
         if final["failed"] or final["open"] or batch.invalid_rows:
             raise SystemExit(1)
 
-    def _pump(self, batch: Any, timeout: float) -> None:
+    def _pump(self, batch: Any, connection: Connection, timeout: float) -> str:
+        """Run the batch to its end; returns why it stopped early, or ""."""
         last = 0.0
+        stopped = ""
 
         def finished() -> bool:
-            nonlocal last
+            nonlocal last, stopped
             if time.monotonic() - last >= 2:
                 last = time.monotonic()
+                stopped = hold_reason(connection.pk)
                 p = batch_progress(batch)
                 self.stderr.write(f"{p['done']} done, {p['processing']} processing, "
                                   f"{p['failed']} failed, of {p['total']}")
-                return not p["is_open"]
+                return bool(stopped) or not p["is_open"]
             return not Ticket.objects.filter(batch=batch).open().exists()
 
         engine.pump(timeout, stop=finished, batch_id=batch.pk)
+        return stopped
 
     def _connection(self, service: str, name: str | None) -> Connection:
         connections = Connection.objects.filter(kind=service, active=True)
