@@ -212,6 +212,8 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Health checks come from the container or a monitor on the machine, over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if envbool("BEHIND_PROXY", "0"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -246,6 +248,8 @@ ENGINE_LEASE_SECONDS = envint("ENGINE_LEASE_SECONDS", "60")
 ENGINE_PUMP_SECONDS = envint("ENGINE_PUMP_SECONDS", "540")
 ENGINE_PUMPS = envint("ENGINE_PUMPS", "1")
 ENGINE_MAX_TICKET_AGE = envint("ENGINE_MAX_TICKET_AGE", str(6 * 3600))
+# /healthz fails when no engine pump has beaten for this long (a pump beats every 2 s).
+HEALTHZ_HEARTBEAT_SECONDS = envint("HEALTHZ_HEARTBEAT_SECONDS", "60")
 HTTP_CONNECT_TIMEOUT = envfloat("HTTP_CONNECT_TIMEOUT", "5")
 HTTP_READ_TIMEOUT = envfloat("HTTP_READ_TIMEOUT", "30")
 HTTP_RETRIES = envint("HTTP_RETRIES", "2")

@@ -4,13 +4,13 @@ from datetime import date
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
-from django.db import connection as db_connection
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from revcycle import health
 from revcycle.access import get_for_user
 from revcycle.audit import record_event
 from revcycle.csvio import stream_csv
@@ -23,10 +23,10 @@ from revcycle.roles import permission_required
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
-    """For load balancers: the process answers and the database is reachable."""
-    with db_connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
+    """For load balancers and monitors: 200 when the database answers and a worker's engine
+    heartbeat is recent, 503 otherwise (revcycle/health.py)."""
+    state = health.check()
+    return JsonResponse(state.as_dict(), status=200 if state.ok else 503)
 
 
 def home(request: HttpRequest) -> HttpResponse:
