@@ -6,6 +6,7 @@ class RevcycleConfig(AppConfig):
     verbose_name = "revcycle core"
 
     def ready(self) -> None:
-        from revcycle import checks, schedules, signals  # noqa: F401  (checks and receivers)
+        from revcycle import checks, logs, schedules, signals  # noqa: F401  (checks, receivers)
 
         schedules.register(schedules.KEEP_PUMPS)
+        logs.connect()

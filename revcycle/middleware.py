@@ -1,4 +1,5 @@
-"""Sessions end after SESSION_IDLE_TIMEOUT seconds without a request."""
+"""Sessions end after SESSION_IDLE_TIMEOUT seconds without a request; every request has
+an id for its log lines."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django_htmx.http import HttpResponseClientRedirect
+
+from revcycle import logs
 
 
 class IdleTimeoutMiddleware:
@@ -48,4 +51,24 @@ class HtmxLoginRedirectMiddleware:
         if (request.headers.get("HX-Request") == "true" and response.status_code == 302
                 and response["Location"].startswith(resolve_url(settings.LOGIN_URL))):
             return HttpResponseClientRedirect(response["Location"])
+        return response
+
+
+class RequestIdMiddleware:
+    """First in MIDDLEWARE: every line logged while the request runs carries its id
+    (revcycle/logs.py), and the response returns it (X-Request-ID) so a person can quote
+    it to IT. A proxy's id is kept when it is safe to log."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        rid = logs.id_from_header(request.headers.get(logs.HEADER, ""))
+        token = logs.request_id.set(rid)
+        try:
+            response = self.get_response(request)
+        finally:
+            # Threads are reused between requests: never let an id leak into the next one.
+            logs.request_id.reset(token)
+        response[logs.HEADER] = rid
         return response

@@ -110,6 +110,8 @@ if SANDBOX_ENABLED:
     INSTALLED_APPS.insert(INSTALLED_APPS.index("whitenoise.runserver_nostatic"), "sandbox")
 
 MIDDLEWARE = [
+    # First, so every line logged during a request carries its id.
+    "revcycle.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -271,13 +273,24 @@ Q_CLUSTER = {
     "label": "Background jobs",
 }
 
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"phi": {"()": "revcycle.logfilters.RedactPHI"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "request_id": {"()": "revcycle.logs.RequestIdFilter"},
+        # Keeps PHI out of every line, whatever the format (PITFALLS.md).
+        "phi": {"()": "revcycle.logfilters.RedactPHI"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "revcycle.logs.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["phi"], "formatter": "plain"}
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id", "phi"],
+                    "formatter": LOG_FORMAT}
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
