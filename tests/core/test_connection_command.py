@@ -188,3 +188,11 @@ def test_a_smart_connection_with_both_secrets_is_created(db: Any) -> None:
         stdin="client_secret=cs\npassword=pw\n")
     conn = Connection.objects.get(name="Smart")
     assert (conn.client_secret, conn.password) == ("cs", "pw")
+
+
+def test_clear_hold_resumes_a_connection_and_is_audited(integrex: Any) -> None:
+    integrex.flag("Integrex refused our credentials (402)")
+    assert "resumed" in run("clear-hold", integrex.name)
+    assert Connection.objects.get(pk=integrex.pk).flagged_at is None
+    assert AuditEvent.objects.filter(object_id=str(integrex.pk),
+                                     detail__contains="clear-hold").exists()

@@ -96,6 +96,10 @@ class Command(BaseCommand):
         test = actions.add_parser("test", help="Health check, then ask for a token.")
         test.add_argument("name")
 
+        clear = actions.add_parser("clear-hold", help="Resume a connection put on hold (after "
+                                                      "fixing its credentials).")
+        clear.add_argument("name")
+
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdin: TextIO = options.get("stdin") or sys.stdin
         action = options["action"]
@@ -103,6 +107,8 @@ class Command(BaseCommand):
             self.add(options)
         elif action == "list":
             self.list()
+        elif action == "clear-hold":
+            self.clear_hold(options["name"])
         else:
             self.test(options["name"])
 
@@ -219,6 +225,19 @@ class Command(BaseCommand):
                               f"{state}\t{facilities}\t{secrets or 'no secrets'}")
         if not rows:
             self.stdout.write("No connections.")
+
+    def clear_hold(self, name: str) -> None:
+        """As the admin's "Clear the hold" action: the held tickets become due again."""
+        conn = Connection.objects.filter(name=name).first()
+        if conn is None:
+            raise CommandError(f"no connection named {name}")
+        if not conn.is_flagged:
+            self.stdout.write(f"{conn.name} is not on hold.")
+            return
+        conn.clear_flag()
+        oauth.forget(conn.pk)
+        record_event(None, "change", conn, detail="manage.py connection clear-hold")
+        self.stdout.write(f"{conn.name} resumed.")
 
     def test(self, name: str) -> None:
         conn = Connection.objects.filter(name=name).first()

@@ -39,7 +39,8 @@ def hold_reason(connection_id: int) -> str:
     else:
         advice = "clear the hold once the cause is fixed"
     return (f"Stopped: connection {conn.name} is on hold ({reason}). {advice[0].upper()}"
-            f"{advice[1:]} in the admin. The unfinished lookups stay queued for a worker.")
+            f"{advice[1:]} (admin, or `manage.py connection clear-hold {conn.name}`). The "
+            "unfinished lookups stay queued for a worker.")
 
 
 class Command(BaseCommand):
