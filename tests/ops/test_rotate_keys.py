@@ -1,0 +1,45 @@
+"""`manage.py rotate_keys`: after a new key goes in front, the old one can be removed."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.db import connection as db
+
+from revcycle import crypto
+from revcycle.models import Connection, Encounter, Ticket
+
+
+def raw(table: str, column: str, pk: int) -> str:
+    with db.cursor() as cursor:
+        cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", [pk])
+        return cursor.fetchone()[0]
+
+
+def test_after_rotation_only_the_new_key_is_needed(settings: Any, integrex: Any,
+                                                   encounter: Any) -> None:
+    old = settings.FIELD_ENCRYPTION_KEYS[0]
+    ticket = Ticket.objects.create(kind="claim_status", facility=encounter.facility,
+                                   connection=integrex, request={"patientSsn": "123456789"})
+    before = raw("revcycle_connection", "client_secret", integrex.pk)
+    new = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new, old]
+    out = io.StringIO()
+    call_command("rotate_keys", stdout=out)
+    assert "revcycle_connection.client_secret: 1 values re-encrypted" in out.getvalue()
+    assert raw("revcycle_connection", "client_secret", integrex.pk) != before
+    settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key is gone
+    assert Connection.objects.get(pk=integrex.pk).client_secret == "s3cret-client"
+    assert Encounter.objects.get(pk=encounter.pk).patient_ssn == "123-45-6789"
+    assert Ticket.objects.get(pk=ticket.pk).request == {"patientSsn": "123456789"}
+
+
+def test_blind_index_is_recomputed_under_a_new_key(settings: Any, encounter: Any) -> None:
+    settings.BLIND_INDEX_KEY = "a-new-blind-index-key"
+    wanted = crypto.blind_index("123-45-6789", "ssn")
+    assert Encounter.objects.get(pk=encounter.pk).patient_ssn_index != wanted
+    call_command("rotate_keys", "--blind-index", stdout=io.StringIO())
+    assert Encounter.objects.get(pk=encounter.pk).patient_ssn_index == wanted
