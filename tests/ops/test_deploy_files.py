@@ -113,3 +113,13 @@ def test_the_worker_unit_is_a_template_with_an_environment_file() -> None:
     web = (DEPLOY / "systemd" / "revcycle-web.service").read_text()
     assert "EnvironmentFile=/etc/revcycle/env" in web
     assert re.search(r"^User=revcycle$", web, re.M)
+
+
+def test_the_image_holds_every_package_the_project_ships() -> None:
+    include = re.search(r"^include = \[(.*)\]$", (ROOT / "pyproject.toml").read_text(), re.M)
+    packages = {name.strip(' "*') for name in include.group(1).split(",")}
+    assert {"revcycle", "claims"} <= packages
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (\w+) \1$", dockerfile, re.M))
+    made = set(re.search(r"^RUN mkdir ([\w ]+)", dockerfile, re.M).group(1).split())
+    assert sorted(packages - copied) == [] and sorted(packages - made) == []
