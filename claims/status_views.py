@@ -20,7 +20,7 @@ from claims.export import SPEC, export_rows, result_of
 from claims.filters import SORTS, ClaimStatusFilter
 from claims.flow import KIND
 from claims.forms import ClaimStatusForm, facility_defaults, initial_from_encounter
-from revcycle import csvio, engine
+from revcycle import csvio, engine, polling
 from revcycle.access import connections_for, default_facility, get_for_user
 from revcycle.audit import record_event
 from revcycle.batches import create_single, visible_batches
@@ -55,13 +55,16 @@ def status_home(request: HttpRequest) -> HttpResponse:
     template = "claims/status_home.html"
     if request.htmx:
         template += "#rows"
-    return render(request, template, {
+    open_tickets = [t for t in page if t.is_open]
+    response = render(request, template, {
         "page": page, "f": f, "filter_notes": filters.notes,
         "outcomes": OUTCOME_CHOICES, "sorts": list(SORTS),
-        "has_open": any(t.is_open for t in page),
+        "has_open": bool(open_tickets),
+        "poll_every": polling.poll_interval(*(t.next_poll_at for t in open_tickets)),
         "batches": visible_batches(request.user, SPEC).only("id", "filename")[:50],
         "urls": SPEC.url_names(),
     })
+    return polling.answer(request, response, final=not open_tickets)
 
 
 @permission_required("run_lookups")
@@ -130,14 +133,16 @@ def status_detail(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         record_event(request, "view", ticket)
     show_raw = has_perm(request.user, "manage_connections")
-    return render(request, template, {
+    response = render(request, template, {
         "t": ticket, "result": result, "lines": lines, "reasons": reasons_of(lines),
         "status": descriptions.status_labels(result) if result else {},
         "advice": descriptions.advice(ticket.outcome),
         "request_rows": list((ticket.request or {}).items()),
         "show_raw": show_raw,
         "raw": json.dumps(ticket.response, indent=2) if show_raw and ticket.response else "",
+        "poll_every": polling.poll_interval(ticket.next_poll_at),
     })
+    return polling.answer(request, response, final=not ticket.is_open)
 
 
 def _back(request: HttpRequest) -> HttpResponseRedirect:

@@ -12,14 +12,13 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from eligibility import flow
 from eligibility.batch import SPEC
 from eligibility.filters import OUTCOME_FILTERS, DiscoveryFilter
 from eligibility.forms import LookupForm
 from eligibility.models import KIND, Coverage
-from revcycle import csvio, engine
+from revcycle import csvio, engine, polling
 from revcycle.access import connections_for, default_facility, get_for_user
 from revcycle.audit import record_event
 from revcycle.batches import visible_batches
@@ -87,12 +86,15 @@ def home(request: HttpRequest) -> HttpResponse:
     template = "eligibility/home.html"
     if request.htmx:
         template += "#rows"
-    return render(request, template, {
+    open_tickets = [t for t in page if t.is_open]
+    response = render(request, template, {
         "page": page, "f": f, "filter_notes": filters.notes, "outcomes": OUTCOME_FILTERS,
-        "has_open": any(t.is_open for t in page), "urls": SPEC.url_names(),
+        "has_open": bool(open_tickets), "urls": SPEC.url_names(),
+        "poll_every": polling.poll_interval(*(t.next_poll_at for t in open_tickets)),
         "batches": visible_batches(request.user, SPEC).only("id", "filename")[:50],
         "full_ssn": flow.can_export_full_ssn(request.user),
     })
+    return polling.answer(request, response, final=not open_tickets)
 
 
 @permission_required("export_results")
@@ -158,16 +160,17 @@ def result(request: HttpRequest, pk: int) -> HttpResponse:
     masked SSN); the polling fragment shows no identifiers and is not."""
     ticket = _ticket(request, pk)
     if request.htmx and ticket.is_open:
-        return render(request, "eligibility/result.html#status", {"ticket": ticket})
+        return render(request, "eligibility/result.html#status", {
+            "ticket": ticket, "poll_every": polling.poll_interval(ticket.next_poll_at)})
     if request.htmx:
         # The answer arrived: reload the whole page (audited) to draw the coverage cards.
-        response = HttpResponseStopPolling()
+        response = polling.stop_polling(HttpResponse())
         response["HX-Refresh"] = "true"
         return response
     record_event(request, "view", ticket, detail=f"discovery result {ticket.pk}")
     body = ticket.request or {}
     context = {
-        "ticket": ticket,
+        "ticket": ticket, "poll_every": polling.poll_interval(ticket.next_poll_at),
         # A "search again" that ends in an error must not leave the old cards standing.
         "coverages": (ticket.coverages.select_related("applied_by")
                       if ticket.outcome == flow.FOUND else []),

@@ -11,13 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from followup import dashboard as dash
 from followup import sources, timeline, worklist
 from followup.filters import WorklistFilter
 from followup.models import FollowUp, Note, RecheckPolicy, SavedView
-from revcycle import engine
+from revcycle import engine, polling
 from revcycle.access import facilities_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.csvio import stream_csv
@@ -233,16 +232,16 @@ def account(request: HttpRequest, encounter_id: int) -> HttpResponse:
     tickets = list(encounter.tickets.select_related("connection", "created_by",
                                                     "followup__assignee").order_by("created_at"))
     events = timeline.build(encounter, tickets)
-    live = any(t.is_open for t in tickets)
+    running = [t for t in tickets if t.is_open]
+    live = bool(running)
     context = {"encounter": encounter, "events": events, "tickets": tickets, "live": live,
+               "poll_every": polling.poll_interval(*(t.next_poll_at for t in running)),
                "is_admin_user": has_perm(request.user, "manage_connections"),
                "can_act": has_perm(request.user, "run_lookups"),
                "colleagues": _colleagues(request.user)}
     if request.htmx:
-        if not live and request.GET.get("poll"):
-            return HttpResponseStopPolling(render(
-                request, "followup/account.html#events", context).content)
-        return render(request, "followup/account.html#events", context)
+        response = render(request, "followup/account.html#events", context)
+        return polling.answer(request, response, final=not live)
     record_event(request, "view", encounter, detail="timeline")
     return render(request, "followup/account.html", context)
 

@@ -9,13 +9,12 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from payer import flow as payer_flow
 from payer.filters import PayerClaimFilter
 from payer.forms import PayerClaimForm, initial_from, procedure_code_set
 from payer.models import PayerClaim
-from revcycle import codes, engine, medcodes
+from revcycle import codes, engine, medcodes, polling
 from revcycle.access import connections_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.csvio import stream_csv
@@ -200,12 +199,10 @@ def _create(
 @require_GET
 def payer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     claim = _load(request, pk)
-    if request.htmx and request.GET.get("fragment") == "answer":
+    if request.htmx:
         # The live fragment: a few indexed reads, never an API call.
         response = render(request, "payer/detail.html#answer", _detail_context(claim))
-        if not claim.is_waiting:
-            response.status_code = HttpResponseStopPolling.status_code
-        return response
+        return polling.answer(request, response, final=not claim.is_waiting)
     record_event(request, "view", claim, detail=f"payer claim {claim.reference}")
     return render(request, "payer/detail.html", _detail_context(claim))
 
@@ -224,6 +221,10 @@ def _detail_context(claim: PayerClaim) -> dict[str, Any]:
             else ""
         ),
         "ticket": claim.ticket,
+        # A review takes hours to days: no need to look every few seconds.
+        "poll_every": polling.poll_interval(
+            claim.ticket.next_poll_at if claim.ticket else None,
+            slow=claim.status == PayerClaim.Status.UNDER_REVIEW),
     }
 
 

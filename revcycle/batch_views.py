@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from revcycle import csvio, engine
+from revcycle import csvio, engine, polling
 from revcycle.access import connections_for, facilities_for
 from revcycle.audit import record_event
 from revcycle.batches import (
@@ -115,9 +115,12 @@ def detail(request: HttpRequest, spec: str, pk: int) -> HttpResponse:
         template += "#live"
     else:
         record_event(request, "view", batch)
-    return render(request, template, _context(the_spec, batch=batch, page=page,
-                                              progress=progress(batch),
-                                              errors=batch.row_errors.all()[:20]))
+    now = progress(batch)
+    # A batch's tickets move every moment while it runs: poll FAST (no one due time).
+    response = render(request, template, _context(the_spec, batch=batch, page=page,
+                                                  progress=now, poll_every=polling.FAST,
+                                                  errors=batch.row_errors.all()[:20]))
+    return polling.answer(request, response, final=not now["is_open"])
 
 
 @permission_required("view_results")

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from revcycle import codes, engine, errors
+from revcycle import codes, engine, errors, polling
 from revcycle.access import connections_for, default_facility, facilities_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.csvio import stream_csv
@@ -256,18 +256,24 @@ def invoice(request: HttpRequest, pk: int) -> HttpResponse:
     """Step 6: the invoice, its status (live while not final) and its history."""
     inv = _invoice(request, pk)
     template = "smartlink/invoice.html"
-    if request.htmx and request.htmx.target == "status":
+    if request.htmx:
         template += "#status"  # a poll: indexed reads only, no call to Smart
     else:
         record_event(request, "view", inv, encounter=inv.session.encounter)
-    return render(request, template, {
+    ticket = inv.ticket
+    response = render(request, template, {
         "inv": inv, "events": inv.events.select_related("user"),
         "diagnoses": [{**d, "label": codes.label("icd10cm", d.get("code"))} for d in inv.diagnoses],
         "reason_form": ReasonForm(initial={"reason": inv.not_billed_reason}),
         "dx_form": LateDiagnosisForm(), "hours": not_billed_hours(),
         "overdue": inv.pk in set(SmartInvoice.objects.filter(pk=inv.pk).not_billed()
                                  .values_list("pk", flat=True)),
+        # Smart bills within hours and its ticket backs off to half-hourly looks; an invoice
+        # whose ticket stopped waits for the background re-check.
+        "poll_every": polling.poll_interval(ticket.next_poll_at if ticket else None,
+                                            slow=not (ticket and ticket.is_open)),
     })
+    return polling.answer(request, response, final=inv.is_final)
 
 
 @require_POST

@@ -17,6 +17,8 @@ from django.contrib.auth.models import Group, User
 from revcycle.models import Connection, Encounter, Facility
 
 PASSWORD = "correct-horse-battery-staple"
+# A poll as htmx sends it (revcycle/polling.py): the HTMX header and the poll marker.
+POLL = {"HTTP_HX_REQUEST": "true", "HTTP_X_POLL": "1"}
 
 
 @pytest.fixture(autouse=True)

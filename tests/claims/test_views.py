@@ -12,6 +12,7 @@ from claims.flow import parse_claim_info, store
 from revcycle.batches import create_batch, get_spec
 from revcycle.models import AuditEvent, Batch, Ticket
 from tests.claims.helpers import denied_lines, paid_object
+from tests.conftest import POLL
 
 pytestmark = pytest.mark.django_db
 
@@ -120,7 +121,7 @@ def test_the_worklist_polls_only_while_a_visible_row_is_open(client_for, alice, 
     client = client_for(alice)
     assert b"every 2s" not in client.get("/claims/").content
     make_ticket(account_number="OPEN1")
-    fragment = client.get("/claims/", HTTP_HX_REQUEST="true")
+    fragment = client.get("/claims/", **POLL)
     assert b"every 2s" in fragment.content and b"<html" not in fragment.content
     assert b"every 2s" not in client.get(f"/claims/?outcome=paid&q={done.account_number}").content
 

@@ -5,6 +5,7 @@ import pytest
 from eligibility import flow
 from eligibility.client import read_coverage
 from revcycle.models import AuditEvent, Encounter, Ticket
+from tests.conftest import POLL
 from tests.eligibility.conftest import SSN, coverage, hmo_coverage
 
 URL = "/eligibility/new/"
@@ -159,11 +160,11 @@ def test_the_polling_fragment_carries_no_identifiers_and_stops_when_done(
     c = client_for(alice)
     url = f"/eligibility/lookups/{ticket.pk}/"
 
-    pending = c.get(url, headers={"HX-Request": "true"})
+    pending = c.get(url, **POLL)
     assert 'hx-trigger="every 2s"' in pending.content.decode()
     assert "JANE" not in pending.content.decode()
     Ticket.objects.filter(pk=ticket.pk).update(state="done", outcome="none_found")
-    done = c.get(url, headers={"HX-Request": "true"})
+    done = c.get(url, **POLL)
     assert done.status_code == 286 and done["HX-Refresh"] == "true"
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from followup import dashboard
 from followup.models import Note
 from revcycle.models import AuditEvent, CodeDescription
+from tests.conftest import POLL
 from tests.followup.conftest import make_ticket
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +78,7 @@ def test_the_timeline_shows_lookups_results_changes_and_notes_in_order(
     assert "Call the payer" in texts
     assert any("resolved" in t for t in texts)
     assert AuditEvent.objects.filter(action="view", encounter=encounter).count() == 1
-    assert 'hx-trigger="every 3s"' not in response.content.decode()
+    assert 'hx-trigger="every 2s"' not in response.content.decode()
 
 
 def test_the_timeline_polls_while_a_lookup_is_open_and_polls_are_not_audited(
@@ -85,9 +86,8 @@ def test_the_timeline_polls_while_a_lookup_is_open_and_polls_are_not_audited(
     make_ticket(integrex, encounter=encounter, state="processing", outcome="")
     client = client_for(alice)
     page = client.get(reverse("followup:account", args=[encounter.pk]))
-    assert 'hx-trigger="every 3s"' in page.content.decode()
-    client.get(reverse("followup:account", args=[encounter.pk]) + "?poll=1",
-               HTTP_HX_REQUEST="true")
+    assert 'hx-trigger="every 2s"' in page.content.decode()
+    client.get(reverse("followup:account", args=[encounter.pk]), **POLL)
     assert AuditEvent.objects.filter(action="view", encounter=encounter).count() == 1
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from payer.models import PayerClaim
 from revcycle.models import AuditEvent
+from tests.conftest import POLL
 from tests.payer.helpers import BODY, queue
 
 pytestmark = pytest.mark.django_db
@@ -94,12 +95,12 @@ def test_the_claim_page_is_an_audited_view_and_its_fragment_polls_until_final(
     assert page.status_code == 200
     assert b'hx-trigger="every 2s"' in page.content
     assert AuditEvent.objects.filter(action="view", object_id=str(claim.pk)).count() == 1
-    fragment = client.get(f"/claims/payer/{claim.pk}/?fragment=answer", HTTP_HX_REQUEST="true")
+    fragment = client.get(f"/claims/payer/{claim.pk}/", **POLL)
     assert fragment.status_code == 200
     assert b"<h1>" not in fragment.content
     PayerClaim.objects.filter(pk=claim.pk).update(status="approved",
                                                   expected_payment=Decimal("1000.00"))
-    final = client.get(f"/claims/payer/{claim.pk}/?fragment=answer", HTTP_HX_REQUEST="true")
+    final = client.get(f"/claims/payer/{claim.pk}/", **POLL)
     assert final.status_code == 286  # htmx: stop polling
     assert b"every 2s" not in final.content
     assert b"1000.00" in final.content

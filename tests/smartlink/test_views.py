@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from revcycle.models import AuditEvent
 from smartlink.models import SmartInvoice, SmartSession
+from tests.conftest import POLL
 from tests.smartlink.conftest import BASE, calls_to, invoice_post
 
 MEMBER = {"memberNumber": "SAMPLETEST502", "firstName": "AMINA", "lastName": "OTIENO",
@@ -219,10 +220,11 @@ def test_the_status_poll_stops_once_the_invoice_is_final(client_for, alice, acti
     _post_invoice(client_for(alice), active_session)
     invoice = SmartInvoice.objects.get()
     url = f"/smart/invoices/{invoice.pk}/"
-    polling = client_for(alice).get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="status")
+    polling = client_for(alice).get(url, **POLL)
     assert b'hx-trigger="every 2s"' in polling.content and b"<h1>" not in polling.content
     SmartInvoice.objects.filter(pk=invoice.pk).update(status="billed")
-    final = client_for(alice).get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="status")
+    final = client_for(alice).get(url, **POLL)
+    assert final.status_code == 286
     assert b"hx-trigger" not in final.content and b"Billed" in final.content
 
 
