@@ -85,3 +85,37 @@ def test_a_smart_visit_goes_from_session_to_billed_on_screen(
     assert invoice.status == "billed" and invoice.visit_number == "OP-2026-0042"
     from sandbox.models import SmartClaim
     assert SmartClaim.objects.filter(invoice_number=invoice.invoice_number).count() == 1
+
+
+@pytest.mark.e2e
+def test_the_copay_is_asked_once_on_opening_and_once_per_benefit_change(
+        transactional_db, page, login, alice, st_marys, smart_sandbox):
+    from sandbox.smart import open_session
+
+    st_marys.smart_manages_copay = True
+    st_marys.smart_provider_key = "SKSP_3026"
+    st_marys.save()
+    smart_session = open_session("23025764")
+    login(alice)
+    page.goto("/smart/")
+    page.fill("#id_patient_number", "23025764")
+    page.click("text=Find sessions")
+    row = page.locator(f"#sessions .session-row:has-text('Session {smart_session.pk}')")
+    row.locator("input[name=visit_number]").fill("OP-2026-0043")
+    copay_calls: list[str] = []
+    page.on("request", lambda r: copay_calls.append(r.url) if "/copay/" in r.url else None)
+    row.locator("text=Activate").click()
+    page.wait_for_url("**/smart/sessions/*/")
+    page.locator("#copay [data-copay]").wait_for()
+    page.wait_for_load_state("networkidle")
+    assert len(copay_calls) == 1
+
+    chosen = page.input_value("#id_benefit")
+    others = [v for v in page.locator("#id_benefit option").evaluate_all(
+        "options => options.map(o => o.value)") if v and v != chosen]
+    for n, benefit in enumerate([others[0], chosen], start=2):
+        with page.expect_response(lambda r: "/copay/" in r.url):
+            page.select_option("#id_benefit", benefit)
+        # A looping fragment keeps the network busy: "idle" would come late or never.
+        page.wait_for_load_state("networkidle")
+        assert len(copay_calls) == n
