@@ -26,6 +26,7 @@ from revcycle.audit import record_event
 from revcycle.batches import create_single, visible_batches
 from revcycle.models import Encounter, Ticket
 from revcycle.outcomes import OUTCOME_CHOICES
+from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 
 PER_PAGE = 50
@@ -46,7 +47,7 @@ def _filters_for_audit(f: dict[str, str]) -> str:
 
 
 @permission_required("view_results")
-def status_home(request: HttpRequest) -> HttpResponse:
+def status_home(request: HtmxHttpRequest) -> HttpResponse:
     filters = filter_tickets(request)
     tickets, f = filters.qs, filters.shown
     # The encrypted request and raw answer are not shown on the list: leave them undecrypted.
@@ -120,7 +121,7 @@ def reasons_of(lines: list[Any]) -> list[dict[str, str]]:
 
 
 @permission_required("view_results")
-def status_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def status_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     ticket = get_for_user(
         Ticket.objects.of_kind(KIND).select_related("connection", "facility", "batch",
                                                      "encounter", "claim_result"),

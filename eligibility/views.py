@@ -25,6 +25,7 @@ from revcycle.batches import visible_batches
 from revcycle.crypto import mask_ssn
 from revcycle.logfilters import redact
 from revcycle.models import Encounter, Ticket
+from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 
 SSN_FIELDS = ("patientSsn", "subscriberSsn")
@@ -78,7 +79,7 @@ def _filters_for_audit(f: dict[str, str]) -> str:
 
 
 @permission_required("view_results")
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HtmxHttpRequest) -> HttpResponse:
     """The worklist: every discovery lookup of the user's facilities, filtered."""
     filters = filter_tickets(request)
     tickets, f = filters.qs, filters.shown
@@ -155,7 +156,7 @@ def _ticket(request: HttpRequest, pk: int) -> Ticket:
 
 
 @permission_required("view_results")
-def result(request: HttpRequest, pk: int) -> HttpResponse:
+def result(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A lookup's state, then its coverages. The page is an audited view (it shows the
     masked SSN); the polling fragment shows no identifiers and is not."""
     ticket = _ticket(request, pk)

@@ -22,6 +22,7 @@ from revcycle.audit import record_event
 from revcycle.csvio import stream_csv
 from revcycle.models import Encounter, Ticket
 from revcycle.outcomes import OUTCOME_LABELS, outcome_advice, outcome_label
+from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 
 
@@ -226,7 +227,7 @@ def delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required("view_results")
-def account(request: HttpRequest, encounter_id: int) -> HttpResponse:
+def account(request: HtmxHttpRequest, encounter_id: int) -> HttpResponse:
     encounter = get_for_user(Encounter.objects.select_related("facility"), request.user,
                              pk=encounter_id)
     tickets = list(encounter.tickets.select_related("connection", "created_by",

@@ -19,6 +19,7 @@ from revcycle.access import connections_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.csvio import stream_csv
 from revcycle.models import Encounter
+from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 
 Status = PayerClaim.Status
@@ -197,7 +198,7 @@ def _create(
 
 @permission_required("view_results")
 @require_GET
-def payer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def payer_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     claim = _load(request, pk)
     if request.htmx:
         # The live fragment: a few indexed reads, never an API call.

@@ -30,6 +30,7 @@ from revcycle.batches import (
     visible_batches,
 )
 from revcycle.models import Batch, Connection, Facility
+from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import permission_required
 
 ROWS_PER_PAGE = 100
@@ -105,7 +106,7 @@ def batch_list(request: HttpRequest, spec: str) -> HttpResponse:
 
 
 @permission_required("view_results")
-def detail(request: HttpRequest, spec: str, pk: int) -> HttpResponse:
+def detail(request: HtmxHttpRequest, spec: str, pk: int) -> HttpResponse:
     the_spec = get_spec(spec)
     batch = _batch_for(request, the_spec, pk)
     rows = batch.tickets.select_related(*the_spec.rows_select_related).order_by("id")

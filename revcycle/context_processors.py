@@ -2,15 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from revcycle.polling import HtmxHttpRequest
 
 
-def _is_fragment(request: HttpRequest) -> bool:
-    """HTMX fragments (polls every 2 s) render no navigation: spend no queries on it."""
-    return bool(getattr(request, "htmx", False)) and not request.htmx.boosted  # type: ignore[attr-defined]
+def _is_fragment(request: HtmxHttpRequest) -> bool:
+    """HTMX fragments (polls included) render no navigation: spend no queries on it."""
+    return bool(getattr(request, "htmx", False)) and not request.htmx.boosted
 
 
-def navigation(request: HttpRequest) -> dict[str, Any]:
+def navigation(request: HtmxHttpRequest) -> dict[str, Any]:
     user: Any = getattr(request, "user", None)
     if user is None or not user.is_authenticated or _is_fragment(request):
         return {}
@@ -21,7 +21,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "is_admin": "admin" in roles}
 
 
-def flagged(request: HttpRequest) -> dict[str, Any]:
+def flagged(request: HtmxHttpRequest) -> dict[str, Any]:
     """Admins see, in the navigation, connections that need them (a 402, failing checks)."""
     user: Any = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_staff or _is_fragment(request):
@@ -31,7 +31,7 @@ def flagged(request: HttpRequest) -> dict[str, Any]:
     return {"flagged_connections": Connection.objects.filter(flagged_at__isnull=False).count()}
 
 
-def engine_status(request: HttpRequest) -> dict[str, Any]:
+def engine_status(request: HtmxHttpRequest) -> dict[str, Any]:
     """Warn everyone when lookups wait and no engine pump has beaten in a while: the worker
     is down (killed, not started), and nothing will move until it is back."""
     user: Any = getattr(request, "user", None)
@@ -50,3 +50,19 @@ def engine_status(request: HttpRequest) -> dict[str, Any]:
                                      next_poll_at__lt=now - timedelta(seconds=30))
                .filter(~Exists(alive)).exists())  # one query per page
     return {"engine_stalled": waiting}
+
+
+def session_timeout(request: HtmxHttpRequest) -> dict[str, Any]:
+    """What static/js/session.js needs to warn before the idle logoff."""
+    if _is_fragment(request):
+        return {}
+    from django.conf import settings
+
+    from revcycle.middleware import idle_seconds_left
+
+    left = idle_seconds_left(request)
+    if left is None:
+        return {}
+    notice = settings.SESSION_IDLE_NOTICE
+    return {"idle_seconds_left": left, "idle_notice_seconds": notice,
+            "idle_notice_minutes": max(round(notice / 60), 1)}

@@ -1,5 +1,7 @@
-"""Sessions end after SESSION_IDLE_TIMEOUT seconds without a request; every request has
-an id for its log lines."""
+"""Sessions end after SESSION_IDLE_TIMEOUT seconds without a request of the user's own
+(HIPAA 164.312(a)(2)(iii), automatic logoff), and SESSION_ABSOLUTE_LIFETIME seconds after
+sign-in whatever the activity. Polls (revcycle/polling.py) are not the user's activity: a
+page left polling still signs its user out. Every request has an id for its log lines."""
 
 from __future__ import annotations
 
@@ -15,10 +17,31 @@ from django.shortcuts import resolve_url
 from django_htmx.http import HttpResponseClientRedirect
 
 from revcycle import logs
+from revcycle.polling import is_poll
+
+LAST_ACTIVITY = "last_activity"
+SIGNED_IN_AT = "signed_in_at"
+# Every authenticated answer tells the page how long the session has left without
+# activity (static/js/session.js warns before the end).
+IDLE_HEADER = "X-Idle-Seconds"
+
+
+def mark_activity(request: HttpRequest) -> None:
+    """The user acted now: the idle clock restarts."""
+    request.session[LAST_ACTIVITY] = time.time()
+
+
+def idle_seconds_left(request: HttpRequest) -> int | None:
+    """Seconds until the idle logoff, or None without a signed-in session."""
+    last = request.session.get(LAST_ACTIVITY) if hasattr(request, "session") else None
+    if last is None:
+        return None
+    return max(round(settings.SESSION_IDLE_TIMEOUT - (time.time() - last)), 0)
 
 
 class IdleTimeoutMiddleware:
-    KEY = "last_activity"
+    # Writing the session on every request would cost a database write each time; a
+    # minute's precision is plenty for 15 (the page is told the exact time left).
     WRITE_EVERY = 60
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -27,16 +50,31 @@ class IdleTimeoutMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user: Any = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            now = time.time()
-            last = request.session.get(self.KEY, now)
-            if now - last > settings.SESSION_IDLE_TIMEOUT:
-                logout(request)
-                messages.info(request, "You were signed out after 15 minutes without activity.")
-            elif now - last >= self.WRITE_EVERY or self.KEY not in request.session:
-                # Writing the session on every request (2-second polls included) would cost
-                # a database write each time; a minute's precision is plenty for 15.
-                request.session[self.KEY] = now
-        return self.get_response(request)
+            self.enforce(request)
+        response = self.get_response(request)
+        if (left := idle_seconds_left(request)) is not None:
+            response[IDLE_HEADER] = str(left)
+        return response
+
+    def enforce(self, request: HttpRequest) -> None:
+        now = time.time()
+        session = request.session
+        started = session.setdefault(SIGNED_IN_AT, now)
+        last = session.get(LAST_ACTIVITY, now)
+        if now - started > settings.SESSION_ABSOLUTE_LIFETIME:
+            hours = settings.SESSION_ABSOLUTE_LIFETIME // 3600
+            self.end(request, f"You were signed out: a session lasts at most {hours} hours.")
+        elif now - last > settings.SESSION_IDLE_TIMEOUT:
+            minutes = settings.SESSION_IDLE_TIMEOUT // 60
+            self.end(request, f"You were signed out after {minutes} minutes without activity.")
+        elif LAST_ACTIVITY not in session or (
+                not is_poll(request) and now - last >= self.WRITE_EVERY):
+            mark_activity(request)
+
+    @staticmethod
+    def end(request: HttpRequest, why: str) -> None:
+        logout(request)
+        messages.info(request, why)
 
 
 class HtmxLoginRedirectMiddleware:
@@ -50,7 +88,10 @@ class HtmxLoginRedirectMiddleware:
         response = self.get_response(request)
         if (request.headers.get("HX-Request") == "true" and response.status_code == 302
                 and response["Location"].startswith(resolve_url(settings.LOGIN_URL))):
-            return HttpResponseClientRedirect(response["Location"])
+            redirect = HttpResponseClientRedirect(response["Location"])
+            # Keep what inner middleware set, e.g. the "you were signed out" message cookie.
+            redirect.cookies = response.cookies
+            return redirect
         return response
 
 

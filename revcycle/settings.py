@@ -144,6 +144,7 @@ TEMPLATES = [
                 "revcycle.context_processors.navigation",
                 "revcycle.context_processors.flagged",
                 "revcycle.context_processors.engine_status",
+                "revcycle.context_processors.session_timeout",
                 "followup.context_processors.connection_trouble",
             ],
         },
@@ -192,8 +193,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sessions end after 15 minutes without a request (HIPAA automatic logoff).
+# Sessions end after 15 minutes without a request of the user's own (HIPAA automatic
+# logoff; polls do not count), and 12 hours after sign-in whatever the activity. The page
+# warns SESSION_IDLE_NOTICE seconds before the idle end.
 SESSION_IDLE_TIMEOUT = envint("SESSION_IDLE_TIMEOUT", "900")
+SESSION_ABSOLUTE_LIFETIME = envint("SESSION_ABSOLUTE_LIFETIME", "43200")
+SESSION_IDLE_NOTICE = envint("SESSION_IDLE_NOTICE", "120")
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", "43200")
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

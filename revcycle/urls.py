@@ -3,13 +3,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from revcycle import views
+from revcycle import session_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/session/", session_views.session_status, name="session_status"),
     path("encounters/", views.encounters, name="encounters"),
     path("encounters/<int:pk>/", views.encounter_detail, name="encounter_detail"),
     path("audit/", views.audit_log, name="audit_log"),

@@ -19,6 +19,7 @@ from revcycle import codes, engine, errors, polling
 from revcycle.access import connections_for, default_facility, facilities_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.csvio import stream_csv
+from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 from smartlink import client, flow, visits
 from smartlink.forms import (
@@ -87,7 +88,7 @@ def lookup(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @permission_required("run_lookups")
-def activate(request: HttpRequest, pk: int) -> HttpResponse:
+def activate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Step 2: merge the session with the visit number; then read the member (step 3)."""
     session = _session(request, pk)
     form = ActivateForm(request.POST)
@@ -252,7 +253,7 @@ def post_invoice(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required("view_results")
-def invoice(request: HttpRequest, pk: int) -> HttpResponse:
+def invoice(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Step 6: the invoice, its status (live while not final) and its history."""
     inv = _invoice(request, pk)
     template = "smartlink/invoice.html"
