@@ -15,15 +15,14 @@
 
   function schedule(secondsLeft) {
     timers.forEach(clearTimeout);
-    timers = [];
-    banner.hidden = secondsLeft > noticeSeconds;
-    if (banner.hidden) {
-      timers.push(setTimeout(function () { schedule(noticeSeconds); },
-                             (secondsLeft - noticeSeconds) * 1000));
-    }
+    var showIn = secondsLeft - noticeSeconds;
+    banner.hidden = showIn > 0;
     // At the end, ask the server rather than trust this tab's clock: another tab may
     // have kept the session alive.
-    timers.push(setTimeout(check, (secondsLeft + 1) * 1000));
+    timers = [setTimeout(check, (secondsLeft + 1) * 1000)];
+    if (showIn > 0) {
+      timers.push(setTimeout(function () { banner.hidden = false; }, showIn * 1000));
+    }
   }
 
   function answer(response) {

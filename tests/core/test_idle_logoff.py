@@ -61,6 +61,7 @@ def test_a_poll_after_15_idle_minutes_sends_the_whole_page_to_sign_in(
     assert poll["HX-Redirect"].startswith(LOGIN)  # htmx loads the login page, not a fragment
     assert b"<form" not in poll.content
     assert "_auth_user_id" not in client.session
+    assert "signed out after 15 minutes" in client.get(poll["HX-Redirect"]).content.decode()
 
 
 def test_a_full_page_within_the_idle_timeout_restarts_the_clock(
