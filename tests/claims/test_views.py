@@ -181,3 +181,18 @@ def test_managers_see_every_batch_and_billers_their_own(client_for, alice, maya,
     assert client_for(alice).get(f"/claims/status/batches/{theirs.pk}/").status_code == 200
     listed = client_for(maya).get("/claims/status/batches/").context["page"].object_list
     assert {b.pk for b in listed} == {mine.pk, theirs.pk}
+
+
+def test_a_lookup_waiting_on_a_15_second_interval_polls_just_after_the_engine_looks(
+        client_for, alice, make_ticket):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ticket = make_ticket(state="processing", next_poll_at=timezone.now() + timedelta(seconds=15))
+    poll = client_for(alice).get(f"/claims/status/{ticket.pk}/", **POLL)
+    assert poll.status_code == 200
+    assert b'hx-trigger="every 16s"' in poll.content
+    Ticket.objects.filter(pk=ticket.pk).update(state="done", outcome="paid", next_poll_at=None)
+    final = client_for(alice).get(f"/claims/status/{ticket.pk}/", **POLL)
+    assert final.status_code == 286 and b"hx-trigger" not in final.content

@@ -145,3 +145,14 @@ def test_the_export_uses_the_guides_names_and_is_audited(client_for, alice, paye
     assert rows[1][3] == "BC-789-456"
     event = AuditEvent.objects.get(action="export")
     assert "1 rows" in event.detail and "BC-789" not in event.detail
+
+
+def test_a_claim_under_review_polls_every_30_seconds_not_every_2(
+        client_for, alice, payer, encounter):
+    claim = queue(payer, encounter, alice)
+    client = client_for(alice)
+    assert b'hx-trigger="every 2s"' in client.get(f"/claims/payer/{claim.pk}/").content
+    PayerClaim.objects.filter(pk=claim.pk).update(status="under_review")
+    poll = client.get(f"/claims/payer/{claim.pk}/", **POLL)
+    assert poll.status_code == 200
+    assert b'hx-trigger="every 30s"' in poll.content and b'"X-Poll": "1"' in poll.content
