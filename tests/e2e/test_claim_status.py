@@ -49,6 +49,10 @@ def test_a_biller_runs_a_batch_of_20_claims_and_reads_a_denial(
     page.screenshot(path=str(SHOTS / "claim-status-upload.png"), full_page=True)
     page.set_input_files("input[name=file]", files=[{
         "name": "claims.csv", "mimeType": "text/csv", "buffer": _csv(20)}])
+    polls: list[tuple[str | None, str | None, int]] = []
+    page.on("response", lambda r: polls.append(
+        (r.request.headers.get("x-poll"), r.request.headers.get("x-csrftoken"), r.status))
+        if r.request.headers.get("hx-request") else None)
     page.click("button[type=submit]")
     page.wait_for_url("**/claims/status/batches/*/")
     # A marker that a reload would wipe: the page must update in place.
@@ -56,6 +60,9 @@ def test_a_biller_runs_a_batch_of_20_claims_and_reads_a_denial(
     page.screenshot(path=str(SHOTS / "claim-status-batch-running.png"), full_page=True)
     page.wait_for_selector("[data-testid=batch-finished]", timeout=45_000)
     assert page.evaluate("window.__noReload") is True
+    # The poll contract (revcycle/polling.py): marked polls, stopped by a 286 at the end.
+    assert polls and all(marker == "1" for marker, _, _ in polls)
+    assert polls[-1][2] == 286
     assert page.inner_text("[data-count=done]") == "20"
     assert page.inner_text("[data-count=total]") == "20"
     assert page.locator("#batch-rows tbody tr[data-state=done]").count() == 20
