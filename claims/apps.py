@@ -10,8 +10,9 @@ class ClaimsConfig(AppConfig):
         # filled the same way: ready() registers declarations the app's modules hold.
         from claims import export, flow, worklist
         from followup import sources
-        from revcycle import batches, engine
+        from revcycle import batches, engine, services
 
+        services.register_ticket_kind(flow.TICKET_KIND)
         engine.register(flow.ENGINE_KIND)
         batches.register(export.SPEC)
         sources.register(worklist.DOMAIN)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from claims.outcomes import outcome_advice, outcome_label
 from revcycle import codes
-from revcycle.outcomes import outcome_advice, outcome_label
 
 
 def describe(code_set: str, code: str) -> str:

@@ -26,8 +26,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from claims import forms
+from integrex.columns import COMMON_COLUMNS as COMMON
 from revcycle import batches, codes
-from revcycle.csvio import INTEGREX_COMMON_COLUMNS as COMMON
 from revcycle.csvio import Column
 from revcycle.models import Ticket
 

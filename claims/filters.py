@@ -8,9 +8,9 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 
+from claims.outcomes import OUTCOME_CHOICES
 from revcycle.filtering import IdFilter, ListFilterSet
 from revcycle.models import Ticket
-from revcycle.outcomes import OUTCOME_CHOICES
 
 SORTS = {
     "newest": ("-created_at", "-id"),

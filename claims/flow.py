@@ -13,12 +13,12 @@ from typing import Any
 
 from django.db import transaction
 
-from revcycle import engine, errors, parse
+from claims.outcomes import ERROR, NOT_FOUND, OUTCOME_ADVICE, OUTCOME_LABELS, plain_outcome
+from revcycle import engine, errors, parse, services
 from revcycle.api import call
 from revcycle.csvio import lenient_get
 from revcycle.http import server_message
 from revcycle.models import Connection, Ticket
-from revcycle.outcomes import ERROR, NOT_FOUND, plain_outcome
 
 KIND = "claim_status"
 PATH = "claim-info"
@@ -261,3 +261,16 @@ def poll(ticket: Ticket) -> engine.Step:
 # Registered from ClaimsConfig.ready().
 ENGINE_KIND = engine.Kind(name=KIND, label="Claim status", service="integrex",
                           submit=submit, poll=poll, default_interval=15, idempotent=True)
+
+
+def summary(request: dict[str, Any]) -> services.Summary:
+    return services.Summary(
+        amount=parse.amount(lenient_get(request, "totalCharges", default=None)),
+        service_date=parse.day(lenient_get(request, "admitDate", default=None)),
+    )
+
+
+# Registered from ClaimsConfig.ready(): what lists and the follow-up pages show.
+TICKET_KIND = services.TicketKind(
+    name=KIND, service="integrex", summary=summary, outcome_labels=OUTCOME_LABELS,
+    outcome_advice=OUTCOME_ADVICE, default_advice=OUTCOME_ADVICE[ERROR])

@@ -20,12 +20,12 @@ from claims.export import SPEC, export_rows, result_of
 from claims.filters import SORTS, ClaimStatusFilter
 from claims.flow import KIND
 from claims.forms import ClaimStatusForm, facility_defaults, initial_from_encounter
+from claims.outcomes import OUTCOME_CHOICES
 from revcycle import csvio, engine, polling
 from revcycle.access import connections_for, default_facility, get_for_user
 from revcycle.audit import record_event
 from revcycle.batches import create_single, visible_batches
 from revcycle.models import Encounter, Ticket
-from revcycle.outcomes import OUTCOME_CHOICES
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 

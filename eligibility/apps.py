@@ -8,8 +8,9 @@ class EligibilityConfig(AppConfig):
     def ready(self) -> None:
         from eligibility import batch, flow, worklist
         from followup import sources
-        from revcycle import batches, engine
+        from revcycle import batches, engine, services
 
+        services.register_ticket_kind(flow.TICKET_KIND)
         engine.register(flow.ENGINE_KIND)
         batches.register(batch.SPEC)
         sources.register(worklist.DOMAIN)

@@ -21,8 +21,8 @@ from django.db.models import QuerySet
 from eligibility import flow
 from eligibility.forms import DiscoveryRequestForm
 from eligibility.models import KIND
+from integrex.columns import COMMON_COLUMNS as COMMON
 from revcycle import batches
-from revcycle.csvio import INTEGREX_COMMON_COLUMNS as COMMON
 from revcycle.csvio import Column
 from revcycle.models import Facility, Ticket
 

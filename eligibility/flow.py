@@ -21,9 +21,10 @@ from django.utils import timezone
 
 from eligibility import client
 from eligibility.models import KIND, Coverage
-from revcycle import engine
+from revcycle import engine, parse, services
 from revcycle.audit import record_event
 from revcycle.crypto import mask_ssn
+from revcycle.csvio import lenient_get
 from revcycle.models import Batch, Connection, Encounter, Facility, Ticket
 
 log = logging.getLogger("eligibility.flow")
@@ -144,6 +145,16 @@ def store_coverages(ticket: Ticket, coverages: Iterable[client.CoverageData]) ->
 # Registered from EligibilityConfig.ready(); the spec asks for a 15 s poll interval.
 ENGINE_KIND = engine.Kind(name=KIND, label="Insurance discovery", service="integrex",
                           submit=submit, poll=poll, default_interval=15, idempotent=True)
+
+
+def summary(request: dict[str, Any]) -> services.Summary:
+    return services.Summary(service_date=parse.day(lenient_get(request, "beginDos",
+                                                               default=None)))
+
+
+# Registered from EligibilityConfig.ready().
+TICKET_KIND = services.TicketKind(name=KIND, service="integrex", summary=summary,
+                                  outcome_labels=OUTCOMES)
 
 
 # Using a coverage -------------------------------------------------------------------

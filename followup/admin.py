@@ -1,7 +1,6 @@
 from django.contrib import admin
 
 from followup.models import (
-    ConnectionMinute,
     DigestSent,
     FollowUp,
     Note,
@@ -40,12 +39,6 @@ class FollowUpAdmin(admin.ModelAdmin):
 class NoteAdmin(admin.ModelAdmin):
     list_display = ("encounter", "ticket", "author", "created_at")
     raw_id_fields = ("encounter", "ticket", "author")
-
-
-@admin.register(ConnectionMinute)
-class ConnectionMinuteAdmin(admin.ModelAdmin):
-    list_display = ("connection", "minute", "requests", "errors")
-    list_filter = ("connection",)
 
 
 admin.site.register([SavedView, NotificationPreference, DigestSent])

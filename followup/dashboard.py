@@ -16,7 +16,7 @@ from followup import sources, worklist
 from followup.models import RecheckPolicy
 from revcycle.codes import describe
 from revcycle.models import Ticket
-from revcycle.outcomes import outcome_label
+from revcycle.services import outcome_label
 
 DENIAL_WINDOW_DAYS = 30
 TOP_PAYERS = 10

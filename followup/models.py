@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from revcycle.models import Connection, Encounter, Ticket
+from revcycle.models import Encounter, Ticket
 
 
 class FollowUp(models.Model):
@@ -166,26 +166,6 @@ class RecheckRun(models.Model):
 
     def __str__(self) -> str:
         return f"re-check run {self.started_at:%Y-%m-%d %H:%M}: {self.requeued} requeued"
-
-
-class ConnectionMinute(models.Model):
-    """Requests to one connection in one minute, with a latency histogram (metrics.py)."""
-
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="minutes")
-    minute = models.DateTimeField()
-    requests = models.PositiveIntegerField(default=0)
-    errors = models.PositiveIntegerField(default=0)
-    # Counts per revcycle.metrics.BOUNDS_MS bucket, plus one for slower answers.
-    latency_buckets = models.JSONField(default=list)
-
-    class Meta:
-        constraints = [
-            # Also serves summary(connection, since): WHERE connection_id = ? AND minute >= ?.
-            models.UniqueConstraint(fields=["connection", "minute"], name="uniq_connection_minute")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.connection_id}@{self.minute:%Y-%m-%d %H:%M}: {self.requests}"
 
 
 class NotificationPreference(models.Model):

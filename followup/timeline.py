@@ -10,7 +10,7 @@ from followup import sources
 from followup.models import Note
 from followup.sources import TimelineEvent
 from revcycle.models import AuditEvent, Encounter, Ticket
-from revcycle.outcomes import outcome_label
+from revcycle.services import outcome_label
 
 MAX_EVENTS = 500
 
@@ -31,7 +31,7 @@ def ticket_events(ticket: Ticket) -> list[TimelineEvent]:
                                     f"{ticket.connection.name}", "", ticket.pk))
     if ticket.finished_at:
         if ticket.state == Ticket.State.DONE:
-            text = f"{kind}: {outcome_label(ticket.outcome)}"
+            text = f"{kind}: {outcome_label(ticket.outcome, ticket.kind)}"
         else:
             text = f"{kind} {ticket.get_state_display().lower()}: {ticket.last_error}"
         events.append(TimelineEvent(ticket.finished_at, "result", text, "", ticket.pk,

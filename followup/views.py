@@ -21,9 +21,9 @@ from revcycle.access import facilities_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.csvio import stream_csv
 from revcycle.models import Encounter, Ticket
-from revcycle.outcomes import OUTCOME_LABELS, outcome_advice, outcome_label
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
+from revcycle.services import outcome_advice, outcome_label, outcome_labels
 
 
 def _colleagues(user: Any) -> Any:
@@ -51,9 +51,9 @@ def _rows(page: worklist.Page, user: Any) -> list[dict[str, Any]]:
             else worklist.mask_name(ticket.patient_name),
             "domain": sources.DOMAIN_LABELS.get(ticket.kind, ticket.kind),
             "age": worklist.age_days(ticket, today),
-            "outcome": state, "outcome_label": outcome_label(state),
+            "outcome": state, "outcome_label": outcome_label(state, ticket.kind),
             "advice": ticket.last_error if state in ("failed", "expired", "error")
-            and ticket.last_error else outcome_advice(state),
+            and ticket.last_error else outcome_advice(state, ticket.kind),
         })
     return out
 
@@ -76,8 +76,8 @@ def worklist_view(request: HttpRequest) -> HttpResponse:
         "next_url": "?" + urlencode({**query, "after": page.next_cursor})
         if page.next_cursor else "",
         "domains": sources.DOMAIN_LABELS.items(),
-        "outcomes": [*OUTCOME_LABELS.items(), ("none_found", "No coverage"),
-                     ("cancelled", "Cancelled"), ("open", "Still open")],
+        "outcomes": [*outcome_labels().items(), ("cancelled", "Cancelled"),
+                     ("open", "Still open")],
         "payers": (Ticket.objects.for_user(request.user).exclude(payer="")
                    .values_list("payer", flat=True).distinct().order_by("payer")[:200]),
         "buckets": [b[0] for b in worklist.AGE_BUCKETS],

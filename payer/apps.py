@@ -9,8 +9,11 @@ class PayerConfig(AppConfig):
     def ready(self) -> None:
         from followup import sources
         from payer import flow, worklist
-        from revcycle import engine, schedules
+        from payer.service import SERVICE
+        from revcycle import engine, schedules, services
 
+        services.register(SERVICE)
+        services.register_ticket_kind(flow.TICKET_KIND)
         engine.register(flow.ENGINE_KIND)
         schedules.register(flow.PRUNE_WEBHOOKS)
         sources.register(worklist.DOMAIN)

@@ -25,7 +25,8 @@ from django.utils import timezone
 
 from payer.client import ClaimAnswer, amount, day, error_details, get_claim, submit_claim
 from payer.models import ClaimEvent, PayerClaim
-from revcycle import engine, errors, schedules
+from revcycle import engine, errors, parse, schedules, services
+from revcycle.csvio import lenient_get
 from revcycle.models import Connection, Encounter, Facility, Ticket
 
 log = logging.getLogger("payer.flow")
@@ -393,6 +394,15 @@ def found_at_payer(claim: PayerClaim, claim_id: str, user: Any) -> bool:
     return engine.check_again(locked.ticket) if locked.ticket else False
 
 
+def summary(request: dict[str, Any]) -> services.Summary:
+    return services.Summary(
+        amount=parse.amount(lenient_get(request, "amount", default=None)),
+        service_date=parse.day(lenient_get(request, "date_of_service", default=None)),
+    )
+
+
+# Registered from PayerConfig.ready().
+TICKET_KIND = services.TicketKind(name=KIND, service="payer", summary=summary)
 # Registered from PayerConfig.ready().
 ENGINE_KIND = engine.Kind(
     name=KIND, label="Payer claim", service="payer",

@@ -18,6 +18,7 @@ from revcycle.models import (
     Batch,
     CodeDescription,
     Connection,
+    ConnectionMinute,
     Encounter,
     Facility,
     OAuthToken,
@@ -144,11 +145,18 @@ class ConnectionAdmin(admin.ModelAdmin):
         record_event(request, "change" if change else "create", obj, detail=detail)
 
 
+# A service app adds its per-facility settings here from its admin.py (an inline), so the
+# facility page shows them without the core naming the service.
+FACILITY_INLINES: list[type[admin.options.InlineModelAdmin]] = []
+
+
 @admin.register(Facility)
 class FacilityAdmin(admin.ModelAdmin):
-    list_display = ("name", "npi", "tax_id", "smart_provider_key", "smart_manages_copay",
-                    "smart_late_diagnosis")
+    list_display = ("name", "npi", "tax_id")
     filter_horizontal = ("members",)
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return [*self.inlines, *FACILITY_INLINES]
 
 
 @admin.register(Encounter)
@@ -205,3 +213,9 @@ class CodeDescriptionAdmin(admin.ModelAdmin):
     list_display = ("code_set", "code", "description", "effective_date", "deactivation_date")
     list_filter = ("code_set",)
     search_fields = ("code", "description")
+
+
+@admin.register(ConnectionMinute)
+class ConnectionMinuteAdmin(admin.ModelAdmin):
+    list_display = ("connection", "minute", "requests", "errors")
+    list_filter = ("connection",)

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from revcycle import errors, metrics, oauth, throttle
+from revcycle import errors, metrics, oauth, services, throttle
 from revcycle.http import (
     ApiResponse,
     check_status,
@@ -22,7 +22,6 @@ from revcycle.models import Connection
 
 log = logging.getLogger("revcycle.api")
 _local = threading.local()
-OAUTH_KINDS = ("integrex", "smart")
 
 
 def _session() -> requests.Session:
@@ -47,7 +46,7 @@ def call(
     server-side 401: docs/pitfalls.md, "OAuth")."""
     throttle.acquire(connection)
     headers = service_headers(connection)
-    needs_token = connection.kind in OAUTH_KINDS
+    needs_token = services.for_connection(connection).uses_oauth
     token = oauth.access_token(connection) if needs_token else None
     url = connection.url(path)
     for attempt in (1, 2):
@@ -86,7 +85,7 @@ def health_check(connection: Connection) -> tuple[bool, str]:
                             headers=service_headers(connection))
             if response.status_code >= 400:
                 ok, message = False, f"Health check answered HTTP {response.status_code}."
-        if ok and connection.kind in OAUTH_KINDS:
+        if ok and services.for_connection(connection).uses_oauth:
             oauth.discard(connection.pk)
             oauth.access_token(connection)
             message = "Health check passed and a token was issued."

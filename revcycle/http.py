@@ -21,7 +21,7 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from revcycle import errors
+from revcycle import errors, services
 
 log = logging.getLogger("revcycle.http")
 USER_AGENT = "revcycle/0.1 (+revenue-cycle client)"
@@ -104,15 +104,7 @@ def plain_session() -> requests.Session:
 
 def service_headers(connection: Any) -> dict[str, str]:
     """Headers every call to this connection carries."""
-    headers = {"Accept": "application/json"}
-    if connection.kind == "integrex":
-        headers["env"] = connection.environment
-    if connection.kind == "payer":
-        if connection.api_key:
-            headers["X-API-Key"] = connection.api_key
-        if connection.provider_id:
-            headers["X-Provider-ID"] = connection.provider_id
-    return headers
+    return {"Accept": "application/json", **services.for_connection(connection).headers(connection)}
 
 
 def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:

@@ -2,7 +2,7 @@
 
 `record()` is called by revcycle/api.py after every answer (and on every exception); it
 only adds to in-memory counters of this process, and writes them to the database
-(followup.ConnectionMinute) at most every FLUSH_SECONDS and when the process exits.
+(ConnectionMinute) at most every FLUSH_SECONDS and when the process exits.
 Percentiles are estimated from the histogram, so storage stays one row per connection and
 minute however many requests there are."""
 
@@ -58,7 +58,7 @@ def flush() -> int:
     """Add this process's counters to the database; returns the rows written."""
     from django.db import transaction
 
-    from followup.models import ConnectionMinute
+    from revcycle.models import ConnectionMinute
 
     with _lock:
         taken = dict(_pending)
@@ -112,7 +112,7 @@ def percentile(buckets: list[int], q: float) -> float | None:
 
 def summary(connection: Any, since: datetime) -> dict[str, Any]:
     """Requests, errors, error rate and estimated p50/p95 (ms) since a time."""
-    from followup.models import ConnectionMinute
+    from revcycle.models import ConnectionMinute
 
     connection_id = getattr(connection, "pk", connection)
     requests = errors = 0

@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from revcycle import services
 from revcycle.crypto import EncryptedJSONField, EncryptedTextField, blind_index, mask_ssn
 from revcycle.validators import validate_npi
 
@@ -38,16 +39,6 @@ class Facility(models.Model):
     address = models.CharField(max_length=300, blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
                                      related_name="facilities")
-    # Smart (SmartLink) arrangements of this facility.
-    smart_provider_key = models.CharField("Smart provider key", max_length=100, blank=True)
-    smart_manages_copay = models.BooleanField(
-        "Smart manages co-pays", default=False,
-        help_text="Only where the facility lets Smart manage co-pays and the insurer knows.",
-    )
-    smart_late_diagnosis = models.BooleanField(
-        "late diagnoses arranged with Smart", default=False,
-        help_text="Allows sending a diagnosis after the patient left (clinic-record).",
-    )
 
     objects = FacilityQuerySet.as_manager()
 
@@ -70,20 +61,17 @@ class ConnectionQuerySet(models.QuerySet["Connection"]):
 class Connection(models.Model):
     """Credentials and settings for one external service account."""
 
-    class Kind(models.TextChoices):
-        INTEGREX = "integrex", "Integrex Health"
-        SMART = "smart", "Smart (SmartLink)"
-        PAYER = "payer", "Payer claims API (HCMS)"
-
     class Environment(models.TextChoices):
         TEST = "T", "T: test data"
         PRODUCTION = "P", "P: production"
 
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # The registered services (revcycle/services.py); the stored value is the service's kind.
+    kind = models.CharField(max_length=20, choices=services.kind_choices)
     name = models.CharField(max_length=100, unique=True)
     environment = models.CharField(
         max_length=1, choices=Environment.choices, default=Environment.TEST,
-        help_text="Integrex's env header. A new connection starts in T.",
+        help_text="Sent to services that tell test from production data. A new connection "
+        "starts in T.",
     )
     base_url = models.URLField(max_length=300, help_text="Without a trailing slash.")
     token_path = models.CharField(
@@ -437,20 +425,20 @@ class Ticket(models.Model):
         return hashlib.sha256(f"{kind}:{connection_id}:{body}".encode()).hexdigest()
 
     def fill_summary(self) -> None:
-        """Derive the plain list columns from the request (also before bulk_create)."""
-        from revcycle.csvio import lenient_get
-        from revcycle.validators import parse_amount, parse_date
-
+        """Derive the plain list columns from the request (also before bulk_create): the
+        ticket kind's registered summary fills what the caller left blank."""
         if self.request and not self.request_hash:
             self.request_hash = self.hash_request(self.kind, self.connection_id, self.request)
-        if isinstance(self.request, dict):
-            if self.amount is None:
-                self.amount = parse_amount(lenient_get(
-                    self.request, "totalCharges", "amount", "totalAmount", default=None))
-            if self.service_date is None:
-                self.service_date = parse_date(lenient_get(
-                    self.request, "admitDate", "beginDos", "date_of_service", "invoiceDate",
-                    default=None))
+        if not isinstance(self.request, dict):
+            return
+        summary = services.summarise(self.kind, self.request)
+        self.account_number = self.account_number or summary.account[:50]
+        self.patient_name = self.patient_name or summary.patient[:200]
+        self.payer = self.payer or summary.payer[:200]
+        if self.amount is None:
+            self.amount = summary.amount
+        if self.service_date is None:
+            self.service_date = summary.service_date
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.fill_summary()
@@ -544,6 +532,28 @@ class RateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection_id}@{self.second}: {self.count}"
+
+
+class ConnectionMinute(models.Model):
+    """Requests to one connection in one minute, with a latency histogram (metrics.py)."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="minutes")
+    minute = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    # Counts per revcycle.metrics.BOUNDS_MS bucket, plus one for slower answers.
+    latency_buckets = models.JSONField(default=list)
+
+    class Meta:
+        # The table the follow-up app created before the model moved here; every row stays.
+        db_table = "followup_connectionminute"
+        constraints = [
+            # Also serves summary(connection, since): WHERE connection_id = ? AND minute >= ?.
+            models.UniqueConstraint(fields=["connection", "minute"], name="uniq_connection_minute")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}@{self.minute:%Y-%m-%d %H:%M}: {self.requests}"
 
 
 class EnginePump(models.Model):

@@ -1,12 +1,13 @@
 """OAuth sessions: one factory for both grants, and one token per connection shared by
 every process.
 
-Integrex uses client credentials (HTTP Basic client auth); Smart uses the password grant
-with a rotating refresh token. Tokens live in the database (OAuthToken) so every worker
-process reuses the same one; each process also keeps it in memory so that a request costs
-no query. Refreshing happens under a lock, once: a thread lock inside the process and a
-row lock (PostgreSQL) or the write lock (SQLite, IMMEDIATE transactions) across processes,
-re-reading the stored token after taking it (docs/pitfalls.md, "OAuth")."""
+Each service says its grant in its registration (revcycle/services.py): client credentials
+(HTTP Basic client auth), or the password grant with a rotating refresh token. Tokens live
+in the database (OAuthToken) so every worker process reuses the same one; each process
+also keeps it in memory so that a request costs no query. Refreshing happens under a lock,
+once: a thread lock inside the process and a row lock (PostgreSQL) or the write lock
+(SQLite, IMMEDIATE transactions) across processes, re-reading the stored token after
+taking it (docs/pitfalls.md, "OAuth")."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from oauthlib.oauth2 import BackendApplicationClient, LegacyApplicationClient, O
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from revcycle import errors
+from revcycle import errors, services
 from revcycle.http import mount_retries, timeouts
 from revcycle.models import Connection, OAuthToken
 
@@ -32,7 +33,6 @@ log = logging.getLogger("revcycle.oauth")
 
 # Refresh this long before expiry, so no request carries a token that dies in flight.
 REFRESH_MARGIN = timedelta(seconds=120)
-DEFAULT_TOKEN_PATHS = {"integrex": "auth", "smart": "oauth/token"}
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,17 @@ def _fresh(expires_at: float) -> bool:
 
 
 def token_url(connection: Connection) -> str:
-    return connection.url(connection.token_path or DEFAULT_TOKEN_PATHS.get(connection.kind, "auth"))
+    default = services.for_connection(connection).token_path or "auth"
+    return connection.url(connection.token_path or default)
+
+
+def _password_grant(connection: Connection) -> bool:
+    return services.for_connection(connection).auth == services.Auth.PASSWORD
 
 
 def token_session(connection: Connection, token: dict[str, Any] | None = None) -> OAuth2Session:
     """The requests-oauthlib session for the connection's grant."""
-    if connection.kind == "smart":
+    if _password_grant(connection):
         client = LegacyApplicationClient(client_id=connection.client_id)
     else:
         # Without client= fetch_token asks for an authorization code (requests-oauthlib #512).
@@ -92,7 +97,7 @@ def _request_token(connection: Connection, refresh_token: str = "") -> dict[str,
         if refresh_token:
             return session.refresh_token(url, refresh_token=refresh_token, auth=_basic(connection),
                                          timeout=timeouts())
-        if connection.kind == "smart":
+        if _password_grant(connection):
             return session.fetch_token(url, username=connection.username,
                                        password=connection.password, auth=_basic(connection),
                                        timeout=timeouts())
@@ -106,7 +111,7 @@ def _request_token(connection: Connection, refresh_token: str = "") -> dict[str,
         raise errors.AuthenticationFailed(
             f"{connection.name}: the token service refused our credentials "
             f"({exc.error}, HTTP {code}). An admin should check the client id, secret"
-            + (", username and password." if connection.kind == "smart" else "."),
+            + (", username and password." if _password_grant(connection) else "."),
             status=code,
         ) from exc
     except (ValueError, KeyError) as exc:  # a non-JSON or token-less answer

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "django_q",
     "axes",
     "revcycle",
+    "integrex",
     "claims",
     "payer",
     "eligibility",

@@ -12,10 +12,26 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from revcycle import errors
+from revcycle.admin import FACILITY_INLINES
 from revcycle.audit import record_event
 from revcycle.roles import has_perm
 from smartlink import visits
-from smartlink.models import InvoiceEvent, SmartBenefit, SmartInvoice, SmartMember, SmartSession
+from smartlink.models import (
+    InvoiceEvent,
+    SmartBenefit,
+    SmartFacility,
+    SmartInvoice,
+    SmartMember,
+    SmartSession,
+)
+
+
+class SmartFacilityInline(admin.StackedInline):
+    model = SmartFacility
+    can_delete = False
+
+
+FACILITY_INLINES.append(SmartFacilityInline)
 
 
 class EventInline(admin.TabularInline):

@@ -8,9 +8,12 @@ class SmartlinkConfig(AppConfig):
 
     def ready(self) -> None:
         from followup import sources
-        from revcycle import engine, schedules
+        from revcycle import engine, schedules, services
         from smartlink import flow, worklist
+        from smartlink.service import SERVICE
 
+        services.register(SERVICE)
+        services.register_ticket_kind(flow.TICKET_KIND)
         engine.register(flow.ENGINE_KIND)
         sources.register(worklist.DOMAIN)
         minutes = int(getattr(settings, "SMART_CHECK_MINUTES", 15))

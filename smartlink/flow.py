@@ -15,10 +15,10 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from revcycle import engine, errors
+from revcycle import engine, errors, services
 from revcycle.models import Ticket
 from smartlink import client
-from smartlink.models import SmartBenefit, SmartInvoice, SmartSession
+from smartlink.models import SmartBenefit, SmartFacility, SmartInvoice, SmartSession
 
 KIND = "smart_invoice_status"
 # Smart bills within hours, not seconds: poll at the connection's interval at first, then
@@ -38,6 +38,7 @@ def create_invoice(*, session: SmartSession, benefit: SmartBenefit, invoice_numb
                    override_reason: str = "") -> SmartInvoice:
     """Record the invoice and queue its post. The caller checked duplicates and permission."""
     total = sum((Decimal(str(line["amount"])) for line in lines), Decimal("0"))
+    provider_key = SmartFacility.for_facility(session.facility).provider_key
     member = session.member
     with transaction.atomic():
         invoice = SmartInvoice.objects.create(
@@ -53,7 +54,7 @@ def create_invoice(*, session: SmartSession, benefit: SmartBenefit, invoice_numb
             kind=KIND, facility=session.facility, connection=session.connection,
             encounter=session.encounter, created_by=user,
             request={"invoice_id": invoice.pk,
-                     "body": invoice.claim_body(session.facility.smart_provider_key)},
+                     "body": invoice.claim_body(provider_key)},
             account_number=session.visit_number, patient_name=member.name,
             payer=member.insurer or "Smart", next_poll_at=timezone.now(),
         )
@@ -188,6 +189,8 @@ def poll(ticket: Ticket) -> engine.Step:
 # Registered from SmartlinkConfig.ready().
 ENGINE_KIND = engine.Kind(name=KIND, label="Smart invoice", service="smart",
                           submit=submit, poll=poll, default_interval=15)
+# The request wraps the invoice body; the list columns are set when the ticket is made.
+TICKET_KIND = services.TicketKind(name=KIND, service="smart")
 
 
 def check_now(invoice: SmartInvoice, user: Any = None) -> bool:
@@ -232,7 +235,8 @@ def record_not_billed_reason(invoice: SmartInvoice, reason: str, user: Any) -> N
 
 def send_late_diagnosis(invoice: SmartInvoice, diagnoses: list[dict[str, str]], user: Any) -> None:
     """Section 7: only for facilities with the arrangement; raises InvoiceProblem otherwise."""
-    if not invoice.facility.smart_late_diagnosis:
+    arrangements = SmartFacility.for_facility(invoice.facility)
+    if not arrangements.late_diagnosis:
         raise InvoiceProblem(
             f"{invoice.facility.name} has no arrangement with Smart for late diagnoses: every "
             "invoice must carry its diagnosis. Ask Smart to cancel the invoice and post a new "
@@ -243,7 +247,7 @@ def send_late_diagnosis(invoice: SmartInvoice, diagnoses: list[dict[str, str]], 
     body = {"invoiceNumber": invoice.invoice_number, "memberNumber": invoice.member_number,
             "visitNumber": invoice.visit_number, "sessionId": invoice.session.session_id,
             "patientNumber": invoice.patient_number,
-            "providerKey": invoice.facility.smart_provider_key, "diagnoses": diagnoses}
+            "providerKey": arrangements.provider_key, "diagnoses": diagnoses}
     try:
         client.send_diagnosis(invoice.connection, body)
     except errors.UnknownOutcome as exc:

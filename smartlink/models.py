@@ -24,6 +24,38 @@ def not_billed_hours() -> float:
     return float(getattr(settings, "SMART_NOT_BILLED_HOURS", 24))
 
 
+class SmartFacility(models.Model):
+    """The Smart (SmartLink) arrangements of one facility; a facility without a row has the
+    defaults (`for_facility`)."""
+
+    facility = models.OneToOneField(Facility, on_delete=models.CASCADE, primary_key=True,
+                                    related_name="smart_settings")
+    provider_key = models.CharField("Smart provider key", max_length=100, blank=True)
+    manages_copay = models.BooleanField(
+        "Smart manages co-pays", default=False,
+        help_text="Only where the facility lets Smart manage co-pays and the insurer knows.",
+    )
+    late_diagnosis = models.BooleanField(
+        "late diagnoses arranged with Smart", default=False,
+        help_text="Allows sending a diagnosis after the patient left (clinic-record).",
+    )
+
+    class Meta:
+        verbose_name = "Smart settings"
+        verbose_name_plural = "Smart settings"
+
+    def __str__(self) -> str:
+        return f"Smart settings of {self.facility}"
+
+    @classmethod
+    def for_facility(cls, facility: Facility) -> SmartFacility:
+        """The facility's settings, or unsaved defaults when it has none."""
+        try:
+            return facility.smart_settings  # type: ignore[attr-defined, no-any-return]
+        except cls.DoesNotExist:
+            return cls(facility=facility)
+
+
 class SmartSessionQuerySet(models.QuerySet["SmartSession"]):
     def for_user(self, user: Any) -> SmartSessionQuerySet:
         return self.filter(facility__in=Facility.objects.for_user(user))

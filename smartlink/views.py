@@ -31,7 +31,7 @@ from smartlink.forms import (
     LookupForm,
     ReasonForm,
 )
-from smartlink.models import SmartInvoice, SmartSession, not_billed_hours
+from smartlink.models import SmartFacility, SmartInvoice, SmartSession, not_billed_hours
 
 
 def _session(request: HttpRequest, pk: int) -> SmartSession:
@@ -140,7 +140,7 @@ def renewal_requested(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _visit_context(session: SmartSession, request: HttpRequest, **forms: Any) -> dict[str, Any]:
     member = getattr(session, "member", None)
-    smart_copay = session.facility.smart_manages_copay
+    smart_copay = SmartFacility.for_facility(session.facility).manages_copay
     return {
         "s": session, "member": member, "smart_copay": smart_copay,
         "invoice_form": forms.get("invoice_form") or InvoiceForm(member=member,
@@ -168,7 +168,8 @@ def copay(request: HttpRequest, pk: int) -> HttpResponse:
     """Step 4: Smart's co-pay on the chosen benefit, only where Smart manages co-pays."""
     session = _session(request, pk)
     context: dict[str, Any] = {"s": session}
-    if not session.facility.smart_manages_copay:
+    arrangements = SmartFacility.for_facility(session.facility)
+    if not arrangements.manages_copay:
         context["error"] = "This facility manages its own co-pays: enter what the patient paid."
     else:
         benefit = session.member.benefits.filter(pk=request.GET.get("benefit")).first()
@@ -177,7 +178,7 @@ def copay(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             try:
                 context["copay"] = client.copayment(session.connection, benefit.benefit_id,
-                                                    session.facility.smart_provider_key,
+                                                    arrangements.provider_key,
                                                     session.visit_number)
             except errors.ApiError as exc:
                 context["error"] = f"Smart did not give the co-pay: {exc.message}"
@@ -186,7 +187,8 @@ def copay(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _smart_copay(session: SmartSession, benefit: Any, total: Decimal) -> Decimal:
     found = client.copayment(session.connection, benefit.benefit_id,
-                             session.facility.smart_provider_key, session.visit_number)
+                             SmartFacility.for_facility(session.facility).provider_key,
+                             session.visit_number)
     return found.for_total(total)
 
 
@@ -200,7 +202,7 @@ def post_invoice(request: HttpRequest, pk: int) -> HttpResponse:
     if session.status != SmartSession.Status.ACTIVE or member is None:
         messages.error(request, "Activate the session and read the benefits first.")
         return redirect("smartlink:visit", pk=session.pk)
-    smart_copay = session.facility.smart_manages_copay
+    smart_copay = SmartFacility.for_facility(session.facility).manages_copay
     form = InvoiceForm(request.POST, member=member, smart_copay=smart_copay)
     lines = LineFormSet(request.POST, prefix="lines")
     diagnoses = DiagnosisFormSet(request.POST, prefix="dx")

@@ -15,6 +15,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from revcycle.models import Connection, Encounter, Facility
+from smartlink.models import SmartFacility
 
 PASSWORD = "correct-horse-battery-staple"
 # A poll as htmx sends it (revcycle/polling.py): the HTMX header and the poll marker.
@@ -56,8 +57,10 @@ def _user(username: str, role: str, *facilities: Facility) -> User:
 
 @pytest.fixture
 def st_marys(db: Any) -> Facility:
-    return Facility.objects.create(name="St. Mary's Hospital", npi="1083052872", tax_id="999887777",
-                                   smart_provider_key="SKSP_6122")
+    facility = Facility.objects.create(name="St. Mary's Hospital", npi="1083052872",
+                                       tax_id="999887777")
+    SmartFacility.objects.create(facility=facility, provider_key="SKSP_6122")
+    return facility
 
 
 @pytest.fixture

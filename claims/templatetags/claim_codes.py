@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import template
 
 from claims.descriptions import code_label as _code_label
-from revcycle.outcomes import outcome_label as _outcome_label
+from claims.outcomes import outcome_label as _outcome_label
 
 register = template.Library()
 

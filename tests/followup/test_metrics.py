@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from followup import health
-from followup.models import ConnectionMinute
 from revcycle import metrics
+from revcycle.models import ConnectionMinute
 
 pytestmark = pytest.mark.django_db
 

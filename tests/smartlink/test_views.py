@@ -7,7 +7,7 @@ import responses
 from django.utils import timezone
 
 from revcycle.models import AuditEvent
-from smartlink.models import SmartInvoice, SmartSession
+from smartlink.models import SmartFacility, SmartInvoice, SmartSession
 from tests.conftest import POLL
 from tests.smartlink.conftest import BASE, calls_to, invoice_post
 
@@ -106,8 +106,7 @@ def test_the_hospital_enters_the_copay_where_smart_does_not_manage_it(
 
 def test_the_copay_comes_from_smart_where_the_facility_lets_it(api, client_for, alice,
                                                               active_session, st_marys):
-    st_marys.smart_manages_copay = True
-    st_marys.save()
+    SmartFacility.objects.filter(facility=st_marys).update(manages_copay=True)
     api.add(responses.GET, f"{BASE}/api/copayment",
             json={"copayType": "FIXED", "copayAmount": 500.0})
 
@@ -175,8 +174,7 @@ def test_a_code_that_is_not_icd10_is_refused(client_for, alice, active_session):
 
 def test_an_invoice_without_a_diagnosis_is_listed_until_its_diagnosis_is_sent(
         api, client_for, alice, active_session, st_marys):
-    st_marys.smart_late_diagnosis = True
-    st_marys.save()
+    SmartFacility.objects.filter(facility=st_marys).update(late_diagnosis=True)
     _post_invoice(client_for(alice), active_session, **{"dx-0-code": ""})
     invoice = SmartInvoice.objects.get()
     SmartInvoice.objects.filter(pk=invoice.pk).update(status="pending", posted_at=timezone.now())

@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from revcycle import api, oauth
+from revcycle import api, oauth, services
 from revcycle.audit import record_event
 from revcycle.crypto import mask_secret
 from revcycle.models import Connection, Facility
@@ -72,7 +72,7 @@ class Command(BaseCommand):
         actions = parser.add_subparsers(dest="action", required=True, parser_class=CommandParser)
 
         add = actions.add_parser("add", help="Create a connection, or update the one named NAME.")
-        add.add_argument("kind", choices=Connection.Kind.values)
+        add.add_argument("kind", choices=[kind for kind, _ in services.kind_choices()])
         add.add_argument("name")
         add.add_argument("--base-url", help="Required when creating; without a trailing slash.")
         add.add_argument("--client-id")

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from revcycle.models import Connection, Encounter, Facility
+from smartlink.models import SmartFacility
 
 DEMO_USERS = [
     ("biller", "Billie", "Biller", "biller"),
@@ -66,10 +67,11 @@ class Command(BaseCommand):
         st_marys, _ = Facility.objects.update_or_create(
             npi=provider["provider_npi"],
             defaults={"name": provider["provider_name"], "tax_id": provider["tax_id"],
-                      "address": "2825 Capitol Ave, Sacramento, CA 95816",
-                      "smart_provider_key": "SKSP_6122", "smart_manages_copay": True,
-                      "smart_late_diagnosis": True},
+                      "address": "2825 Capitol Ave, Sacramento, CA 95816"},
         )
+        SmartFacility.objects.update_or_create(
+            facility=st_marys, defaults={"provider_key": "SKSP_6122", "manages_copay": True,
+                                         "late_diagnosis": True})
         lakeside, _ = Facility.objects.update_or_create(
             npi="1234567893", defaults={"name": "Lakeside Clinic", "tax_id": "111223333",
                                         "address": "12 Lake Rd, Nakuru, Kenya"})

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from revcycle.outcomes import (
+from claims.outcomes import (
     OUTCOME_ADVICE,
     OUTCOME_LABELS,
     outcome_advice,

@@ -1,0 +1,23 @@
+"""The HCMS payer claims API as a service: no token, an API key and provider id on every
+call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from revcycle import services
+
+
+def headers(connection: Any) -> dict[str, str]:
+    sent = {}
+    if connection.api_key:
+        sent["X-API-Key"] = connection.api_key
+    if connection.provider_id:
+        sent["X-Provider-ID"] = connection.provider_id
+    return sent
+
+
+SERVICE = services.Service(
+    kind="payer", label="Payer claims API (HCMS)", auth=services.Auth.NONE, headers=headers,
+    credential_fields=("api_key", "provider_id", "webhook_secret"),
+)
