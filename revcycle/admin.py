@@ -130,7 +130,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
         before = Connection.objects.filter(pk=obj.pk).first() if change else None
         super().save_model(request, obj, form, change)
-        # A token (and Smart's rotating refresh token) belongs to the old credentials.
+        # A token (and a rotating refresh token) belongs to the old credentials.
         if set(form.changed_data) & set(CREDENTIAL_FIELDS):
             oauth.discard(obj.pk)
         else:

@@ -39,7 +39,7 @@ class BatchSpec:
 
     kind: str  # Ticket.kind and Batch.kind, e.g. "claim_status"
     cli_name: str  # run_batch's name for it, e.g. "claim-status"
-    service: str  # the Connection.kind it talks to, e.g. "integrex"
+    service: str  # the Connection.kind it talks to (a registered service)
     label: str  # "Claim status"
     columns: list[csvio.Column]
     form_class: type[forms.Form]

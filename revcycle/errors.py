@@ -42,7 +42,7 @@ class Unauthorized(ApiError):
 
 
 class AuthenticationFailed(ApiError):
-    """402 (Integrex) or a refused login: credentials or IP allow-list. Stops the connection."""
+    """402 or 403, or a refused login: credentials or IP allow-list. Stops the connection."""
 
     permanent = True
 

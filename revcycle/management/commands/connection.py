@@ -206,7 +206,7 @@ class Command(BaseCommand):
             if to_production:
                 detail = f"environment {before_env or 'new'} -> P; " + detail
             record_event(None, "create" if creating else "change", conn, detail=detail)
-        # A token (and Smart's rotating refresh token) belongs to the old credentials.
+        # A token (and a rotating refresh token) belongs to the old credentials.
         if set(changed) & set(CREDENTIAL_FIELDS) or set(secrets) & set(CREDENTIAL_FIELDS):
             oauth.discard(conn.pk)
         verb = "Created" if creating else "Updated"
