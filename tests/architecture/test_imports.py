@@ -11,15 +11,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = "revcycle"
 DOMAINS = {"integrex", "claims", "eligibility", "smartlink", "payer", "followup", "sandbox"}
 PACKAGES = {CORE, *DOMAINS}
-# Development tooling still in the core; another change moves these into the sandbox, and
-# they leave this list when it lands.
-DEV_TOOLING = {
-    "revcycle/benchkit.py",
-    "revcycle/management/commands/bench.py",
-    "revcycle/management/commands/soak.py",
-    "revcycle/management/commands/demo_setup.py",
-    "revcycle/management/commands/serve_demo.py",
-}
 
 
 def module_name(path: Path) -> str:
@@ -60,8 +51,6 @@ def test_the_core_imports_no_domain_app_and_no_sandbox() -> None:
     offences = []
     for path in source_files(CORE):
         relative = path.relative_to(ROOT).as_posix()
-        if relative in DEV_TOOLING:
-            continue
         for line, name in all_imports(path):
             if name.split(".")[0] in DOMAINS:
                 offences.append(f"{relative}:{line} imports {name}")
