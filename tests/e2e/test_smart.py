@@ -91,10 +91,10 @@ def test_a_smart_visit_goes_from_session_to_billed_on_screen(
 def test_the_copay_is_asked_once_on_opening_and_once_per_benefit_change(
         transactional_db, page, login, alice, st_marys, smart_sandbox):
     from sandbox.smart import open_session
+    from smartlink.models import SmartFacility
 
-    st_marys.smart_manages_copay = True
-    st_marys.smart_provider_key = "SKSP_3026"
-    st_marys.save()
+    SmartFacility.objects.update_or_create(
+        facility=st_marys, defaults={"manages_copay": True, "provider_key": "SKSP_3026"})
     smart_session = open_session("23025764")
     login(alice)
     page.goto("/smart/")

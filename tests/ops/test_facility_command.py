@@ -17,27 +17,22 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_add_creates_a_facility_with_its_smart_settings_and_members(alice: Any, bob: Any) -> None:
+def test_add_creates_a_facility_with_its_members(alice: Any, bob: Any) -> None:
     output = run("add", "General Hospital", "--npi", "1245319599", "--tax-id", "123456789",
-                 "--members", "alice", "bob", "--smart-provider-key", "SKSP_1",
-                 "--smart-manages-copay", "--smart-late-diagnosis")
+                 "--members", "alice", "bob")
     facility = Facility.objects.get(npi="1245319599")
     assert f"Created facility {facility.pk}" in output
-    assert (facility.name, facility.tax_id, facility.smart_provider_key) == (
-        "General Hospital", "123456789", "SKSP_1")
-    assert facility.smart_manages_copay and facility.smart_late_diagnosis
+    assert (facility.name, facility.tax_id) == ("General Hospital", "123456789")
     assert set(facility.members.values_list("username", flat=True)) == {"alice", "bob"}
     assert AuditEvent.objects.filter(object_id=str(facility.pk), action="create").exists()
 
 
 def test_add_again_updates_the_facility_with_that_npi_and_keeps_the_rest(st_marys: Any,
                                                                        alice: Any) -> None:
-    run("add", "St. Mary's Hospital", "--npi", st_marys.npi, "--no-smart-manages-copay",
-        "--smart-late-diagnosis")
+    run("add", "St. Mary's Hospital", "--npi", st_marys.npi, "--address", "1 Main St")
     assert Facility.objects.count() == 1
     facility = Facility.objects.get(pk=st_marys.pk)
-    assert facility.smart_late_diagnosis and not facility.smart_manages_copay
-    assert (facility.tax_id, facility.smart_provider_key) == ("999887777", "SKSP_6122")
+    assert (facility.tax_id, facility.address) == ("999887777", "1 Main St")
     assert list(facility.members.all()) == [alice]  # --members left out: kept
 
 
@@ -53,8 +48,19 @@ def test_an_unknown_member_is_refused(db: Any) -> None:
     assert not Facility.objects.exists()
 
 
-def test_list_shows_each_facility_with_members_and_smart_settings(st_marys: Any,
-                                                                  alice: Any) -> None:
+def test_list_shows_each_facility_with_its_members(st_marys: Any, alice: Any) -> None:
     line = run("list").strip()
-    assert line == (f"{st_marys.pk}\tSt. Mary's Hospital\t1083052872\t999887777\talice\t"
-                    "smart key SKSP_6122, co-pay by Smart no, late diagnosis no")
+    assert line == f"{st_marys.pk}\tSt. Mary's Hospital\t1083052872\t999887777\talice"
+
+
+def test_smart_facility_sets_the_smart_arrangements_and_keeps_what_is_left_out(
+        st_marys: Any) -> None:
+    from smartlink.models import SmartFacility
+
+    call_command("smart_facility", st_marys.npi, "--provider-key", "SKSP_1",
+                 "--manages-copay", "--late-diagnosis", stdout=io.StringIO())
+    call_command("smart_facility", st_marys.npi, "--no-manages-copay", stdout=io.StringIO())
+    settings = SmartFacility.objects.get(facility=st_marys)
+    assert (settings.provider_key, settings.manages_copay, settings.late_diagnosis) == (
+        "SKSP_1", False, True)
+    assert AuditEvent.objects.filter(object_id=str(st_marys.pk), action="change").count() == 2

@@ -47,7 +47,7 @@ def run_manage(line: str) -> None:
         stdin = words[1].replace("\\n", "\n") % tuple(words[2:])
     words = shlex.split(expanded)
     assert words[:2] == ["python", "manage.py"], line
-    extra = {"stdin": io.StringIO(stdin)} if words[2] != "facility" else {}
+    extra = {"stdin": io.StringIO(stdin)} if words[2] not in ("facility", "smart_facility") else {}
     call_command(*words[2:], stdout=io.StringIO(), **extra)
 
 
@@ -56,12 +56,13 @@ def test_the_scripted_set_up_creates_facility_users_and_a_connection_with_its_se
     ran = []
     for line in commands(shell_blocks("## Scripted set-up")[0]):
         # migrate was done by the test database; test and run_batch need the service.
-        if re.search(r"manage\.py (facility|user|connection) add", line):
+        if re.search(r"manage\.py ((facility|user|connection) add|smart_facility)", line):
             run_manage(line)
             ran.append(line.split("manage.py ")[1].split()[0])
-    assert ran == ["facility", "user", "user", "connection"]
+    assert ran == ["facility", "smart_facility", "user", "user", "connection"]
     facility = Facility.objects.get(npi="1083052872")
-    assert facility.smart_manages_copay and facility.smart_provider_key == "SKSP_6122"
+    smart = facility.smart_settings
+    assert smart.manages_copay and smart.provider_key == "SKSP_6122"
     assert User.objects.get(username="it-admin").check_password(VALUES["ADMIN_PASSWORD"])
     jdoe = User.objects.get(username="jdoe")
     assert jdoe.check_password(VALUES["BILLER_PASSWORD"])

@@ -6,7 +6,6 @@ admin. Options left out keep their stored value."""
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -17,14 +16,11 @@ from django.db import transaction
 from revcycle.audit import record_event
 from revcycle.models import Facility
 
-# option dest -> model field, for the settings `add` may change. The Smart settings are
-# fields on Facility today; their option names stay if they move.
+# option dest -> model field, for the settings `add` may change. A service's own settings
+# of a facility (Smart's provider key, say) are set by that service's command.
 PLAIN_OPTIONS = {
     "tax_id": "tax_id",
     "address": "address",
-    "smart_provider_key": "smart_provider_key",
-    "smart_manages_copay": "smart_manages_copay",
-    "smart_late_diagnosis": "smart_late_diagnosis",
 }
 
 
@@ -63,12 +59,6 @@ class Command(BaseCommand):
         add.add_argument("--address")
         add.add_argument("--members", nargs="+", action="extend", metavar="USERNAME",
                          help="Staff who work for this facility (replaces the current list).")
-        add.add_argument("--smart-provider-key", help="Smart's provider key (e.g. SKSP_6122).")
-        add.add_argument("--smart-manages-copay", action=argparse.BooleanOptionalAction,
-                         help="Smart manages this facility's co-pays.")
-        add.add_argument("--smart-late-diagnosis", action=argparse.BooleanOptionalAction,
-                         help="Diagnoses may be sent after the patient left (arranged "
-                              "with Smart).")
 
         actions.add_parser("list", help="List facilities with their members.")
 
@@ -115,9 +105,6 @@ class Command(BaseCommand):
         rows = Facility.objects.prefetch_related("members")
         for f in rows:
             members = ", ".join(sorted(u.username for u in f.members.all())) or "no members"
-            smart = (f"smart key {f.smart_provider_key or '-'}, co-pay by Smart "
-                     f"{'yes' if f.smart_manages_copay else 'no'}, late diagnosis "
-                     f"{'yes' if f.smart_late_diagnosis else 'no'}")
-            self.stdout.write(f"{f.pk}\t{f.name}\t{f.npi}\t{f.tax_id or '-'}\t{members}\t{smart}")
+            self.stdout.write(f"{f.pk}\t{f.name}\t{f.npi}\t{f.tax_id or '-'}\t{members}")
         if not rows:
             self.stdout.write("No facilities.")
