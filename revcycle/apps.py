@@ -7,6 +7,11 @@ class RevcycleConfig(AppConfig):
 
     def ready(self) -> None:
         from revcycle import checks, logs, schedules, signals  # noqa: F401  (checks, receivers)
+        from revcycle.audit import PhiPage, register_phi_pages
 
         schedules.register(schedules.KEEP_PUMPS)
         logs.connect()
+        register_phi_pages(
+            PhiPage("encounters"),
+            PhiPage("encounter_detail", "revcycle.encounter"),
+        )

@@ -446,12 +446,20 @@ class Ticket(models.Model):
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
-    """Bulk changes would bypass the append-only rule of save() and delete()."""
+    """Bulk changes would bypass the append-only rule of save() and delete(). These are the
+    Python guards; on PostgreSQL a trigger refuses UPDATE and DELETE whatever the path
+    (migration 0006)."""
 
     def update(self, **kwargs: Any) -> int:
         raise PermissionError("audit events are append-only")
 
     def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit events are append-only")
+
+    def _update(self, values: Any) -> Any:
+        raise PermissionError("audit events are append-only")
+
+    def _raw_delete(self, using: Any) -> int:
         raise PermissionError("audit events are append-only")
 
 
@@ -470,16 +478,22 @@ class AuditEvent(models.Model):
         LOGIN_FAILED = "login_failed", "Failed login"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The links keep their ids when the user, facility or encounter is deleted: no database
+    # constraint and DO_NOTHING, so a deletion neither nulls (an UPDATE the trigger refuses)
+    # nor loses who and what a row is about. `username` keeps the name as well.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+        db_constraint=False, related_name="+",
     )
     username = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=20, choices=Action.choices)
     object_type = models.CharField(max_length=100, blank=True)
     object_id = models.CharField(max_length=100, blank=True)
-    facility = models.ForeignKey(Facility, null=True, blank=True, on_delete=models.SET_NULL)
+    facility = models.ForeignKey(Facility, null=True, blank=True, on_delete=models.DO_NOTHING,
+                                 db_constraint=False, related_name="+")
     encounter = models.ForeignKey(
-        Encounter, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+        Encounter, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+        related_name="audit_events",
     )
     detail = models.CharField(max_length=500, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
@@ -488,6 +502,8 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        # Related lookups and Django internals use the base manager: make it the guarded one.
+        base_manager_name = "objects"
         # Role permissions (revcycle/roles.py) hang off this model's content type.
         permissions = [
             ("run_lookups", "Can run lookups and submit claims"),
@@ -515,6 +531,14 @@ class AuditEvent(models.Model):
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise PermissionError("audit events are append-only")
+
+    def save_base(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError("audit events are append-only")
+        super().save_base(*args, **kwargs)
+
+    def _do_update(self, *args: Any, **kwargs: Any) -> bool:
         raise PermissionError("audit events are append-only")
 
 

@@ -97,6 +97,9 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "revcycle",
     "integrex",
     "claims",
@@ -119,9 +122,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "revcycle.middleware.HtmxLoginRedirectMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Admins and managers verify a second factor before any page (revcycle/twofactor.py).
+    "revcycle.middleware.TwoFactorMiddleware",
+    # Signed-in pages hold PHI: no browser or proxy may keep a copy.
+    "revcycle.middleware.NoStoreMiddleware",
+    # Every read of a PHI page needs its permission and leaves an audit row.
+    "revcycle.middleware.PhiAccessMiddleware",
     # After the messages middleware: it tells the person why they were signed out.
     "revcycle.middleware.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -205,10 +215,22 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie; the token travels in hx-headers
 
-# Throttle failed logins: 5 failures lock the username+address pair for 15 minutes.
+# Flash messages can name a patient: keep them server-side, never in a readable cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# Behind a reverse proxy (BEHIND_PROXY=1) the client's address is read from X-Forwarded-For,
+# counting TRUSTED_PROXY_COUNT proxies from the right; otherwise the header is ignored, as
+# anyone can send it. Both the lockout and the audit log use revcycle.clientip.
+BEHIND_PROXY = envbool("BEHIND_PROXY", "0")
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "1")
+
+# Throttle failed logins: 5 failures lock the username+address pair, and 5 failures of one
+# username from any addresses lock the username too (a guesser spreading attempts over many
+# addresses); both for 15 minutes. axes counts each combination and locks on the largest.
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")
 AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", "15") / 60
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+AXES_CLIENT_IP_CALLABLE = "revcycle.clientip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLED = envbool("AXES_ENABLED", "1")
@@ -225,7 +247,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Health checks come from the container or a monitor on the machine, over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-if envbool("BEHIND_PROXY", "0"):
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LANGUAGE_CODE = "en-us"

@@ -1,4 +1,4 @@
-"""Audit logins, logouts and failed logins."""
+"""Audit logins, logouts, failed logins and deletions of people and patient accounts."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import dataclasses
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate
 from django.dispatch import receiver
 from django_q.signals import post_spawn
 
-from revcycle.audit import record_event
+from revcycle.audit import current_request, mask_username, record_event
+from revcycle.models import Encounter
 
 log = logging.getLogger("revcycle.engine")
 
@@ -29,8 +31,20 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 @receiver(user_login_failed)
 def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs: Any) -> None:
-    username = str(credentials.get("username", ""))[:100]
+    # Masked: people type their password into the username box.
+    username = mask_username(str(credentials.get("username", ""))[:100])
     record_event(request, "login_failed", detail=f"username {username}")
+
+
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL)
+@receiver(post_delete, sender=Encounter)
+def _deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """The audit rows about a deleted person or account keep their ids (AuditEvent's links
+    have no constraint); this row says when and by whom it went."""
+    request = current_request.get()
+    record_event(request, "delete", instance,
+                 facility=getattr(instance, "facility", None) if sender is Encounter else None,
+                 detail=f"deleted {instance._meta.label_lower} {instance.pk}")
 
 
 @receiver(post_migrate)

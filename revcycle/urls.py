@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from revcycle import session_views, views
+from revcycle import session_views, twofactor, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +11,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/session/", session_views.session_status, name="session_status"),
+    path("accounts/two-factor/", twofactor.verify, name="twofactor_verify"),
+    path("accounts/two-factor/setup/", twofactor.setup, name="twofactor_setup"),
     path("encounters/", views.encounters, name="encounters"),
     path("encounters/<int:pk>/", views.encounter_detail, name="encounter_detail"),
     path("audit/", views.audit_log, name="audit_log"),

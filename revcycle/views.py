@@ -1,22 +1,24 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from revcycle import health
-from revcycle.access import get_for_user
+from revcycle.access import facilities_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.csvio import stream_csv
 from revcycle.filters import AuditFilter
 from revcycle.models import AuditEvent, Encounter, Ticket
-from revcycle.roles import permission_required
+from revcycle.roles import has_perm, permission_required
 
 
 @login_not_required
@@ -30,10 +32,16 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """Everyone signed in lands here; only a role that may see results sees patients."""
+    if not has_perm(request.user, "view_results"):
+        return render(request, "revcycle/home.html", {"can_view": False})
     tickets = Ticket.objects.for_user(request.user)
+    recent = list(tickets.defer("request", "response")[:10])
+    if recent:
+        record_event(request, "view", object_type="revcycle.ticket",
+                     detail=f"page home ({len(recent)} recent lookups)")
     return render(request, "revcycle/home.html", {
-        "open_count": tickets.open().count(),
-        "recent": tickets.defer("request", "response")[:10],
+        "can_view": True, "open_count": tickets.open().count(), "recent": recent,
     })
 
 
@@ -61,7 +69,7 @@ def encounter_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _audit_filter(request: HttpRequest) -> AuditFilter:
     """The audit log's filters over its events (page and export)."""
-    events = AuditEvent.objects.select_related("facility")
+    events = visible_events(request.user).select_related("facility")
     return AuditFilter(request.GET, events, request=request)
 
 
@@ -92,3 +100,14 @@ def audit_export(request: HttpRequest) -> StreamingHttpResponse:
              e.object_id, e.facility.name if e.facility else "", e.detail, e.ip_address or ""]
             for e in events.iterator(chunk_size=2000))
     return stream_csv(f"audit-log-{date.today():%Y%m%d}.csv", AUDIT_EXPORT_HEADER, rows)
+
+
+def visible_events(user: Any) -> QuerySet[AuditEvent]:
+    """Admins read every event; a manager those of their facilities, and the sign-ins and
+    other facility-less events of the people who work there."""
+    if has_perm(user, "manage_connections"):
+        return AuditEvent.objects.all()
+    facilities = facilities_for(user)
+    staff = User.objects.filter(facilities__in=facilities).values("pk")
+    return AuditEvent.objects.filter(Q(facility__in=facilities)
+                                     | Q(facility__isnull=True, user__in=staff))
