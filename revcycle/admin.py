@@ -7,11 +7,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from revcycle import api, oauth
+from revcycle import api, oauth, twofactor
 from revcycle.audit import record_event
 from revcycle.models import (
     AuditEvent,
@@ -113,23 +119,56 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     def changeform_view(self, request: HttpRequest, object_id: str | None = None,
                         form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        """Switching to P asks for confirmation and needs the switch_environment permission."""
+        """Reaching P (a switch, an add, or "Save as new" of a P connection) takes two steps
+        and the switch_environment permission: the form is saved in T, secrets included,
+        then a confirmation page that carries nothing but the connection's id switches it.
+        A typed secret never travels back to the browser in a hidden input."""
         if request.method == "POST" and request.POST.get("environment") == "P":
             current = Connection.objects.filter(pk=object_id).first() if object_id else None
-            if current is None or current.environment != "P":
+            becomes_p = (current is None or "_saveasnew" in request.POST
+                         or current.environment != "P")
+            if becomes_p:
                 if not has_perm(request.user, "switch_environment"):
                     messages.error(request, "Only an admin may switch a connection to production.")
                     return HttpResponse(status=403)
-                if request.POST.get("confirm_production") != "yes":
-                    return render(request, "admin/revcycle/confirm_production.html", {
-                        "connection": current, "post": request.POST.lists(),
-                        "title": "Switch to production?", "opts": self.model._meta,
-                    })
+                request.POST = request.POST.copy()
+                request.POST["environment"] = "T"
+                response = super().changeform_view(request, object_id, form_url, extra_context)
+                saved = getattr(request, "_saved_connection", None)
+                if saved is not None and response.status_code == 302:
+                    return redirect("admin:revcycle_connection_production", saved.pk)
+                return response
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self) -> list[Any]:
+        confirm = path("<int:pk>/production/", self.admin_site.admin_view(self.production_view),
+                       name="revcycle_connection_production")
+        return [confirm, *super().get_urls()]
+
+    def production_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Step two of reaching P: confirm, by the connection's id alone."""
+        if not has_perm(request.user, "switch_environment"):
+            raise PermissionDenied("Only an admin may switch a connection to production.")
+        connection = get_object_or_404(Connection, pk=pk)
+        if request.method == "POST" and request.POST.get("confirm_production") == "yes":
+            if connection.environment != "P":
+                before = connection.environment
+                connection.environment = "P"
+                connection.save(update_fields=["environment"])
+                oauth.forget(connection.pk)
+                record_event(request, "change", connection,
+                             detail=f"environment {before} -> P (confirmed)")
+            self.message_user(request, f"{connection.name} now uses production (P).")
+            return redirect("admin:revcycle_connection_changelist")
+        return render(request, "admin/revcycle/confirm_production.html", {
+            **self.admin_site.each_context(request), "connection": connection,
+            "title": "Switch to production?", "opts": self.model._meta,
+        })
 
     def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
         before = Connection.objects.filter(pk=obj.pk).first() if change else None
         super().save_model(request, obj, form, change)
+        request._saved_connection = obj  # type: ignore[attr-defined]  # for step two to P
         # A token (and a rotating refresh token) belongs to the old credentials.
         if set(form.changed_data) & set(CREDENTIAL_FIELDS):
             oauth.discard(obj.pk)
@@ -219,3 +258,22 @@ class CodeDescriptionAdmin(admin.ModelAdmin):
 class ConnectionMinuteAdmin(admin.ModelAdmin):
     list_display = ("connection", "minute", "requests", "errors")
     list_filter = ("connection",)
+
+
+# Second factors are managed through the users, where a reset is audited; django-otp's own
+# device admins would let an admin delete or read a device's key without a trace.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class RevcycleUserAdmin(UserAdmin):
+    actions = ["reset_two_factor"]
+
+    @admin.action(description="Reset two-factor devices (lost phone): enrol again at sign-in")
+    def reset_two_factor(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            removed = twofactor.reset_devices(request, user)
+            self.message_user(request, f"{user.username}: {removed} device(s) removed.")

@@ -35,7 +35,7 @@ def role_names(user: Any) -> set[str]:
 
 
 def has_perm(user: Any, codename: str) -> bool:
-    return user.is_authenticated and user.has_perm(f"revcycle.{codename}")
+    return user is not None and user.is_authenticated and user.has_perm(f"revcycle.{codename}")
 
 
 def permission_required(codename: str) -> Callable:

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -14,7 +15,6 @@ from django.shortcuts import render
 from revcycle import errors
 from revcycle.admin import FACILITY_INLINES
 from revcycle.audit import record_event
-from revcycle.roles import has_perm
 from smartlink import visits
 from smartlink.models import (
     InvoiceEvent,
@@ -63,10 +63,6 @@ class SmartSessionAdmin(admin.ModelAdmin):
     @admin.action(description="Activate the selected session for a visit")
     def activate_for_visit(self, request: HttpRequest, queryset: QuerySet[SmartSession]
                            ) -> HttpResponse | None:
-        if not has_perm(request.user, "activate_smart_session"):
-            self.message_user(request, "Your role does not allow activating Smart sessions.",
-                              messages.ERROR)
-            return None
         if queryset.count() != 1:
             self.message_user(request, "Choose exactly one session: a session is merged with "
                               "one visit.", messages.ERROR)
@@ -75,8 +71,11 @@ class SmartSessionAdmin(admin.ModelAdmin):
         form = VisitNumberForm(request.POST if "visit_number" in request.POST else None)
         if form.is_valid():
             try:
+                # visits.activate checks the permission, for the desk and this action alike.
                 visits.activate(session, form.cleaned_data["visit_number"], request.user)
                 visits.refresh_member(session, request.user)
+            except PermissionDenied as exc:
+                self.message_user(request, str(exc), messages.ERROR)
             except visits.SessionProblem as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             except errors.ApiError as exc:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from revcycle import errors
 from revcycle.models import Connection, Encounter, Facility
+from revcycle.roles import has_perm
 from smartlink import client
 from smartlink.models import SmartBenefit, SmartMember, SmartSession
 
@@ -48,7 +50,12 @@ def _encounter_for(session: SmartSession, visit_number: str) -> Encounter | None
 
 
 def activate(session: SmartSession, visit_number: str, user: Any = None) -> SmartSession:
-    """Merge the session with the visit number (PENDING -> ACTIVE), or say why not."""
+    """Merge the session with the visit number (PENDING -> ACTIVE), or say why not.
+
+    The one check of who may activate, for the desk and the admin alike: the README's
+    roles give Smart session activation to admins (activate_smart_session)."""
+    if not has_perm(user, "activate_smart_session"):
+        raise PermissionDenied("Your role does not allow activating Smart sessions.")
     visit_number = visit_number.strip()
     if session.status == SmartSession.Status.ACTIVE:
         raise SessionProblem(

@@ -58,35 +58,70 @@ def test_typing_a_secret_replaces_it_and_the_audit_names_only_the_field(
     assert "rotated-secret" not in event.detail
 
 
+def _confirm_url(conn: Connection) -> str:
+    return f"/admin/revcycle/connection/{conn.pk}/production/"
+
+
 def test_switching_to_production_asks_for_confirmation_first(client_for: Any, ada: Any,
                                                              integrex: Any) -> None:
     response = client_for(ada).post(_url(integrex), _form(integrex, environment="P"))
-    assert response.status_code == 200
-    assert "to production (P)?" in response.content.decode()
+    assert response.status_code == 302 and response["Location"] == _confirm_url(integrex)
     assert Connection.objects.get(pk=integrex.pk).environment == "T"
-    assert not AuditEvent.objects.filter(object_id=str(integrex.pk)).exists()
+    page = client_for(ada).get(_confirm_url(integrex)).content.decode()
+    assert "to production (P)?" in page
+    assert not AuditEvent.objects.filter(object_id=str(integrex.pk),
+                                         detail__contains="-> P").exists()
 
 
 def test_a_confirmed_switch_saves_and_is_audited(client_for: Any, ada: Any,
                                                  integrex: Any) -> None:
-    response = client_for(ada).post(
-        _url(integrex), _form(integrex, environment="P", confirm_production="yes"))
+    client = client_for(ada)
+    client.post(_url(integrex), _form(integrex, environment="P"))
+    response = client.post(_confirm_url(integrex), {"confirm_production": "yes"})
     assert response.status_code == 302
     assert Connection.objects.get(pk=integrex.pk).environment == "P"
-    event = AuditEvent.objects.get(object_id=str(integrex.pk), action="change")
+    event = AuditEvent.objects.get(object_id=str(integrex.pk), detail__contains="-> P")
     assert "environment T -> P" in event.detail
     assert event.username == "ada"
 
 
-def test_a_secret_typed_with_the_switch_is_saved_once_confirmed(client_for: Any, ada: Any,
-                                                                 integrex: Any) -> None:
-    """Production credentials usually come with the switch: the confirmation carries them."""
+def test_a_secret_typed_with_the_switch_is_saved_in_t_and_never_sent_back(
+        client_for: Any, ada: Any, integrex: Any) -> None:
+    """Production credentials usually come with the switch: they are saved at once (in T),
+    and the confirmation page carries only the connection's id, never the secret."""
     client = client_for(ada)
     form = _form(integrex, environment="P", client_secret="production-secret")
-    assert client.post(_url(integrex), form).status_code == 200
-    assert Connection.objects.get(pk=integrex.pk).client_secret == "s3cret-client"
-    assert client.post(_url(integrex), {**form, "confirm_production": "yes"}).status_code == 302
-    assert Connection.objects.get(pk=integrex.pk).client_secret == "production-secret"
+    response = client.post(_url(integrex), form, follow=True)
+    html = response.content.decode()
+    assert "to production (P)?" in html
+    assert "production-secret" not in html
+    assert 'type="hidden" name="client_secret"' not in html
+    stored = Connection.objects.get(pk=integrex.pk)
+    assert (stored.client_secret, stored.environment) == ("production-secret", "T")
+    client.post(_confirm_url(integrex), {"confirm_production": "yes"})
+    assert Connection.objects.get(pk=integrex.pk).environment == "P"
+
+
+def test_save_as_new_of_a_production_connection_needs_the_confirmation(
+        client_for: Any, ada: Any, integrex: Any) -> None:
+    Connection.objects.filter(pk=integrex.pk).update(environment="P")
+    integrex.refresh_from_db()
+    form = _form(integrex, name="Integrex copy", client_secret="copy-secret", _saveasnew="1")
+    form.pop("_save")
+    response = client_for(ada).post(_url(integrex), form)
+    copy = Connection.objects.get(name="Integrex copy")
+    assert copy.environment == "T"
+    assert response["Location"] == _confirm_url(copy)
+    assert not Connection.objects.filter(environment="P").exclude(pk=integrex.pk).exists()
+
+
+def test_adding_a_production_connection_needs_the_confirmation(client_for: Any,
+                                                               ada: Any, integrex: Any) -> None:
+    form = _form(integrex, name="New P", environment="P", client_secret="new-secret")
+    response = client_for(ada).post("/admin/revcycle/connection/add/", form, follow=True)
+    assert "to production (P)?" in response.content.decode()
+    assert "new-secret" not in response.content.decode()
+    assert Connection.objects.get(name="New P").environment == "T"
 
 
 def test_a_biller_cannot_reach_the_change_form(client_for: Any, alice: Any,

@@ -39,11 +39,11 @@ def _shot(page: Any, name: str) -> None:
 
 @pytest.mark.e2e
 def test_a_smart_visit_goes_from_session_to_billed_on_screen(
-        transactional_db, page, login, alice, smart_sandbox, engine_worker):
+        transactional_db, page, login, ada, smart_sandbox, engine_worker):
     from sandbox.smart import open_session
 
     smart_session = open_session("23025764")
-    login(alice)
+    login(ada)  # activation is an admin's (README, Roles); she signs in with her second factor
 
     page.goto("/smart/")
     page.fill("#id_patient_number", "23025764")

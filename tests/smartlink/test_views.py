@@ -34,29 +34,30 @@ def test_lookup_shows_the_pending_sessions_with_the_time_left(api, client_for, a
     assert SmartSession.objects.get(session_id="62863").facility.name == "St. Mary's Hospital"
 
 
-def test_activation_merges_the_session_and_reads_the_benefits(api, client_for, alice, session):
+def test_activation_merges_the_session_and_reads_the_benefits(api, client_for, alice, ada,
+                                                              session):
     api.add(responses.POST, f"{BASE}/api/visit/62863/visit-number/AKHILS001",
             json={"sessionId": 62863, "status": "ACTIVE"})
     api.add(responses.GET, f"{BASE}/api/member", json=MEMBER)
 
-    response = client_for(alice).post(f"/smart/sessions/{session.pk}/activate/",
+    response = client_for(ada).post(f"/smart/sessions/{session.pk}/activate/",
                                       {"visit_number": "AKHILS001"}, HTTP_HX_REQUEST="true")
 
     assert response.headers["HX-Redirect"] == f"/smart/sessions/{session.pk}/"
     session.refresh_from_db()
     assert (session.status, session.visit_number, session.activated_by) == (
-        "ACTIVE", "AKHILS001", alice)
+        "ACTIVE", "AKHILS001", ada)
     assert session.member.benefits.get().balance == 81000
     page = client_for(alice).get(f"/smart/sessions/{session.pk}/")
     assert b"OUTPATIENT" in page.content and b"81,000.00" in page.content
 
 
-def test_an_expired_session_gets_a_clear_message_and_the_next_step(api, client_for, alice,
+def test_an_expired_session_gets_a_clear_message_and_the_next_step(api, client_for, ada,
                                                                   session):
     api.add(responses.POST, f"{BASE}/api/visit/62863/visit-number/V1", status=410,
             json={"error": "session expired: ask Smart to open a new session"})
 
-    response = client_for(alice).post(f"/smart/sessions/{session.pk}/activate/",
+    response = client_for(ada).post(f"/smart/sessions/{session.pk}/activate/",
                                       {"visit_number": "V1"}, HTTP_HX_REQUEST="true")
 
     assert b"Ask Smart to open a new session for patient file 23025764" in response.content
@@ -64,11 +65,11 @@ def test_an_expired_session_gets_a_clear_message_and_the_next_step(api, client_f
     assert session.status == "EXPIRED" and session.expired_at is not None
 
 
-def test_a_session_merged_already_is_refused_with_the_next_step(api, client_for, alice, session):
+def test_a_session_merged_already_is_refused_with_the_next_step(api, client_for, ada, session):
     api.add(responses.POST, f"{BASE}/api/visit/62863/visit-number/V2", status=409,
             json={"error": "session 62863 is already merged with visit number V1"})
 
-    response = client_for(alice).post(f"/smart/sessions/{session.pk}/activate/",
+    response = client_for(ada).post(f"/smart/sessions/{session.pk}/activate/",
                                       {"visit_number": "V2"}, HTTP_HX_REQUEST="true")
 
     assert b"was merged already" in response.content
@@ -77,10 +78,10 @@ def test_a_session_merged_already_is_refused_with_the_next_step(api, client_for,
     assert session.status == "PENDING"
 
 
-def test_a_session_past_its_24_hours_is_not_sent_to_smart(api, client_for, alice, session):
+def test_a_session_past_its_24_hours_is_not_sent_to_smart(api, client_for, ada, session):
     SmartSession.objects.filter(pk=session.pk).update(expires_at=timezone.now())
 
-    response = client_for(alice).post(f"/smart/sessions/{session.pk}/activate/",
+    response = client_for(ada).post(f"/smart/sessions/{session.pk}/activate/",
                                       {"visit_number": "V3"}, HTTP_HX_REQUEST="true")
 
     assert b"has expired" in response.content
