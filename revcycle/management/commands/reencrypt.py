@@ -1,0 +1,103 @@
+"""Rewrite every encrypted value under the newest key, after a key rotation.
+
+Step 2 of the README's rotation: put the new key first in FIELD_ENCRYPTION_KEYS (old ones
+after it), restart, run this, then drop the old key. Every EncryptedTextField and
+EncryptedJSONField of every model is found on its own, so a new model needs no change here.
+Resumable: it walks each table in primary-key batches and skips values already under the
+newest key, so a run that was stopped simply starts again. Audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from cryptography.fernet import InvalidToken
+from django.apps import apps
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import connection, models, transaction
+
+from revcycle import crypto
+from revcycle.audit import record_event
+
+
+def encrypted_columns() -> Iterator[tuple[type[models.Model], list[models.Field]]]:
+    """Each concrete model with its encrypted fields, one table once."""
+    seen: set[str] = set()
+    for model in apps.get_models():
+        meta = model._meta
+        if meta.proxy or not meta.managed or meta.db_table in seen:
+            continue
+        fields = [f for f in meta.local_concrete_fields
+                  if isinstance(f, crypto.EncryptedTextField | crypto.EncryptedJSONField)]
+        if fields:
+            seen.add(meta.db_table)
+            yield model, fields
+
+
+def under_newest_key(stored: str) -> bool:
+    newest = crypto._fernet_for(settings.FIELD_ENCRYPTION_KEYS[0])
+    try:
+        newest.decrypt(stored[len(crypto.PREFIX):].encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+def reencrypt_table(model: type[models.Model], fields: list[models.Field], batch: int,
+                    progress: Any = None) -> tuple[int, int]:
+    """Rewrite one table's encrypted values; returns (rows seen, values rewritten)."""
+    qn = connection.ops.quote_name
+    table, pk = qn(model._meta.db_table), qn(model._meta.pk.column)
+    columns = [f.column for f in fields]
+    select = (f"SELECT {pk}, {', '.join(qn(c) for c in columns)} FROM {table} "
+              f"WHERE {pk} > %s ORDER BY {pk} LIMIT %s")
+    last: Any = None
+    seen = rewritten = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(select, [last if last is not None else _lowest(model), batch])
+            rows = cursor.fetchall()
+            for row in rows:
+                for column, stored in zip(columns, row[1:], strict=True):
+                    if not stored or under_newest_key(stored):
+                        continue
+                    # Only if the value is still the one read: a concurrent save wins.
+                    cursor.execute(f"UPDATE {table} SET {qn(column)} = %s "
+                                   f"WHERE {pk} = %s AND {qn(column)} = %s",
+                                   [crypto.rotate(stored), row[0], stored])
+                    rewritten += cursor.rowcount
+        if not rows:
+            return seen, rewritten
+        seen += len(rows)
+        last = rows[-1][0]
+        if progress:
+            progress(f"  {model._meta.label}: {seen} rows read, {rewritten} values rewritten "
+                     f"(up to id {last})")
+
+
+def _lowest(model: type[models.Model]) -> Any:
+    """A primary key below every real one: -1 for integer keys, '' for text keys."""
+    return -1 if isinstance(model._meta.pk, models.IntegerField | models.AutoField) else ""
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt every encrypted field under the newest FIELD_ENCRYPTION_KEYS key."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--batch-size", type=int, default=500)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        total_rows = total_values = 0
+        tables = []
+        for model, fields in encrypted_columns():
+            rows, values = reencrypt_table(model, fields, options["batch_size"],
+                                           progress=self.stdout.write)
+            total_rows += rows
+            total_values += values
+            tables.append(model._meta.label)
+        detail = (f"reencrypt: {total_values} values rewritten under the newest key, "
+                  f"{total_rows} rows in {len(tables)} tables")
+        record_event(None, "change", object_type="revcycle.encryptionkey", detail=detail)
+        self.stdout.write(self.style.SUCCESS(detail.capitalize() + "."))
