@@ -3,8 +3,6 @@ naming a patient, and the Smart fixtures (a mocked API and a PENDING session).""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib.auth.models import User
 

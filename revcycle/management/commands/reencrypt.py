@@ -15,7 +15,7 @@ from typing import Any
 from cryptography.fernet import InvalidToken
 from django.apps import apps
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, models, transaction
 
 from revcycle import crypto
@@ -63,10 +63,17 @@ def reencrypt_table(model: type[models.Model], fields: list[models.Field], batch
                 for column, stored in zip(columns, row[1:], strict=True):
                     if not stored or under_newest_key(stored):
                         continue
+                    try:
+                        rotated = crypto.rotate(stored)
+                    except InvalidToken:
+                        raise CommandError(
+                            f"{model._meta.label} id {row[0]}, {column}: no key in "
+                            "FIELD_ENCRYPTION_KEYS decrypts it; keep the old key listed"
+                        ) from None
                     # Only if the value is still the one read: a concurrent save wins.
                     cursor.execute(f"UPDATE {table} SET {qn(column)} = %s "
                                    f"WHERE {pk} = %s AND {qn(column)} = %s",
-                                   [crypto.rotate(stored), row[0], stored])
+                                   [rotated, row[0], stored])
                     rewritten += cursor.rowcount
         if not rows:
             return seen, rewritten
