@@ -128,26 +128,27 @@ def register_phi_pages(*pages: PhiPage) -> None:
         PHI_PAGES[page.view_name] = page
 
 
-# Fragments that repeat a page's content (polls, tab reloads) are folded: at most one row
-# per page, query and user per FOLD_SECONDS. A full page view always writes a row.
+# Fragments of a page (its polls, filters and tab reloads) are folded: at most one row per
+# page (view and record, whatever the query string) and user per FOLD_SECONDS. A full page
+# view always writes a row.
 FOLD_SECONDS = 60
 _FOLD_KEY = "audit_folded"
 
 
 def _fold_key(request: Any) -> str:
     match = request.resolver_match
-    raw = f"{match.view_name}|{sorted(match.kwargs.items())}|{request.META.get('QUERY_STRING')}"
+    raw = f"{match.view_name}|{sorted(match.kwargs.items())}"
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def _folded(request: Any) -> bool:
-    """True when a fragment repeats what was recorded less than a minute ago; otherwise
-    remember this read in the session."""
+def _folded(request: Any, recorded: bool = False) -> bool:
+    """True when a fragment repeats a page recorded less than a minute ago; otherwise (or
+    when the view `recorded` the read itself) remember this read in the session."""
     now = int(time.time())
     seen: dict[str, int] = request.session.get(_FOLD_KEY, {})
     key = _fold_key(request)
     is_fragment = request.headers.get("HX-Request") == "true"
-    if is_fragment and now - seen.get(key, 0) < FOLD_SECONDS:
+    if not recorded and is_fragment and now - seen.get(key, 0) < FOLD_SECONDS:
         return True
     seen = {k: t for k, t in seen.items() if now - t < FOLD_SECONDS}
     seen[key] = now
@@ -157,7 +158,10 @@ def _folded(request: Any) -> bool:
 
 def record_page_read(request: Any, page: PhiPage) -> None:
     """One audit row for a read of a registered PHI page, unless the view wrote its own."""
-    if getattr(request, "_audit_read_recorded", False) or _folded(request):
+    if getattr(request, "_audit_read_recorded", False):
+        _folded(request, recorded=True)
+        return
+    if _folded(request):
         return
     kwargs = request.resolver_match.kwargs
     obj = None

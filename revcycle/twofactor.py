@@ -73,11 +73,27 @@ def reset_devices(request: Any, user: Any) -> int:
 
 
 def demo_device(user: Any) -> tuple[str, list[str]]:
-    """For `make demo`: a confirmed authenticator and fresh recovery codes for `user`, so
-    the demo manager and admin can sign in. Returns the otpauth URL and the codes."""
-    TOTPDevice.objects.filter(user=user).delete()
-    device = TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=True)
+    """For `make demo`: a confirmed authenticator (kept if there is one, so a phone that
+    scanned it goes on working) and fresh recovery codes for `user`. Returns the otpauth
+    URL and the codes."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or \
+        TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=True)
     return device.config_url, new_recovery_codes(user)
+
+
+def demo_setup_lines(usernames: list[str]) -> list[str]:
+    """What demo_setup prints so the demo's manager and admin can pass the second factor:
+    each one's otpauth URL (for an authenticator app) and recovery codes (no phone needed)."""
+    from django.contrib.auth.models import User
+
+    lines = ["Second factor for the demo's managers and admins (authenticator URL, or type "
+             "one recovery code; each code works once):"]
+    for user in User.objects.filter(username__in=usernames).order_by("username"):
+        if not required(user):
+            continue
+        url, codes = demo_device(user)
+        lines += [f"  {user.username:<8} {url}", f"  {'':<8} recovery codes: {' '.join(codes)}"]
+    return lines
 
 
 def _safe_next(request: HttpRequest) -> str:

@@ -41,7 +41,3 @@ def test_the_home_page_shows_recent_patients_to_a_biller_only(client_for, nora, 
     assert response.status_code == 200
     assert PATIENT not in response.content and b"no role yet" in response.content
 
-
-def test_a_registered_phi_page_is_refused_without_view_results(client_for, nora, ticket):
-    assert client_for(nora).get(f"/claims/status/{ticket.pk}/", HTTP_HX_REQUEST="true"
-                                ).status_code == 403

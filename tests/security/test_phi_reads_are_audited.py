@@ -38,15 +38,24 @@ def test_an_htmx_fragment_of_a_phi_page_leaves_a_row(client_for, alice, ticket):
     assert event.facility_id == ticket.facility_id
 
 
-def test_fragments_repeating_a_page_fold_into_one_row_a_minute(client_for, alice, encounter):
+def test_fragments_repeating_a_page_fold_into_one_row_a_minute(client_for, alice, encounter,
+                                                               ticket):
     client = client_for(alice)
-    for _ in range(5):  # a poll of the worklist every few seconds
-        client.get("/followup/", **HTMX)
+    for n in range(5):  # a poll of the worklist every few seconds
+        client.get("/followup/", {"poll": n}, **HTMX)
     assert len(_views(username="alice")) == 1
-    client.get("/followup/", {"q": "other"}, **HTMX)  # other content: its own row
+    client.get(f"/claims/status/{ticket.pk}/", **HTMX)  # another page: its own row
     assert len(_views(username="alice")) == 2
     client.get("/followup/")  # a full page view is always recorded
     assert len(_views(username="alice")) == 3
+
+
+def test_the_polls_of_a_page_that_recorded_its_own_read_fold_into_it(client_for, alice,
+                                                                     encounter):
+    client = client_for(alice)
+    client.get(f"/followup/accounts/{encounter.pk}/")
+    client.get(f"/followup/accounts/{encounter.pk}/", {"poll": 1}, **HTMX)
+    assert len(_views(username="alice")) == 1
 
 
 def test_a_page_that_records_its_own_read_is_not_recorded_twice(client_for, alice, encounter):

@@ -41,11 +41,14 @@ def test_a_manager_enrols_with_a_real_code_and_gets_recovery_codes(client, maya)
 
 
 def test_an_admin_with_a_device_must_enter_a_code_and_a_wrong_one_is_refused(client, ada):
-    code = totp_now(ada)
+    totp_now(ada)  # she has an authenticator
     client.force_login(ada)
     assert client.get("/admin/")["Location"].startswith(reverse("twofactor_verify"))
     wrong = client.post(reverse("twofactor_verify"), {"token": "000000"})
     assert wrong.status_code == 200 and client.get("/admin/").status_code == 302
+    # A failure throttles the device for a second; the test clears that instead of waiting.
+    assert TOTPDevice.objects.get(user=ada).throttling_failure_count == 1
+    code = totp_now(ada)
     assert client.post(reverse("twofactor_verify"), {"token": code}).status_code == 302
     assert client.get("/admin/").status_code == 200
 
@@ -95,3 +98,12 @@ def test_the_demo_device_lets_the_demo_admin_in_with_its_secret(client, ada):
     client.force_login(ada)
     assert client.post(reverse("twofactor_verify"), {"token": codes[1]}).status_code == 302
     assert client.get("/admin/").status_code == 200
+
+
+def test_demo_setup_prints_a_way_in_for_managers_and_admins_only(maya, ada, alice):
+    lines = "\n".join(twofactor.demo_setup_lines(["maya", "ada", "alice"]))
+    assert "maya" in lines and "ada" in lines and "alice" not in lines
+    assert lines.count("otpauth://totp/") == 2
+    first_url = TOTPDevice.objects.get(user=ada).config_url
+    twofactor.demo_setup_lines(["ada"])  # run again: the same authenticator goes on working
+    assert TOTPDevice.objects.get(user=ada).config_url == first_url
