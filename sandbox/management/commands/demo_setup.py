@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from revcycle import twofactor
 from revcycle.models import Connection, Encounter, Facility
 from smartlink.models import SmartFacility
 
@@ -62,6 +63,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {username:<8} role {role:<8} password {password}")
         else:
             self.stdout.write("Demo users exist already (use --reset-passwords for new ones).")
+        # The manager and the admin need a second factor: their authenticator and codes.
+        self.stdout.write("\n".join(twofactor.demo_setup_lines([u[0] for u in DEMO_USERS])))
 
     def _facilities(self, provider: dict[str, str]) -> tuple[Facility, Facility]:
         st_marys, _ = Facility.objects.update_or_create(
