@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from revcycle.clientip import client_ip
@@ -44,7 +45,7 @@ def _subject_of(obj: models.Model) -> tuple[Any, Any]:
 def _has_field(obj: models.Model, name: str) -> bool:
     try:
         obj._meta.get_field(name)
-    except Exception:  # noqa: BLE001 - FieldDoesNotExist: the record has no such link
+    except FieldDoesNotExist:
         return False
     return True
 
