@@ -65,10 +65,11 @@ def _worklist_rows(fx: dict[str, Any]) -> None:
 
 
 def _audit_rows(fx: dict[str, Any]) -> None:
+    # At maya's facility: a manager reads the audit log of her own facilities only.
     AuditEvent.objects.create(action="view", username="keeper", object_type="revcycle.ticket",
-                              object_id="KEEP5")
+                              object_id="KEEP5", facility=fx["st_marys"])
     AuditEvent.objects.create(action="view", username="other", object_type="revcycle.ticket",
-                              object_id="DROP5")
+                              object_id="DROP5", facility=fx["st_marys"])
 
 
 def all_lists() -> list[FilteredList]:
