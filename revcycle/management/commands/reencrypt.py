@@ -94,6 +94,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--batch-size", type=int, default=500)
+        parser.add_argument("--blind-index", action="store_true",
+                            help="Also recompute the SSN blind index (after BLIND_INDEX_KEY "
+                                 "changed).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         total_rows = total_values = 0
@@ -106,5 +109,19 @@ class Command(BaseCommand):
             tables.append(model._meta.label)
         detail = (f"reencrypt: {total_values} values rewritten under the newest key, "
                   f"{total_rows} rows in {len(tables)} tables")
+        if options["blind_index"]:
+            detail += f"; {reindex_encounters()} SSN indexes recomputed"
         record_event(None, "change", object_type="revcycle.encryptionkey", detail=detail)
         self.stdout.write(self.style.SUCCESS(detail.capitalize() + "."))
+
+
+def reindex_encounters() -> int:
+    """Recompute each encounter's SSN blind index under the current BLIND_INDEX_KEY."""
+    from revcycle.models import Encounter
+
+    done = 0
+    for encounter in Encounter.objects.only("pk", "patient_ssn").iterator(chunk_size=500):
+        Encounter.objects.filter(pk=encounter.pk).update(
+            patient_ssn_index=crypto.blind_index(encounter.patient_ssn or "", "ssn"))
+        done += 1
+    return done

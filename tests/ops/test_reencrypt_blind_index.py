@@ -1,4 +1,4 @@
-"""`manage.py rotate_keys`: after a new key goes in front, the old one can be removed."""
+"""`manage.py reencrypt`: after a new key goes in front, the old one can be removed."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ def test_after_rotation_only_the_new_key_is_needed(settings: Any, integrex: Any,
     new = Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [new, old]
     out = io.StringIO()
-    call_command("rotate_keys", stdout=out)
-    assert "revcycle_connection.client_secret: 1 values re-encrypted" in out.getvalue()
+    call_command("reencrypt", stdout=out)
+    assert "values rewritten under the newest key" in out.getvalue()
     assert raw("revcycle_connection", "client_secret", integrex.pk) != before
     settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key is gone
     assert Connection.objects.get(pk=integrex.pk).client_secret == "s3cret-client"
@@ -41,5 +41,5 @@ def test_blind_index_is_recomputed_under_a_new_key(settings: Any, encounter: Any
     settings.BLIND_INDEX_KEY = "a-new-blind-index-key"
     wanted = crypto.blind_index("123-45-6789", "ssn")
     assert Encounter.objects.get(pk=encounter.pk).patient_ssn_index != wanted
-    call_command("rotate_keys", "--blind-index", stdout=io.StringIO())
+    call_command("reencrypt", "--blind-index", stdout=io.StringIO())
     assert Encounter.objects.get(pk=encounter.pk).patient_ssn_index == wanted
