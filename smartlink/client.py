@@ -7,19 +7,65 @@ here, leniently (keys compared without case or punctuation)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+from django.utils.dateparse import parse_date, parse_datetime
 
 from revcycle import errors, parse
-from revcycle.api import call
+from revcycle.api import call as api_call
 from revcycle.csvio import lenient_get
+from revcycle.http import ApiResponse
 from revcycle.models import Connection
 
 SESSION_HOURS = 24
+# Where a session's times may be (the document names none; these are the spellings seen
+# in Smart's answers and in Spring's usual field names).
+OPENED_KEYS = ("sessionStartDate", "sessionDate", "startDate", "createdAt", "openedAt",
+               "dateCreated")
+EXPIRES_KEYS = ("sessionExpiryDate", "expiryDate", "expiresAt")
+# HTTP reason phrases: Spring's default error body puts these in `error`, the
+# explanation in `message` (PITFALLS.md, Spring Boot).
+REASON_PHRASES = {"bad request", "unauthorized", "forbidden", "not found", "conflict", "gone",
+                  "internal server error", "service unavailable", "method not allowed",
+                  "unprocessable entity", "too many requests", "payment required"}
+
+
+def smart_message(body: Any, fallback: str) -> str:
+    """The explanation in a Smart error body: Spring's `message` first, a reason phrase
+    only when nothing better was sent."""
+    if not isinstance(body, dict):
+        return fallback
+    for key in ("message", "error_description", "detail", "errorMessage"):
+        value = body.get(key)
+        # Spring sends "No message available" when the service set none.
+        if isinstance(value, str) and value.strip().lower() not in ("", "no message available"):
+            return value.strip()
+    error = body.get("error")
+    if isinstance(error, str) and error.strip() and error.strip().lower() not in REASON_PHRASES:
+        return error.strip()
+    status = body.get("status") or ""
+    phrase = error.strip() if isinstance(error, str) else ""
+    if phrase:
+        return f"Smart answered HTTP {status} {phrase} without an explanation.".replace("  ", " ")
+    return fallback
+
+
+def call(connection: Connection, method: str, path: str, **kwargs: Any) -> ApiResponse:
+    """revcycle.api.call, with Smart's explanation (not Spring's reason phrase) as the
+    error's message; the raw body stays on the error for the history."""
+    try:
+        return api_call(connection, method, path, **kwargs)
+    except errors.ApiError as exc:
+        if exc.body is not None:
+            better = smart_message(exc.body, exc.message)
+            if exc.status and exc.status >= 500:
+                better = f"Smart had an error ({exc.status}): {better}"
+            exc.message = better
+            exc.args = (better,)
+        raise
 
 
 @dataclass
@@ -30,6 +76,8 @@ class RemoteSession:
     opened_at: datetime
     expires_at: datetime
     visit_number: str = ""
+    # Smart gave neither time: the 24 hours are counted from when revcycle first saw it.
+    times_estimated: bool = False
 
 
 @dataclass
@@ -91,22 +139,47 @@ def _amount(data: dict[str, Any], *names: str) -> Decimal | None:
 
 
 def _when(value: Any) -> datetime | None:
-    parsed = parse_datetime(str(value)) if value else None
+    """A time as epoch seconds or milliseconds (number or digits) or an ISO string."""
+    if value is None or isinstance(value, bool) or value == "":
+        return None
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None:
+        if number != number or number <= 0:  # NaN, zero or negative: not a time
+            return None
+        seconds = number / 1000 if number > 1e11 else number  # ms since 1973 vs seconds
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    try:
+        parsed = parse_datetime(text.replace(" ", "T", 1) if "T" not in text else text)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        day = parse_date(text[:10]) if len(text) >= 10 else None
+        parsed = datetime(day.year, day.month, day.day) if day else None
     if parsed is not None and timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     return parsed
 
 
 def _session(data: dict[str, Any]) -> RemoteSession:
-    opened = _when(lenient_get(data, "openedAt", "createdAt", "dateCreated", "sessionDate"))
-    opened = opened or timezone.now()
-    expires = (_when(lenient_get(data, "expiresAt", "expiryDate"))
-               or opened + timedelta(hours=SESSION_HOURS))
+    opened = _when(lenient_get(data, *OPENED_KEYS, default=None))
+    expires = _when(lenient_get(data, *EXPIRES_KEYS, default=None))
+    estimated = opened is None and expires is None
+    if opened is None:
+        # No opening time: 24 h before the expiry if given, else from now (first seen).
+        opened = expires - timedelta(hours=SESSION_HOURS) if expires else timezone.now()
+    expires = expires or opened + timedelta(hours=SESSION_HOURS)
     return RemoteSession(
         session_id=_text(data, "sessionId", "id", "visitId"),
         patient_number=_text(data, "patientNumber"),
-        status=_text(data, "status", "sessionStatus").upper() or "PENDING",
-        opened_at=opened, expires_at=expires,
+        status=_text(data, "sessionStatus", "status").upper() or "PENDING",
+        opened_at=opened, expires_at=expires, times_estimated=estimated,
         visit_number=_text(data, "visitNumber"),
     )
 
@@ -130,13 +203,19 @@ def _object(data: Any, what: str) -> dict[str, Any]:
     return data
 
 
-def pending_sessions(connection: Connection, patient_number: str) -> list[RemoteSession]:
-    """2a. GET api/visit?patientNumber=&sessionStatus=PENDING."""
+def sessions(connection: Connection, patient_number: str, status: str) -> list[RemoteSession]:
+    """2a. GET api/visit?patientNumber=&sessionStatus=: the patient's sessions in a status."""
     response = call(connection, "GET", "api/visit",
-                    params={"patientNumber": patient_number, "sessionStatus": "PENDING"})
-    sessions = [_session(row) for row in _list(response.data, "sessions", "data", "visits")
-                if isinstance(row, dict)]
-    return [s for s in sessions if s.session_id and s.status == "PENDING"]
+                    params={"patientNumber": patient_number, "sessionStatus": status})
+    found = [_session(row) for row in _list(response.data, "sessions", "data", "visits",
+                                            "content")
+             if isinstance(row, dict)]
+    return [s for s in found if s.session_id and s.status == status]
+
+
+def pending_sessions(connection: Connection, patient_number: str) -> list[RemoteSession]:
+    """2a. GET api/visit?patientNumber=&sessionStatus=PENDING (always check PENDING)."""
+    return sessions(connection, patient_number, "PENDING")
 
 
 def merge_session(connection: Connection, session_id: str, visit_number: str) -> RemoteSession:
@@ -153,19 +232,28 @@ def member(connection: Connection, patient_number: str, session_id: str) -> Memb
     response = call(connection, "GET", "api/member",
                     params={"patientNumber": patient_number, "sessionId": session_id})
     data = _object(response.data, "member")
-    benefits = [
-        Benefit(benefit_id=_text(b, "benefitId", "id"), name=_text(b, "name", "benefitName"),
-                limit=_amount(b, "limit", "benefitLimit"),
-                balance=_amount(b, "balance", "availableBalance", "amount"))
-        for b in _list(lenient_get(data, "benefits", default=[]), "benefits") if isinstance(b, dict)
-    ]
+    rows = lenient_get(data, "benefits", "benefitList", "memberBenefits", default=[])
+    benefits = [_benefit(b) for b in _list(rows, "benefits") if isinstance(b, dict)]
     return Member(
-        member_number=_text(data, "memberNumber", "memberNo"),
-        first_name=_text(data, "firstName"), last_name=_text(data, "lastName", "surname"),
-        date_of_birth=_text(data, "dateOfBirth", "dob"), gender=_text(data, "gender"),
-        scheme=_text(data, "scheme", "schemeName"), insurer=_text(data, "insurer", "payer"),
+        member_number=_text(data, "memberNumber", "memberNo", "membershipNumber"),
+        first_name=_text(data, "firstName", "otherNames", "givenName"),
+        last_name=_text(data, "lastName", "surname", "familyName"),
+        date_of_birth=_text(data, "dateOfBirth", "dob", "birthDate"),
+        gender=_text(data, "gender", "sex"),
+        scheme=_text(data, "scheme", "schemeName"),
+        insurer=_text(data, "insurer", "payerName", "payer", "insurerName"),
         benefits=[b for b in benefits if b.benefit_id], raw=response.data,
     )
+
+
+def _benefit(row: dict[str, Any]) -> Benefit:
+    """A benefit in our words or the document's: its limit may come as `amount`, its
+    balance as a string; anything else the row carries is ignored."""
+    return Benefit(
+        benefit_id=_text(row, "benefitId", "id", "benefitCode"),
+        name=_text(row, "name", "benefitName", "description", "benefitDescription"),
+        limit=_amount(row, "limit", "benefitLimit", "amount", "limitAmount"),
+        balance=_amount(row, "balance", "availableBalance", "benefitBalance", "remainingBalance"))
 
 
 def copayment(connection: Connection, benefit_id: str, provider_key: str,

@@ -3,14 +3,18 @@
 The post is a ticket of the shared engine: `submit` posts the invoice, `poll` reads its
 status until Billed or Cancelled. An invoice must never exist twice at Smart: once a post
 may have been sent (the invoice's `sent_at` is set before sending, and the engine counts
-attempts before each submit), the next attempt looks the invoice up by number first, and
-a 409 "duplicate invoice" after an unknown outcome means the first post arrived."""
+attempts before each submit), the next attempt looks the invoice up by number first, for
+a few minutes (Smart may answer 404 for a while after storing), and any 409 on a re-post
+means the first post arrived. Until Smart's answer is known the invoice counts as posted:
+it blocks a second invoice on its visit and benefit."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -26,6 +30,10 @@ KIND = "smart_invoice_status"
 MAX_POLL_WAIT = 1800
 
 
+NO_DIAGNOSIS = ("Add the diagnosis: every invoice to Smart carries its diagnosis, and {facility} "
+                "has no arrangement with Smart to send it after the visit.")
+
+
 class InvoiceProblem(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -36,7 +44,11 @@ def create_invoice(*, session: SmartSession, benefit: SmartBenefit, invoice_numb
                    lines: list[dict[str, Any]], diagnoses: list[dict[str, str]],
                    copay_amount: Decimal, copay_from_smart: bool, user: Any,
                    override_reason: str = "") -> SmartInvoice:
-    """Record the invoice and queue its post. The caller checked duplicates and permission."""
+    """Record the invoice and queue its post. The caller checked duplicates and permission.
+    Every invoice carries its diagnosis unless the facility has the late-diagnosis
+    arrangement (section 7): refused here, before anything is sent."""
+    if not diagnoses and not session.facility.smart_late_diagnosis:
+        raise InvoiceProblem(NO_DIAGNOSIS.format(facility=session.facility.name))
     total = sum((Decimal(str(line["amount"])) for line in lines), Decimal("0"))
     provider_key = SmartFacility.for_facility(session.facility).provider_key
     member = session.member
@@ -112,8 +124,43 @@ def _already_sent(invoice: SmartInvoice, ticket: Ticket) -> bool:
             or invoice.status != SmartInvoice.Status.QUEUED or ticket.attempts > 1)
 
 
+def lookup_window() -> float:
+    """Seconds after a post during which Smart's 404 on the invoice means "not listed
+    yet", not "never stored" (Smart stores first and indexes later)."""
+    return float(getattr(settings, "SMART_LOOKUP_WINDOW_SECONDS", 300))
+
+
+def _still_looking(invoice: SmartInvoice) -> float:
+    """Seconds left of the lookup window since the last post was sent (0: it is over)."""
+    if invoice.sent_at is None:
+        return 0.0
+    left = (invoice.sent_at + timedelta(seconds=lookup_window()) - timezone.now())
+    return max(left.total_seconds(), 0.0)
+
+
+def _not_listed_yet(invoice: SmartInvoice, left: float, exc: errors.ApiError) -> errors.ApiError:
+    """A retryable error: the engine's scheduling looks again later (no sleeping here)."""
+    wait = max(min(left, lookup_window() / 5), 1.0)
+    invoice.log("not listed yet", f"Smart does not list invoice {invoice.invoice_number} yet "
+                f"({exc.message}); looking again in {wait:.0f} s.", raw=exc.body)
+    return errors.Unavailable(
+        f"Smart does not list invoice {invoice.invoice_number} yet; it may have stored it. "
+        f"Looking again in {wait:.0f} s, before anything is posted again.",
+        status=exc.status, retry_after=wait)
+
+
+def _found_already(invoice: SmartInvoice, found: client.ClaimStatus,
+                   ticket: Ticket) -> engine.Step:
+    invoice.log("checked before re-post", f"Smart already has it ({found.status}); "
+                "not posted again.", raw=found.raw)
+    step = _step_for(invoice, found, ticket)
+    return engine.Submitted(invoice.invoice_number, 200) if isinstance(
+        step, engine.Pending) else step
+
+
 def submit(ticket: Ticket) -> engine.Step:
-    """Post the invoice, unless an earlier attempt may have posted it: then look first."""
+    """Post the invoice, unless an earlier attempt may have posted it: then look it up by
+    number, again and again over the lookup window, before posting it once more."""
     invoice = _invoice(ticket)
     if invoice.is_final:
         return engine.Done(invoice.status, http_status=None)
@@ -121,18 +168,18 @@ def submit(ticket: Ticket) -> engine.Step:
     if maybe_sent:
         try:
             found = _lookup(invoice, ticket.pk)
-        except errors.NotFound:
+        except errors.NotFound as exc:
             if invoice.posted_at:
                 return engine.Failed(
-                    f"Smart no longer finds invoice {invoice.invoice_number}, which it had "
-                    "accepted. Call Smart before posting anything again.", http_status=404)
-            invoice.log("checked before re-post", "Smart has no such invoice: posting it.")
+                    f"Smart no longer finds invoice {invoice.invoice_number}, which it said "
+                    "it had. Call Smart before posting anything again.", http_status=404)
+            left = _still_looking(invoice)
+            if left > 0:
+                raise _not_listed_yet(invoice, left, exc) from exc
+            invoice.log("checked before re-post", "Smart still has no such invoice after "
+                        f"{lookup_window() / 60:.0f} min of looking: posting it again.")
         else:
-            invoice.log("checked before re-post", f"Smart already has it ({found.status}); "
-                        "not posted again.")
-            step = _step_for(invoice, found, ticket)
-            return engine.Submitted(invoice.invoice_number, 200) if isinstance(
-                step, engine.Pending) else step
+            return _found_already(invoice, found, ticket)
     return _post(invoice, ticket, after_unknown=maybe_sent)
 
 
@@ -144,26 +191,44 @@ def _post(invoice: SmartInvoice, ticket: Ticket, *, after_unknown: bool) -> engi
     try:
         claim_id = client.post_claim(invoice.connection, invoice.patient_number,
                                      invoice.session.session_id, body, ticket.pk)
-    except errors.UnknownOutcome:
+    except errors.UnknownOutcome as exc:
         SmartInvoice.objects.filter(pk=invoice.pk).update(
             status=SmartInvoice.Status.UNKNOWN,
-            last_error="The post timed out; its status will be checked before any re-post.")
-        invoice.log("post unknown", "No answer from Smart in time; will check before re-posting.")
+            last_error=f"{exc.message} Smart is asked for the invoice before any re-post; "
+                       "until then it counts as posted.")
+        invoice.log("post unknown", f"{exc.message} Will look it up before re-posting.")
         raise
-    except errors.Conflict as exc:
-        if after_unknown and "duplicate" in exc.message.lower():
-            invoice.log("posted", "Smart answered 'duplicate invoice': the earlier post arrived.")
-            _mark_posted(invoice, "")
-            return engine.Submitted(invoice.invoice_number, exc.status)
-        _refuse(invoice, exc)
-        raise
-    except (errors.BadRequest, errors.NotFound) as exc:
-        _refuse(invoice, exc)
-        raise
+    except (errors.Conflict, errors.BadRequest, errors.NotFound) as exc:
+        return _after_refusal(invoice, ticket, exc, after_unknown=after_unknown)
     _mark_posted(invoice, claim_id)
     invoice.log("posted", f"Smart accepted invoice {invoice.invoice_number}"
                 + (f" (claim {claim_id})." if claim_id else "."))
     return engine.Submitted(claim_id or invoice.invoice_number, 201)
+
+
+def _after_refusal(invoice: SmartInvoice, ticket: Ticket, exc: errors.ApiError, *,
+                   after_unknown: bool) -> engine.Step:
+    """A 4xx on the post. A 409 says only that something conflicts (PITFALLS.md), and a
+    re-post may be refused because the first one arrived: ask Smart for the invoice before
+    calling it refused. Any 409 on a re-post means Smart has it, listed or not yet."""
+    if after_unknown or isinstance(exc, errors.Conflict):
+        try:
+            found = _lookup(invoice, ticket.pk)
+        except errors.NotFound:
+            found = None
+        if found is not None:
+            return _found_already(invoice, found, ticket)
+        if after_unknown and isinstance(exc, errors.Conflict):
+            SmartInvoice.objects.filter(pk=invoice.pk).update(
+                posted_at=invoice.posted_at or invoice.sent_at or timezone.now(),
+                last_error=f"Smart says it has this invoice already (HTTP 409: {exc.message}). "
+                           "Following its status; it counts as posted.")
+            invoice.log("smart has it", f"Re-post answered HTTP 409 ({exc.message}): the "
+                        "earlier post arrived. Not posted again; watching its status.",
+                        raw=exc.body)
+            return engine.Submitted(invoice.invoice_number, exc.status)
+    _refuse(invoice, exc)
+    raise exc
 
 
 def _mark_posted(invoice: SmartInvoice, claim_id: str) -> None:
@@ -177,13 +242,27 @@ def _mark_posted(invoice: SmartInvoice, claim_id: str) -> None:
 def _refuse(invoice: SmartInvoice, exc: errors.ApiError) -> None:
     SmartInvoice.objects.filter(pk=invoice.pk).update(
         status=SmartInvoice.Status.REFUSED, last_error=f"Smart refused the invoice: {exc.message}")
-    invoice.log("refused", f"Smart answered HTTP {exc.status}: {exc.message}")
+    invoice.log("refused", f"Smart answered HTTP {exc.status}: {exc.message}", raw=exc.body)
 
 
 def poll(ticket: Ticket) -> engine.Step:
-    """Read the invoice's status (section 6) until Smart says Billed or Cancelled."""
+    """Read the invoice's status (section 6) until Smart says Billed or Cancelled. A 404
+    within the lookup window means "not listed yet"; after it, a person must call Smart
+    (the invoice keeps blocking a second one on its visit and benefit)."""
     invoice = _invoice(ticket)
-    return _step_for(invoice, _lookup(invoice, ticket.pk), ticket)
+    try:
+        found = _lookup(invoice, ticket.pk)
+    except errors.NotFound as exc:
+        left = _still_looking(invoice)
+        if left > 0:
+            raise _not_listed_yet(invoice, left, exc) from exc
+        invoice.log("not listed", f"Smart still does not list invoice {invoice.invoice_number}: "
+                    f"{exc.message}", raw=exc.body)
+        return engine.Failed(
+            f"Smart still does not list invoice {invoice.invoice_number} "
+            f"{lookup_window() / 60:.0f} min after it was sent ({exc.message}). Call Smart; "
+            "do not post it again.", http_status=404)
+    return _step_for(invoice, found, ticket)
 
 
 # Registered from SmartlinkConfig.ready().

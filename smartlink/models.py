@@ -83,6 +83,9 @@ class SmartSession(models.Model):
     opened_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     visit_number = models.CharField("visit (encounter) number", max_length=100, blank=True)
+    # Smart sent no opening or expiry time: the 24 hours run from when revcycle first saw
+    # the session, and the screen says so.
+    times_estimated = models.BooleanField(default=False)
     encounter = models.ForeignKey(Encounter, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="smart_sessions")
     activated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -129,10 +132,15 @@ class SmartSession(models.Model):
             self.log("expired", "Smart reports the session expired; ask Smart to open a new one.",
                      user=user)
 
-    def log(self, action: str, detail: str = "", user: Any = None) -> InvoiceEvent:
+    @property
+    def time_ran_out(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    def log(self, action: str, detail: str = "", user: Any = None,
+            raw: Any = None) -> InvoiceEvent:
         who = user if getattr(user, "is_authenticated", False) else None
         return InvoiceEvent.objects.create(session=self, action=action, detail=detail[:500],
-                                           user=who)
+                                           user=who, raw=raw)
 
 
 class SmartMember(models.Model):
@@ -181,20 +189,23 @@ class SmartInvoiceQuerySet(models.QuerySet["SmartInvoice"]):
         return self.filter(status__in=SmartInvoice.OPEN_STATUSES)
 
     def not_billed(self, hours: float | None = None, now: Any = None) -> SmartInvoiceQuerySet:
-        """Money at risk: sent (or being sent) longer ago than the allowed time and not Billed."""
+        """Money at risk: a Cancelled invoice at once (Smart will not pay it), and any other
+        not Billed longer after posting than the allowed time."""
         hours = not_billed_hours() if hours is None else hours
         cutoff = (now or timezone.now()) - timedelta(hours=hours)
-        at_risk = [SmartInvoice.Status.QUEUED, SmartInvoice.Status.UNKNOWN,
-                   SmartInvoice.Status.PENDING, SmartInvoice.Status.CANCELLED]
-        return self.filter(status__in=at_risk).filter(
-            Q(posted_at__lt=cutoff) | Q(posted_at__isnull=True, created_at__lt=cutoff))
+        waiting = [SmartInvoice.Status.QUEUED, SmartInvoice.Status.UNKNOWN,
+                   SmartInvoice.Status.PENDING]
+        late = Q(posted_at__lt=cutoff) | Q(posted_at__isnull=True, created_at__lt=cutoff)
+        return self.filter(Q(status=SmartInvoice.Status.CANCELLED)
+                           | (Q(status__in=waiting) & late))
 
     def without_diagnosis(self) -> SmartInvoiceQuerySet:
         return self.filter(diagnosis_pending=True).exclude(status=SmartInvoice.Status.REFUSED)
 
     def same_visit_and_benefit(self, invoice_facility: Facility, visit_number: str,
                                benefit_id: str) -> SmartInvoiceQuerySet:
-        """An invoice Smart refused never existed there; every other one counts."""
+        """An invoice Smart definitely refused never existed there; every other one counts,
+        including one whose post had an unknown outcome (Smart may have stored it)."""
         return self.filter(facility=invoice_facility, visit_number=visit_number,
                            benefit_id=benefit_id).exclude(status=SmartInvoice.Status.REFUSED)
 
@@ -304,10 +315,11 @@ class SmartInvoice(models.Model):
             "copayAmount": str(self.copay_amount),
         }
 
-    def log(self, action: str, detail: str = "", user: Any = None) -> InvoiceEvent:
+    def log(self, action: str, detail: str = "", user: Any = None,
+            raw: Any = None) -> InvoiceEvent:
         return InvoiceEvent.objects.create(
             invoice=self, session_id=self.session_id, action=action, detail=detail[:500],
-            user=user if getattr(user, "is_authenticated", False) else None)
+            user=user if getattr(user, "is_authenticated", False) else None, raw=raw)
 
 
 class InvoiceEvent(models.Model):
@@ -322,6 +334,9 @@ class InvoiceEvent(models.Model):
                              on_delete=models.SET_NULL, related_name="+")
     action = models.CharField(max_length=40)
     detail = models.CharField(max_length=500, blank=True)
+    # Smart's answer as it came (an error body), for admins; encrypted as it may echo
+    # member data.
+    raw = EncryptedJSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["at", "id"]

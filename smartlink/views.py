@@ -214,6 +214,10 @@ def post_invoice(request: HttpRequest, pk: int) -> HttpResponse:
     if not line_rows:
         return render(request, "smartlink/visit.html", _visit_context(
             session, request, problem="An invoice needs at least one line.", **forms))
+    if not dx_rows and not session.facility.smart_late_diagnosis:
+        return render(request, "smartlink/visit.html", _visit_context(
+            session, request, problem=flow.NO_DIAGNOSIS.format(facility=session.facility.name),
+            **forms))
     benefit = form.cleaned_data["benefit"]
     total = sum((Decimal(r["amount"]) for r in line_rows), Decimal("0"))
     reason = form.cleaned_data["override_reason"].strip()
@@ -245,6 +249,9 @@ def post_invoice(request: HttpRequest, pk: int) -> HttpResponse:
     except IntegrityError:
         return render(request, "smartlink/visit.html", _visit_context(
             session, request, problem="That invoice number is taken; use another.", **forms))
+    except flow.InvoiceProblem as exc:
+        return render(request, "smartlink/visit.html", _visit_context(
+            session, request, problem=exc.message, **forms))
     record_event(request, "submit", invoice, encounter=session.encounter,
                  detail=f"invoice {invoice.pk} queued")
     if duplicate:

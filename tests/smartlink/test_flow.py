@@ -1,10 +1,13 @@
 """The invoice ticket: post once, follow to Billed, and never post twice."""
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 import requests
 import responses
+from django.utils import timezone
 
 from revcycle.models import Ticket
 from smartlink import flow
@@ -55,8 +58,26 @@ def test_the_invoice_is_posted_and_followed_until_billed(api, active_session, al
     assert [e.action for e in invoice.events.all()] == ["created", "posted", "status"]
 
 
-def test_after_a_timeout_it_checks_the_status_and_does_not_post_again(api, active_session, alice):
-    api.add(responses.POST, CLAIMS, body=requests.exceptions.ReadTimeout())
+def spring(status, phrase, message, path="/providerapi-dev/api/claims"):
+    """Spring Boot's default error body: the reason phrase in `error`, the text in `message`."""
+    return {"timestamp": "2026-01-05T08:00:00.000+00:00", "status": status, "error": phrase,
+            "message": message, "path": path}
+
+
+def _window_over(invoice):
+    """As if the lookup window had passed since the post was sent."""
+    SmartInvoice.objects.filter(pk=invoice.pk).update(
+        sent_at=timezone.now() - timedelta(seconds=flow.lookup_window() + 1))
+
+
+FAULTS = {"timeout after storing": requests.exceptions.ReadTimeout(),
+          "dropped connection after storing": requests.exceptions.ConnectionError()}
+
+
+@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+def test_after_an_unknown_outcome_it_looks_the_invoice_up_and_never_posts_twice(
+        api, active_session, alice, fault):
+    api.add(responses.POST, CLAIMS, body=fault)
     api.add(responses.GET, STATUS, json={"status": "Pending", "claimId": "SC7"})
     invoice = _invoice(active_session, alice)
 
@@ -75,13 +96,36 @@ def test_after_a_timeout_it_checks_the_status_and_does_not_post_again(api, activ
     assert "not posted again" in invoice.events.get(action="checked before re-post").detail
 
 
-def test_after_a_timeout_it_posts_again_only_when_smart_has_no_such_invoice(
+def test_a_404_while_smart_indexes_the_invoice_is_looked_up_again_later_not_reposted(
+        api, active_session, alice):
+    api.add(responses.POST, CLAIMS, body=requests.exceptions.ReadTimeout())
+    api.add(responses.GET, STATUS, status=404,
+            json=spring(404, "Not Found", "Invoice INV1500835 not found"))
+    invoice = _invoice(active_session, alice)
+    run_due()
+
+    run_due()  # 404: not listed yet
+    run_due()  # 404 again
+    ticket = Ticket.objects.get(pk=invoice.ticket_id)
+    assert ticket.state == Ticket.State.QUEUED and ticket.next_poll_at > timezone.now()
+    api.replace(responses.GET, STATUS, json={"status": "Billed", "claimId": "SC7"})
+    run_due()
+
+    assert len(calls_to(api, "api/claims", "POST")) == 1
+    assert len(calls_to(api, "api/claim-status")) == 3
+    invoice.refresh_from_db()
+    assert invoice.status == "billed" and invoice.smart_claim_id == "SC7"
+    assert invoice.events.filter(action="not listed yet").count() == 2
+
+
+def test_after_the_lookup_window_it_posts_again_only_when_smart_still_has_no_such_invoice(
         api, active_session, alice):
     api.add(responses.POST, CLAIMS, body=requests.exceptions.ReadTimeout())
     api.add(responses.GET, STATUS, status=404, json={"error": "no invoice INV1500835"})
     invoice = _invoice(active_session, alice)
     run_due()
     api.replace(responses.POST, CLAIMS, status=201, json={"claimId": "SC8"})
+    _window_over(invoice)
 
     run_due()
 
@@ -91,18 +135,75 @@ def test_after_a_timeout_it_posts_again_only_when_smart_has_no_such_invoice(
     assert invoice.status == "pending"
 
 
-def test_a_duplicate_invoice_answer_after_a_timeout_means_it_was_posted(
-        api, active_session, alice):
+@pytest.mark.parametrize("text", ["Conflict", "duplicate invoice", "Invoice already exists",
+                                  ""])
+def test_any_409_on_a_repost_means_smart_has_it_and_its_status_is_watched(
+        api, active_session, alice, text):
     api.add(responses.POST, CLAIMS, body=requests.exceptions.ReadTimeout())
-    api.add(responses.GET, STATUS, status=404, json={"error": "not yet indexed"})
+    api.add(responses.GET, STATUS, status=404, json=spring(404, "Not Found", ""))
     invoice = _invoice(active_session, alice)
     run_due()
-    api.replace(responses.POST, CLAIMS, status=409, json={"error": "duplicate invoice"})
+    _window_over(invoice)
+    api.replace(responses.POST, CLAIMS, status=409, json=spring(409, "Conflict", text))
+
+    run_due()
+
+    invoice.refresh_from_db()
+    assert invoice.status != SmartInvoice.Status.REFUSED
+    assert invoice.posted_at is not None
+    assert invoice.ticket.state == Ticket.State.SUBMITTED
+    assert invoice.events.filter(action="smart has it").exists()
+    api.replace(responses.GET, STATUS, json={"status": "Billed"})
+    run_due()
+    invoice.refresh_from_db()
+    assert invoice.status == "billed"
+    assert len(calls_to(api, "api/claims", "POST")) == 2
+
+
+def test_a_409_on_a_first_post_is_looked_up_and_an_invoice_smart_has_is_followed(
+        api, active_session, alice):
+    api.add(responses.POST, CLAIMS, status=409, json=spring(409, "Conflict", ""))
+    api.add(responses.GET, STATUS, json={"status": "Pending"})
+    invoice = _invoice(active_session, alice)
 
     run_due()
 
     invoice.refresh_from_db()
     assert invoice.status == "pending" and invoice.ticket.state == Ticket.State.SUBMITTED
+    assert len(calls_to(api, "api/claims", "POST")) == 1
+
+
+def test_a_409_on_a_first_post_for_an_invoice_smart_does_not_have_is_refused_with_its_message(
+        api, active_session, alice):
+    api.add(responses.POST, CLAIMS, status=409,
+            json=spring(409, "Conflict", "Session 62863 is not active"))
+    api.add(responses.GET, STATUS, status=404, json=spring(404, "Not Found", "No invoice"))
+    invoice = _invoice(active_session, alice)
+
+    run_due()
+
+    invoice.refresh_from_db()
+    assert invoice.status == SmartInvoice.Status.REFUSED
+    assert invoice.last_error == "Smart refused the invoice: Session 62863 is not active"
+
+
+def test_smart_no_longer_listing_a_posted_invoice_after_the_window_needs_a_person(
+        api, active_session, alice):
+    api.add(responses.POST, CLAIMS, status=201, json={"claimId": "SC9"})
+    api.add(responses.GET, STATUS, status=404, json=spring(404, "Not Found", "No invoice"))
+    invoice = _invoice(active_session, alice)
+    run_due()
+    run_due()  # within the window: looked up again later
+    assert Ticket.objects.get(pk=invoice.ticket_id).state == Ticket.State.SUBMITTED
+    _window_over(invoice)
+
+    run_due()
+
+    invoice.refresh_from_db()
+    assert invoice.ticket.state == Ticket.State.FAILED
+    assert "do not post it again" in invoice.ticket.last_error
+    assert invoice.status == "pending"  # still blocks a second invoice
+    assert len(calls_to(api, "api/claims", "POST")) == 1
 
 
 def test_a_worker_killed_mid_post_looks_the_invoice_up_first(api, active_session, alice):
@@ -119,12 +220,24 @@ def test_a_worker_killed_mid_post_looks_the_invoice_up_first(api, active_session
 
 
 def test_an_invoice_smart_refuses_is_marked_refused_with_its_message(api, active_session, alice):
-    api.add(responses.POST, CLAIMS, status=400, json={"error": "benefitId 1 is not a benefit"})
+    body = spring(400, "Bad Request", "benefitId 1 is not a benefit")
+    api.add(responses.POST, CLAIMS, status=400, json=body)
     invoice = _invoice(active_session, alice)
 
     run_due()
 
     invoice.refresh_from_db()
     assert invoice.status == SmartInvoice.Status.REFUSED
-    assert "benefitId 1 is not a benefit" in invoice.last_error
+    assert invoice.last_error == "Smart refused the invoice: benefitId 1 is not a benefit"
     assert invoice.ticket.state == Ticket.State.FAILED
+    assert invoice.ticket.last_error == "benefitId 1 is not a benefit"
+    assert invoice.events.get(action="refused").raw == body
+
+
+def test_an_invoice_without_a_diagnosis_is_refused_before_anything_is_sent(
+        api, active_session, alice):
+    with pytest.raises(flow.InvoiceProblem, match="Add the diagnosis"):
+        _invoice(active_session, alice, diagnoses=[])
+
+    assert not SmartInvoice.objects.exists() and not Ticket.objects.exists()
+    assert [c for c in api.calls if "/api/" in c.request.url] == []

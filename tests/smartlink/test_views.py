@@ -193,16 +193,16 @@ def test_an_invoice_without_a_diagnosis_is_listed_until_its_diagnosis_is_sent(
 
 def test_a_late_diagnosis_is_refused_where_the_facility_has_no_arrangement(
         api, client_for, alice, active_session):
-    _post_invoice(client_for(alice), active_session, **{"dx-0-code": ""})
+    _post_invoice(client_for(alice), active_session)
     invoice = SmartInvoice.objects.get()
     SmartInvoice.objects.filter(pk=invoice.pk).update(status="pending", posted_at=timezone.now())
 
     response = client_for(alice).post(f"/smart/invoices/{invoice.pk}/diagnosis/",
-                                      {"code": "J06.9"}, follow=True)
+                                      {"code": "J18.9"}, follow=True)
 
     assert b"has no arrangement with Smart for late diagnoses" in response.content
     assert calls_to(api, "api/clinic-record") == []
-    assert SmartInvoice.objects.get().diagnosis_pending
+    assert [d["code"] for d in SmartInvoice.objects.get().diagnoses] == ["J06.9"]
 
 
 def test_patient_pages_are_audited(client_for, alice, active_session):
