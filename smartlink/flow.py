@@ -47,7 +47,7 @@ def create_invoice(*, session: SmartSession, benefit: SmartBenefit, invoice_numb
     """Record the invoice and queue its post. The caller checked duplicates and permission.
     Every invoice carries its diagnosis unless the facility has the late-diagnosis
     arrangement (section 7): refused here, before anything is sent."""
-    if not diagnoses and not session.facility.smart_late_diagnosis:
+    if not diagnoses and not SmartFacility.for_facility(session.facility).late_diagnosis:
         raise InvoiceProblem(NO_DIAGNOSIS.format(facility=session.facility.name))
     total = sum((Decimal(str(line["amount"])) for line in lines), Decimal("0"))
     provider_key = SmartFacility.for_facility(session.facility).provider_key
@@ -303,7 +303,14 @@ def expire_lapsed_sessions(now: Any = None) -> int:
     return len(lapsed)
 
 
+def _not_for_billed(invoice: SmartInvoice, what: str) -> None:
+    if invoice.status in (SmartInvoice.Status.BILLED, SmartInvoice.Status.REFUSED):
+        raise InvoiceProblem(f"Invoice {invoice.invoice_number} is "
+                             f"{invoice.get_status_display().lower()}: no {what} is needed.")
+
+
 def record_not_billed_reason(invoice: SmartInvoice, reason: str, user: Any) -> None:
+    _not_for_billed(invoice, "reason for not billing")
     invoice.not_billed_reason = reason
     invoice.not_billed_reason_by = user
     invoice.not_billed_reason_at = timezone.now()
@@ -314,6 +321,7 @@ def record_not_billed_reason(invoice: SmartInvoice, reason: str, user: Any) -> N
 
 def send_late_diagnosis(invoice: SmartInvoice, diagnoses: list[dict[str, str]], user: Any) -> None:
     """Section 7: only for facilities with the arrangement; raises InvoiceProblem otherwise."""
+    _not_for_billed(invoice, "late diagnosis")
     arrangements = SmartFacility.for_facility(invoice.facility)
     if not arrangements.late_diagnosis:
         raise InvoiceProblem(

@@ -92,12 +92,17 @@ def activate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Step 2: merge the session with the visit number; then read the member (step 3)."""
     session = _session(request, pk)
     form = ActivateForm(request.POST)
-    error = ""
+    error, other = "", None
     if form.is_valid():
         try:
             visits.activate(session, form.cleaned_data["visit_number"], request.user)
+        except visits.AlreadyMerged as exc:
+            messages.info(request, exc.message)
+            _read_member(request, session)
+            url = reverse("smartlink:visit", args=[session.pk])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
         except visits.SessionProblem as exc:
-            error = exc.message
+            error, other = exc.message, exc.open_session
         except errors.ApiError as exc:
             error = f"Smart did not activate the session: {exc.message}"
         else:
@@ -107,7 +112,7 @@ def activate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     session.refresh_from_db()
     return render(request, "smartlink/desk.html#session", {
-        "s": session, "activate_form": form, "error": error})
+        "s": session, "activate_form": form, "error": error, "other": other})
 
 
 def _read_member(request: HttpRequest, session: SmartSession) -> None:
@@ -151,7 +156,13 @@ def _visit_context(session: SmartSession, request: HttpRequest, **forms: Any) ->
         "duplicate": forms.get("duplicate"),
         "can_override": has_perm(request.user, "override_duplicates"),
         "invoices": session.invoices.all(), "events": session.events.filter(invoice=None),
+        "show_raw": _shows_raw(request),
     }
+
+
+def _shows_raw(request: HttpRequest) -> bool:
+    """Smart's raw answers (error bodies) are for admins, who read them to talk to Smart."""
+    return has_perm(request.user, "manage_connections")
 
 
 @permission_required("view_results")
@@ -214,7 +225,7 @@ def post_invoice(request: HttpRequest, pk: int) -> HttpResponse:
     if not line_rows:
         return render(request, "smartlink/visit.html", _visit_context(
             session, request, problem="An invoice needs at least one line.", **forms))
-    if not dx_rows and not session.facility.smart_late_diagnosis:
+    if not dx_rows and not SmartFacility.for_facility(session.facility).late_diagnosis:
         return render(request, "smartlink/visit.html", _visit_context(
             session, request, problem=flow.NO_DIAGNOSIS.format(facility=session.facility.name),
             **forms))
@@ -276,6 +287,7 @@ def invoice(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "diagnoses": [{**d, "label": codes.label("icd10cm", d.get("code"))} for d in inv.diagnoses],
         "reason_form": ReasonForm(initial={"reason": inv.not_billed_reason}),
         "dx_form": LateDiagnosisForm(), "hours": not_billed_hours(),
+        "show_raw": _shows_raw(request),
         "overdue": inv.pk in set(SmartInvoice.objects.filter(pk=inv.pk).not_billed()
                                  .values_list("pk", flat=True)),
         # Smart bills within hours and its ticket backs off to half-hourly looks; an invoice
@@ -304,9 +316,13 @@ def record_reason(request: HttpRequest, pk: int) -> HttpResponse:
     inv = _invoice(request, pk)
     form = ReasonForm(request.POST)
     if form.is_valid():
-        flow.record_not_billed_reason(inv, form.cleaned_data["reason"], request.user)
-        record_event(request, "change", inv, detail=f"not-billed reason on invoice {inv.pk}")
-        messages.success(request, "Reason recorded.")
+        try:
+            flow.record_not_billed_reason(inv, form.cleaned_data["reason"], request.user)
+        except flow.InvoiceProblem as exc:
+            messages.error(request, exc.message)
+        else:
+            record_event(request, "change", inv, detail=f"not-billed reason on invoice {inv.pk}")
+            messages.success(request, "Reason recorded.")
     else:
         messages.error(request, "Write the reason or the action taken.")
     return redirect("smartlink:invoice", pk=inv.pk)

@@ -3,8 +3,10 @@ import json
 from decimal import Decimal
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 import responses
 
+from revcycle import errors
 from smartlink import client
 from tests.smartlink.conftest import BASE, TOKEN_URL, calls_to, token_json
 
@@ -126,3 +128,41 @@ def test_send_diagnosis_posts_the_clinic_record(api, smart):
 
     call = calls_to(api, "api/clinic-record", "POST")[0]
     assert json.loads(call.request.body)["diagnoses"] == [{"code": "J06.9"}]
+
+
+def test_member_and_benefits_are_read_in_the_documents_words(api, smart):
+    api.add(responses.GET, f"{BASE}/api/member", json={
+        "memberNumber": "SAMPLETEST502", "firstName": "AMINA", "surname": "OTIENO",
+        "payerName": "BRITAM", "schemeName": "KCB STAFF", "middleName": None, "extra": {"x": 1},
+        "benefits": [{"benefitId": "93181", "benefitName": "OUTPATIENT", "amount": "100000.00",
+                      "balance": "81,234.50", "currency": None, "policyNumber": "P1"},
+                     {"benefitId": None, "name": "no id: skipped"}]})
+
+    member = client.member(smart, "23025764", "62863")
+
+    assert (member.first_name, member.last_name) == ("AMINA", "OTIENO")
+    assert (member.insurer, member.scheme) == ("BRITAM", "KCB STAFF")
+    assert [(b.benefit_id, b.name, b.limit, b.balance) for b in member.benefits] == [
+        ("93181", "OUTPATIENT", Decimal("100000.00"), Decimal("81234.50"))]
+
+
+SPRING_409 = {"timestamp": "2026-01-05T08:00:00.000+00:00", "status": 409, "error": "Conflict",
+              "message": "Invoice INV1 already exists", "path": "/providerapi-dev/api/claims"}
+
+
+@pytest.mark.parametrize(("body", "shown"), [
+    (SPRING_409, "Invoice INV1 already exists"),
+    ({**SPRING_409, "message": ""}, "Smart answered HTTP 409 Conflict without an explanation."),
+    ({**SPRING_409, "message": "No message available"},
+     "Smart answered HTTP 409 Conflict without an explanation."),
+    ({"error": "duplicate invoice"}, "duplicate invoice"),
+    ({"error": "invalid_grant", "error_description": "Bad credentials"}, "Bad credentials"),
+])
+def test_an_error_shows_smarts_explanation_never_a_bare_reason_phrase(api, smart, body, shown):
+    api.add(responses.POST, f"{BASE}/api/claims", status=409, json=body)
+
+    with pytest.raises(errors.Conflict) as caught:
+        client.post_claim(smart, "23025764", "62863", {"invoiceNumber": "INV1"})
+
+    assert caught.value.message == shown and str(caught.value) == shown
+    assert caught.value.body == body

@@ -21,7 +21,8 @@ def _posted(active_session, alice, hours_ago, status="pending"):
         session=active_session, benefit=benefit, invoice_number=f"INV{hours_ago}",
         lines=[{"code": "C", "description": "Consultation", "quantity": "1",
                 "unitPrice": "1500.00", "amount": "1500.00"}],
-        diagnoses=[{"code": "J06.9", "description": ""}], copay_amount=Decimal("200"), copay_from_smart=False, user=alice)
+        diagnoses=[{"code": "J06.9", "description": ""}], copay_amount=Decimal("200"),
+        copay_from_smart=False, user=alice)
     SmartInvoice.objects.filter(pk=invoice.pk).update(
         status=status, posted_at=timezone.now() - timedelta(hours=hours_ago))
     Ticket.objects.filter(pk=invoice.ticket_id).update(state="submitted")

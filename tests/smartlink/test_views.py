@@ -1,12 +1,14 @@
 """The visit desk: lookup, activation, co-pay, invoice rules, late diagnoses, isolation."""
 
 import json
+import re
 from datetime import timedelta
 
+import pytest
 import responses
 from django.utils import timezone
 
-from revcycle.models import AuditEvent
+from revcycle.models import AuditEvent, Ticket
 from smartlink.models import SmartFacility, SmartInvoice, SmartSession
 from tests.conftest import POLL
 from tests.smartlink.conftest import BASE, calls_to, invoice_post
@@ -63,29 +65,6 @@ def test_an_expired_session_gets_a_clear_message_and_the_next_step(api, client_f
     assert b"Ask Smart to open a new session for patient file 23025764" in response.content
     session.refresh_from_db()
     assert session.status == "EXPIRED" and session.expired_at is not None
-
-
-def test_a_session_merged_already_is_refused_with_the_next_step(api, client_for, ada, session):
-    api.add(responses.POST, f"{BASE}/api/visit/62863/visit-number/V2", status=409,
-            json={"error": "session 62863 is already merged with visit number V1"})
-
-    response = client_for(ada).post(f"/smart/sessions/{session.pk}/activate/",
-                                      {"visit_number": "V2"}, HTTP_HX_REQUEST="true")
-
-    assert b"was merged already" in response.content
-    assert b"Ask Smart to open a new session" in response.content
-    session.refresh_from_db()
-    assert session.status == "PENDING"
-
-
-def test_a_session_past_its_24_hours_is_not_sent_to_smart(api, client_for, ada, session):
-    SmartSession.objects.filter(pk=session.pk).update(expires_at=timezone.now())
-
-    response = client_for(ada).post(f"/smart/sessions/{session.pk}/activate/",
-                                      {"visit_number": "V3"}, HTTP_HX_REQUEST="true")
-
-    assert b"has expired" in response.content
-    assert calls_to(api, "api/visit/62863/visit-number/V3") == []
 
 
 def test_the_hospital_enters_the_copay_where_smart_does_not_manage_it(
@@ -154,6 +133,108 @@ def test_a_different_benefit_on_the_same_visit_is_not_a_duplicate(client_for, al
     response = _post_invoice(client_for(alice), active_session, benefit_id="93182",
                              invoice_number="INV2")
     assert response.status_code == 302
+    assert sorted(SmartInvoice.objects.values_list("invoice_number", "benefit_id")) == [
+        ("INV1500835", "93181"), ("INV2", "93182")]
+    assert not SmartInvoice.objects.get(invoice_number="INV2").override_reason
+
+
+@pytest.mark.parametrize("state", ["unknown", "queued", "pending", "cancelled"])
+def test_an_invoice_in_doubt_blocks_a_second_invoice_on_the_visit_and_benefit(
+        client_for, alice, maya, active_session, state):
+    _post_invoice(client_for(alice), active_session)
+    SmartInvoice.objects.update(status=state)  # "unknown": the post timed out or dropped
+
+    refused = _post_invoice(client_for(alice), active_session, invoice_number="INV2")
+
+    assert b"already has invoice INV1500835" in refused.content
+    assert SmartInvoice.objects.count() == 1
+    allowed = _post_invoice(client_for(maya), active_session, invoice_number="INV2",
+                            override_reason="Smart confirmed by phone it has no INV1500835")
+    assert allowed.status_code == 302
+    assert SmartInvoice.objects.get(invoice_number="INV2").override_reason.startswith("Smart")
+
+
+def test_only_a_definitely_refused_invoice_frees_its_visit_and_benefit(
+        client_for, alice, active_session):
+    _post_invoice(client_for(alice), active_session)
+    SmartInvoice.objects.update(status="refused")
+
+    _post_invoice(client_for(alice), active_session, invoice_number="INV2")
+
+    assert SmartInvoice.objects.filter(invoice_number="INV2").exists()
+
+
+def test_an_invoice_without_a_diagnosis_is_refused_before_anything_is_sent(
+        api, client_for, alice, active_session):
+    response = _post_invoice(client_for(alice), active_session, **{"dx-0-code": ""})
+
+    assert b"Add the diagnosis" in response.content
+    assert not SmartInvoice.objects.exists() and not Ticket.objects.exists()
+    assert [c for c in api.calls if "/api/" in c.request.url] == []
+
+
+def test_the_copay_is_asked_once_when_the_page_opens_and_its_answer_cannot_ask_again(
+        api, client_for, alice, active_session, st_marys):
+    SmartFacility.objects.filter(facility=st_marys).update(manages_copay=True)
+    api.add(responses.GET, f"{BASE}/api/copayment",
+            json={"copayType": "FIXED", "copayAmount": "500.00"})
+    c = client_for(alice)
+    benefit = active_session.member.benefits.get(benefit_id="93181")
+
+    page = c.get(f"/smart/sessions/{active_session.pk}/")
+    html = page.content.decode()
+    loaders = re.findall(r"<[^>]*hx-trigger=\"[^\"]*\bload\b[^>]*>", html)
+    # The trigger's box stays; only its content is swapped.
+    assert len(loaders) == 1 and 'hx-swap="innerHTML"' in loaders[0]
+    assert calls_to(api, "api/copayment") == []  # the page itself never calls Smart
+    fragment = c.get(f"/smart/sessions/{active_session.pk}/copay/", {"benefit": benefit.pk},
+                     HTTP_HX_REQUEST="true")
+
+    assert b"KES 500.00" in fragment.content
+    assert b"hx-trigger" not in fragment.content and b"hx-get" not in fragment.content
+    assert len(calls_to(api, "api/copayment")) == 1
+
+
+def test_a_billed_invoice_offers_no_not_billed_forms(api, client_for, alice, active_session):
+    _post_invoice(client_for(alice), active_session)
+    invoice = SmartInvoice.objects.get()
+    url = f"/smart/invoices/{invoice.pk}/"
+    assert b"Why it is not billed" in client_for(alice).get(url).content
+    SmartInvoice.objects.update(status="billed")
+
+    page = client_for(alice).get(url)
+    client_for(alice).post(f"{url}reason/", {"reason": "late"})
+
+    assert b"Why it is not billed" not in page.content
+    assert b"Send a diagnosis after the visit" not in page.content
+    assert SmartInvoice.objects.get().not_billed_reason == ""
+
+
+def test_a_cancelled_invoice_counts_in_money_at_risk_at_once(client_for, alice, active_session):
+    _post_invoice(client_for(alice), active_session, **{"lines-0-unit_price": "13000",
+                                                        "lines-1-quantity": "",
+                                                        "lines-1-code": "",
+                                                        "lines-1-description": "",
+                                                        "lines-1-unit_price": "",
+                                                        "copay_amount": "0",
+                                                        "accept_over_balance": "on"})
+    SmartInvoice.objects.update(status="cancelled", posted_at=timezone.now())
+
+    desk = client_for(alice).get("/smart/").content
+
+    assert b"KES 13,000.00" in desk and b"KES 0.00" not in desk
+
+
+def test_smarts_raw_answer_is_in_the_history_for_admins_only(client_for, alice, ada,
+                                                             active_session):
+    _post_invoice(client_for(alice), active_session)
+    invoice = SmartInvoice.objects.get()
+    invoice.log("refused", "Smart answered HTTP 409: Invoice exists",
+                raw={"status": 409, "error": "Conflict", "message": "Invoice exists"})
+    url = f"/smart/invoices/{invoice.pk}/"
+
+    assert b"Smart's answer (admins)" in client_for(ada).get(url).content
+    assert b"Smart's answer (admins)" not in client_for(alice).get(url).content
 
 
 def test_a_total_over_the_benefit_balance_is_warned_before_posting(client_for, alice,

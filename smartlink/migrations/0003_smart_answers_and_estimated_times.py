@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('smartlink', '0001_smart_visits'),
+        ('smartlink', '0002_smart_facility_settings'),
     ]
 
     operations = [
