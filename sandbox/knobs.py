@@ -30,6 +30,19 @@ from sandbox.models import RequestCounter, SandboxKnobs
 log = logging.getLogger(__name__)
 
 
+def choice(*allowed: str) -> Callable[[Any], str]:
+    """A cast for a knob that takes one of a few words."""
+
+    def cast(value: Any) -> str:
+        word = str(value).strip().lower()
+        if word not in allowed:
+            raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+        return word
+
+    cast.__name__ = "choice"
+    return cast
+
+
 @dataclass(frozen=True)
 class Knob:
     name: str
@@ -63,6 +76,15 @@ KNOBS: tuple[Knob, ...] = (
     Knob("review_delay", float, 20.0, "seconds a payer claim stays under_review"),
     Knob("billed_after", float, 30.0, "seconds a Smart invoice stays Pending before Billed"),
     Knob("webhook_backoff", float, 2.0, "first webhook retry delay in seconds, doubled each try"),
+    Knob("profile", choice("standard", "strict"), "standard",
+         "strict: answer in the specifications' looser shapes (Spring error bodies, spec field "
+         "names, numbers as strings, expiry refused with 400)"),
+    Knob("claim_fault", choice("none", "timeout", "drop"), "none",
+         "Smart claims: store the first post of an invoice, then hold the answer "
+         "hang_seconds (timeout) or close the connection without answering (drop)"),
+    Knob("hang_seconds", float, 40.0, "seconds a 'timeout' fault holds its answer"),
+    Knob("index_delay", float, 0.0, "seconds after storing during which Smart's claim-status "
+                                     "answers 404 (it stores first, lists later)"),
 )
 KNOBS_BY_NAME = {k.name: k for k in KNOBS}
 # The header is named X-Sandbox-429-Rate in the brief; accept both spellings.

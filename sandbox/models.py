@@ -27,6 +27,12 @@ class SandboxKnobs(models.Model):
     review_delay = models.FloatField(null=True, blank=True, help_text="seconds")
     billed_after = models.FloatField(null=True, blank=True, help_text="seconds")
     webhook_backoff = models.FloatField(null=True, blank=True, help_text="seconds")
+    profile = models.CharField(max_length=10, null=True, blank=True,
+                               help_text="standard or strict")
+    claim_fault = models.CharField(max_length=10, null=True, blank=True,
+                                   help_text="none, timeout or drop")
+    hang_seconds = models.FloatField(null=True, blank=True, help_text="seconds")
+    index_delay = models.FloatField(null=True, blank=True, help_text="seconds")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -8,9 +8,12 @@ import hashlib
 import hmac
 import json
 import random
+import socket
+import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from http import HTTPStatus
 from typing import Any
 
 from django import forms
@@ -34,6 +37,32 @@ EXPIRED_MESSAGE = "session expired: ask Smart to open a new session"
 
 def error(message: str, status: int = 400, **extra: Any) -> JsonResponse:
     return JsonResponse({"error": message, **extra}, status=status)
+
+
+def strict(request: HttpRequest) -> bool:
+    """The strict profile: Smart as a Spring Boot service answers in the document's looser
+    shapes (PITFALLS.md, Spring Boot)."""
+    return knob("profile", request) == "strict"
+
+
+def refuse(request: HttpRequest, message: str, status: int = 400, **extra: Any) -> JsonResponse:
+    """An API error: ours ({"error": text}), or under the strict profile Spring's default
+    body, whose `error` is only the reason phrase and whose text is in `message`."""
+    if not strict(request):
+        return error(message, status, **extra)
+    return JsonResponse({"timestamp": timezone.now().isoformat(timespec="milliseconds"),
+                         "status": status, "error": HTTPStatus(status).phrase,
+                         "message": message, "path": request.path}, status=status)
+
+
+def session_json(request: HttpRequest, session: SmartSession) -> dict[str, Any]:
+    if not strict(request):
+        return session.as_json()
+    # The document's words: sessionStatus (its query parameter), the id as `id`, the
+    # opening time as epoch milliseconds and no expiry (it says only "after 24 hours").
+    return {"id": str(session.pk), "patientNumber": session.patient_number,
+            "sessionStatus": session.current_status, "visitNumber": session.visit_number or None,
+            "sessionStartDate": int(session.opened_at.timestamp() * 1000), "remarks": None}
 
 
 def _same(a: str, b: str) -> bool:
@@ -93,6 +122,21 @@ def member_for(patient_number: str) -> dict[str, Any]:
     }
 
 
+def strict_member(data: dict[str, Any]) -> dict[str, Any]:
+    """The member in the document's words: `payerName`, `surname`, each benefit's limit as
+    `amount`, balances and ids as strings, and fields revcycle does not use, some null."""
+    return {
+        "memberNumber": data["memberNumber"], "patientNumber": data["patientNumber"],
+        "firstName": data["firstName"], "surname": data["lastName"], "middleName": None,
+        "dob": data["dateOfBirth"], "gender": data["gender"], "schemeName": data["scheme"],
+        "payerName": data["insurer"], "policyNumber": None, "phoneNumber": None,
+        "benefits": [{"benefitId": str(b["benefitId"]), "benefitName": b["name"],
+                      "amount": money(Decimal(str(b["limit"]))),
+                      "balance": money(Decimal(str(b["balance"]))), "currency": b["currency"],
+                      "subLimit": None} for b in data["benefits"]],
+    }
+
+
 # ---- oauth -------------------------------------------------------------------------
 
 def _token_json(token: SandboxToken, lifetime: int) -> dict[str, Any]:
@@ -135,15 +179,17 @@ def oauth_token(request: HttpRequest) -> HttpResponse:
 
 # ---- api/ ----------------------------------------------------------------------------
 
-def _session_or_error(session_id: str, patient_number: str | None = None
+def _session_or_error(request: HttpRequest, session_id: str, patient_number: str | None = None
                       ) -> SmartSession | JsonResponse:
     try:
         session = SmartSession.objects.filter(pk=int(session_id)).first()
     except (TypeError, ValueError):
-        return error(f"sessionId {session_id!r} is not a session id")
+        return refuse(request, f"sessionId {session_id!r} is not a session id")
     if session is None or (patient_number and session.patient_number != patient_number):
-        return error(f"no session {session_id} for this patient", 404)
+        return refuse(request, f"no session {session_id} for this patient", 404)
     if session.current_status == SmartSession.Status.EXPIRED:
+        if strict(request):  # a plain 400 that never says "expired"
+            return refuse(request, f"Session {session.pk} is not valid", 400)
         return error(EXPIRED_MESSAGE, 410, sessionId=session.pk)
     return session
 
@@ -157,12 +203,11 @@ def visits(request: HttpRequest) -> HttpResponse:
         return problem
     patient_number = request.GET.get("patientNumber", "").strip()
     if not patient_number:
-        return error("patientNumber is required")
+        return refuse(request, "patientNumber is required")
     wanted = request.GET.get("sessionStatus", "").strip().upper()
-    sessions = [s.as_json() for s in SmartSession.objects.filter(patient_number=patient_number)]
-    if wanted:
-        sessions = [s for s in sessions if s["status"] == wanted]
-    return JsonResponse(sessions, safe=False)
+    sessions = [s for s in SmartSession.objects.filter(patient_number=patient_number)
+                if not wanted or s.current_status == wanted]
+    return JsonResponse([session_json(request, s) for s in sessions], safe=False)
 
 
 @service_endpoint("smart", "api/visit/visit-number")
@@ -172,7 +217,7 @@ def merge_visit(request: HttpRequest, session_id: str, visit_number: str) -> Htt
     problem = token_problem(request, SERVICE)
     if problem:
         return problem
-    found = _session_or_error(session_id)
+    found = _session_or_error(request, session_id)
     if isinstance(found, JsonResponse):
         return found
     now = timezone.now()
@@ -181,10 +226,12 @@ def merge_visit(request: HttpRequest, session_id: str, visit_number: str) -> Htt
         status=SmartSession.Status.ACTIVE, visit_number=visit_number, merged_at=now)
     found.refresh_from_db()
     if not merged:
+        if strict(request):  # a reason phrase and nothing said about which conflict
+            return refuse(request, "", 409)
         return error(f"session {found.pk} is already merged with visit number "
                      f"{found.visit_number}; a session can be merged only once", 409,
                      sessionId=found.pk, visitNumber=found.visit_number)
-    return JsonResponse({**found.as_json(), "message": "session activated"})
+    return JsonResponse({**session_json(request, found), "message": "session activated"})
 
 
 @service_endpoint("smart", "api/member")
@@ -197,11 +244,14 @@ def member(request: HttpRequest) -> HttpResponse:
     patient_number = request.GET.get("patientNumber", "").strip()
     session_id = request.GET.get("sessionId", "").strip()
     if not patient_number or not session_id:
-        return error("patientNumber and sessionId are required")
-    found = _session_or_error(session_id, patient_number)
+        return refuse(request, "patientNumber and sessionId are required")
+    found = _session_or_error(request, session_id, patient_number)
     if isinstance(found, JsonResponse):
         return found
-    return JsonResponse({**member_for(patient_number), "sessionId": found.pk})
+    data = member_for(patient_number)
+    if strict(request):
+        data = strict_member(data)
+    return JsonResponse({**data, "sessionId": found.pk})
 
 
 @service_endpoint("smart", "api/copayment")
@@ -215,12 +265,14 @@ def copayment(request: HttpRequest) -> HttpResponse:
                                                           "visitNumber")}
     missing = [k for k, v in params.items() if not v]
     if missing:
-        return error(f"missing required parameter(s): {', '.join(missing)}")
+        return refuse(request, f"missing required parameter(s): {', '.join(missing)}")
     rng = _rng("copay", params["benefitId"])
     if rng.random() < 0.5:
         copay = {"copayType": "FIXED", "copayAmount": float(rng.choice([200, 500, 1000]))}
     else:
         copay = {"copayType": "PERCENTAGE", "copayAmount": float(rng.choice([5, 10, 20]))}
+    if strict(request):
+        copay["copayAmount"] = money(Decimal(str(copay["copayAmount"])))
     return JsonResponse({**params, **copay, "currency": "KES"})
 
 
@@ -283,18 +335,18 @@ def claims(request: HttpRequest) -> HttpResponse:
     patient_number = request.GET.get("patientNumber", "").strip()
     session_id = (request.GET.get("sesionId") or request.GET.get("sessionId") or "").strip()
     if not patient_number or not session_id:
-        return error("patientNumber and sesionId (or sessionId) are required")
+        return refuse(request, "patientNumber and sesionId (or sessionId) are required")
     body = _json_body(request)
     if body is None:
-        return error("the body must be a JSON object")
+        return refuse(request, "the body must be a JSON object")
     invalid = claim_problem(body)
     if invalid:
-        return error(invalid)
-    found = _session_or_error(session_id, patient_number)
+        return refuse(request, invalid)
+    found = _session_or_error(request, session_id, patient_number)
     if isinstance(found, JsonResponse):
         return found
     if found.current_status != SmartSession.Status.ACTIVE:
-        return error(f"session {found.pk} is not active: merge it with the visit number "
+        return refuse(request, f"session {found.pk} is not active: merge it with the visit number "
                      "first (api/visit/{sessionId}/visit-number/{visitNumber})", 409)
     return _store_claim(request, body, found)
 
@@ -303,13 +355,13 @@ def _store_claim(request: HttpRequest, body: dict[str, Any], session: SmartSessi
                  ) -> HttpResponse:
     member_data = member_for(session.patient_number)
     if str(body["memberNumber"]) != member_data["memberNumber"]:
-        return error(f"memberNumber {body['memberNumber']} does not belong to patient "
-                     f"{session.patient_number}")
+        return refuse(request, f"memberNumber {body['memberNumber']} does not belong to "
+                      f"patient {session.patient_number}")
     if str(body["benefitId"]) not in {str(b["benefitId"]) for b in member_data["benefits"]}:
-        return error(f"benefitId {body['benefitId']} is not a benefit of this member")
+        return refuse(request, f"benefitId {body['benefitId']} is not a benefit of this member")
     if str(body["visitNumber"]) != session.visit_number:
-        return error(f"visitNumber {body['visitNumber']} is not the visit number merged with "
-                     f"session {session.pk} ({session.visit_number})")
+        return refuse(request, f"visitNumber {body['visitNumber']} is not the visit number "
+                      f"merged with session {session.pk} ({session.visit_number})")
     now = timezone.now()
     invoice = str(body["invoiceNumber"]).strip()
     try:
@@ -324,16 +376,45 @@ def _store_claim(request: HttpRequest, body: dict[str, Any], session: SmartSessi
                 billed_at=now + timedelta(seconds=knob("billed_after", request)),
             )
     except IntegrityError:
+        if strict(request):
+            return refuse(request, "Could not save the record", 409)
         return error("duplicate invoice", 409, invoiceNumber=invoice)
-    return JsonResponse(_claim_json(claim), status=201)
+    fault = knob("claim_fault", request)
+    if fault != "none":
+        _fail_after_storing(request, fault)
+    return JsonResponse(_claim_json(claim, strict(request)), status=201)
 
 
-def _claim_json(claim: SmartClaim) -> dict[str, Any]:
-    return {"claimId": claim.claim_id, "invoiceNumber": claim.invoice_number,
+def _fail_after_storing(request: HttpRequest, fault: str) -> None:
+    """The claim is stored (committed); now lose the answer as a real network can: hold it
+    past the client's read timeout, or close the connection without a word."""
+    if fault == "drop":
+        sock = _client_socket(request)
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)  # the client sees the connection dropped
+            return
+    time.sleep(knob("hang_seconds", request))
+
+
+def _client_socket(request: HttpRequest) -> socket.socket | None:
+    """The connection's socket under the development and live-test servers (wsgiref),
+    found through the request body's stream; None elsewhere."""
+    stream = request.META.get("wsgi.input")
+    raw = getattr(stream, "raw", None)
+    sock = getattr(raw, "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _claim_json(claim: SmartClaim, as_strings: bool = False) -> dict[str, Any]:
+    data = {"claimId": claim.claim_id, "invoiceNumber": claim.invoice_number,
             "memberNumber": claim.member_number, "visitNumber": claim.visit_number,
             "sessionId": claim.session_id, "benefitId": claim.benefit_id,
             "totalAmount": money(claim.total_amount), "status": claim.status,
             "submittedAt": claim.created_at.isoformat()}
+    if as_strings:
+        data.update(sessionId=str(claim.session_id), totalAmount=str(money(claim.total_amount)),
+                    submittedAt=int(claim.created_at.timestamp() * 1000), remarks=None)
+    return data
 
 
 @service_endpoint("smart", "api/claim-status")
@@ -345,7 +426,7 @@ def claim_status(request: HttpRequest) -> HttpResponse:
         return problem
     invoice = request.GET.get("invoiceNumber", "").strip()
     if not invoice:
-        return error("invoiceNumber is required")
+        return refuse(request, "invoiceNumber is required")
     claim = SmartClaim.objects.filter(invoice_number=invoice).first()
     # The other parameters, when given, must agree with the invoice, as a lookup key would.
     checks = {"memberNumber": "member_number", "visitNumber": "visit_number",
@@ -354,9 +435,11 @@ def claim_status(request: HttpRequest) -> HttpResponse:
             request.GET.get(param) and request.GET[param].strip() != str(getattr(claim, attr))
             for param, attr in checks.items()):
         claim = None
-    if claim is None:
-        return error(f"no invoice {invoice} for this member and visit", 404)
-    return JsonResponse(_claim_json(claim))
+    indexing = claim is not None and timezone.now() < claim.created_at + timedelta(
+        seconds=knob("index_delay", request))
+    if claim is None or indexing:
+        return refuse(request, f"no invoice {invoice} for this member and visit", 404)
+    return JsonResponse(_claim_json(claim, strict(request)))
 
 
 @service_endpoint("smart", "api/clinic-record")
@@ -368,19 +451,19 @@ def clinic_record(request: HttpRequest) -> HttpResponse:
         return problem
     body = _json_body(request)
     if body is None:
-        return error("the body must be a JSON object")
+        return refuse(request, "the body must be a JSON object")
     diagnoses = body.get("diagnoses")
     if not diagnoses and body.get("diagnosisCode"):  # a single diagnosis, flat
         diagnoses = [{"code": body["diagnosisCode"],
                       "description": body.get("diagnosisDescription", "")}]
     if not body.get("invoiceNumber") or not diagnoses:
-        return error("invoiceNumber and diagnoses [{code, description}] are required")
+        return refuse(request, "invoiceNumber and diagnoses [{code, description}] are required")
     if not isinstance(diagnoses, list) or any(
             not isinstance(d, dict) or not d.get("code") for d in diagnoses):
-        return error("diagnoses must be a list of {code, description}")
+        return refuse(request, "diagnoses must be a list of {code, description}")
     claim = SmartClaim.objects.filter(invoice_number=str(body["invoiceNumber"])).first()
     if claim is None:
-        return error(f"no invoice {body['invoiceNumber']}", 404)
+        return refuse(request, f"no invoice {body['invoiceNumber']}", 404)
     claim.late_diagnoses = [*claim.late_diagnoses, *diagnoses]
     claim.save(update_fields=["late_diagnoses"])
     return JsonResponse({"invoiceNumber": claim.invoice_number, "status": "Received",

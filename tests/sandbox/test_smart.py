@@ -257,3 +257,92 @@ def test_the_desk_sends_strangers_to_log_in(client: Any, db: Any, settings: Any)
     settings.LOGIN_URL = "/accounts/login/"
     response = client.get(f"{SMART}/desk/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+# ---- the strict profile: Smart as the document and Spring Boot allow ------------------
+
+STRICT = {"X-Sandbox-Profile": "strict"}
+SPRING_KEYS = {"timestamp", "status", "error", "message", "path"}
+
+
+def test_strict_sessions_use_the_documents_words_and_epoch_milliseconds(
+        client: Any, smart_headers: dict) -> None:
+    session = open_session(PATIENT)
+    response = client.get(f"{SMART}/api/visit", {"patientNumber": PATIENT,
+                                                  "sessionStatus": "PENDING"},
+                          headers={**smart_headers, **STRICT})
+    [row] = response.json()
+    assert row["id"] == str(session.pk) and row["sessionStatus"] == "PENDING"
+    assert row["sessionStartDate"] == int(session.opened_at.timestamp() * 1000)
+    assert "status" not in row and "expiresAt" not in row
+
+
+def test_strict_expiry_is_a_plain_400_in_springs_body(client: Any, smart_headers: dict) -> None:
+    session = open_session(PATIENT, opened_at=timezone.now() - timedelta(hours=25))
+    response = merge(client, {**smart_headers, **STRICT}, session.pk)
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == SPRING_KEYS and body["error"] == "Bad Request"
+    assert "expire" not in body["message"].lower()
+
+
+def test_strict_merge_conflict_carries_only_the_reason_phrase(
+        client: Any, smart_headers: dict) -> None:
+    session = open_session(PATIENT)
+    merge(client, smart_headers, session.pk)
+    response = merge(client, {**smart_headers, **STRICT}, session.pk, "V002")
+    assert response.status_code == 409
+    assert response.json()["error"] == "Conflict" and response.json()["message"] == ""
+
+
+def test_strict_member_uses_payer_name_surname_amount_and_strings(
+        client: Any, smart_headers: dict, active_session: int) -> None:
+    response = client.get(f"{SMART}/api/member", {"patientNumber": PATIENT,
+                                                   "sessionId": active_session},
+                          headers={**smart_headers, **STRICT})
+    data = response.json()
+    plain = member_for(PATIENT)
+    assert data["payerName"] == plain["insurer"] and data["surname"] == plain["lastName"]
+    assert data["middleName"] is None and "lastName" not in data
+    benefit = data["benefits"][0]
+    assert benefit["amount"] == f"{plain['benefits'][0]['limit']:.2f}"
+    assert isinstance(benefit["balance"], str) and isinstance(benefit["benefitId"], str)
+
+
+def test_strict_duplicate_invoice_is_a_409_that_does_not_say_duplicate(
+        client: Any, smart_headers: dict, active_session: int) -> None:
+    post_claim(client, smart_headers, active_session, invoice())
+    response = post_claim(client, {**smart_headers, **STRICT}, active_session, invoice())
+    assert response.status_code == 409
+    body = response.json()
+    assert set(body) == SPRING_KEYS and body["error"] == "Conflict"
+    assert "duplicate" not in body["message"].lower()
+
+
+def test_a_timeout_fault_stores_the_claim_before_losing_the_answer(
+        client: Any, smart_headers: dict, active_session: int) -> None:
+    # The test client has no socket, so "drop" falls back to holding the answer; 0 s here.
+    response = post_claim(client, {**smart_headers, "X-Sandbox-Claim-Fault": "timeout",
+                                   "X-Sandbox-Hang-Seconds": "0"}, active_session, invoice())
+    assert response.status_code == 201
+    assert SmartClaim.objects.filter(invoice_number="INV1001").count() == 1
+
+
+def test_claim_status_answers_404_while_smart_is_still_listing_the_claim(
+        client: Any, smart_headers: dict, active_session: int) -> None:
+    post_claim(client, smart_headers, active_session, invoice())
+    SmartClaim.objects.update(created_at=timezone.now() - timedelta(seconds=5))
+    url = f"{SMART}/api/claim-status"
+    early = client.get(url, {"invoiceNumber": "INV1001"},
+                       headers={**smart_headers, "X-Sandbox-Index-Delay": "60"})
+    later = client.get(url, {"invoiceNumber": "INV1001"},
+                       headers={**smart_headers, "X-Sandbox-Index-Delay": "2"})
+    assert early.status_code == 404 and later.status_code == 200
+
+
+def test_an_unknown_profile_is_refused_by_the_knob_store(db: Any) -> None:
+    from sandbox.knobs import set_knobs
+
+    with pytest.raises(ValueError):
+        set_knobs(profile="lenient")
+    assert set_knobs(profile="strict").profile == "strict"
