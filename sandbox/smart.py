@@ -398,11 +398,15 @@ def _fail_after_storing(request: HttpRequest, fault: str) -> None:
 
 def _client_socket(request: HttpRequest) -> socket.socket | None:
     """The connection's socket under the development and live-test servers (wsgiref),
-    found through the request body's stream; None elsewhere."""
-    stream = request.META.get("wsgi.input")
-    raw = getattr(stream, "raw", None)
-    sock = getattr(raw, "_sock", None)
-    return sock if isinstance(sock, socket.socket) else None
+    found through the request body's stream (Django's server wraps the socket's file in a
+    LimitedStream, whose bound read method leads back to it); None elsewhere."""
+    stream: Any = request.META.get("wsgi.input")
+    for _ in range(3):
+        sock = getattr(getattr(stream, "raw", None), "_sock", None)
+        if isinstance(sock, socket.socket):
+            return sock
+        stream = getattr(getattr(stream, "_read", None), "__self__", None)
+    return None
 
 
 def _claim_json(claim: SmartClaim, as_strings: bool = False) -> dict[str, Any]:

@@ -33,14 +33,19 @@ PROFILES = {
 }
 
 
-@pytest.fixture(params=PROFILES.values(), ids=PROFILES.keys())
-def profile(request: Any, settings: Any) -> str:
-    for name, value in request.param.items():
+@pytest.fixture(params=PROFILES.keys())
+def fault(request: Any) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def profile(fault: str, settings: Any) -> str:
+    for name, value in PROFILES[fault].items():
         setattr(settings, name, value)
     # After an unknown outcome revcycle looks the invoice up for this long before any
     # re-post; the sandbox lists a claim 2 s after storing it, well inside.
     settings.SMART_LOOKUP_WINDOW_SECONDS = 30
-    return str(request.param["SANDBOX_PROFILE"])
+    return str(PROFILES[fault]["SANDBOX_PROFILE"])
 
 
 @pytest.fixture
@@ -68,7 +73,7 @@ def _shot(page: Any, name: str) -> None:
 
 @pytest.mark.e2e
 def test_a_smart_visit_goes_from_session_to_billed_on_screen(
-        transactional_db, page, login, ada, smart_sandbox, engine_worker, profile):
+        transactional_db, page, login, ada, smart_sandbox, engine_worker, profile, fault):
     from sandbox.knobs import stats
     from sandbox.models import SmartClaim
     from sandbox.smart import open_session
@@ -90,6 +95,9 @@ def test_a_smart_visit_goes_from_session_to_billed_on_screen(
     page.locator("text=OUTPATIENT").first.wait_for()
     outpatient = page.locator("#id_benefit option", has_text="OUTPATIENT").get_attribute("value")
     page.select_option("#id_benefit", outpatient)
+    # A fixed number: the sandbox cancels invoice numbers ending in 7, and the form's
+    # random default ends in 7 one time in sixteen (the test then waited for Billed in vain).
+    page.fill("#id_invoice_number", "INVE2E0001")
     if profile == "strict":
         # Wait for Smart's co-pay on the benefit chosen (the change above asked once more).
         page.locator("#copay strong").wait_for()
@@ -112,7 +120,8 @@ def test_a_smart_visit_goes_from_session_to_billed_on_screen(
     page.wait_for_url("**/smart/invoices/*/")
     badge = page.locator("#status [data-status]")
     badge.wait_for()
-    assert badge.get_attribute("data-status") in ("queued", "pending")
+    # Queued until the engine posts it; "unknown" as soon as a dropped post is seen.
+    assert badge.get_attribute("data-status") in ("queued", "pending", "unknown")
     # Billed 4 s after Smart stored it (SANDBOX_BILLED_AFTER), after a 2 s listing delay and
     # up to 6 s of held answer under the strict profile: 40 s leaves room for a loaded machine.
     page.locator("#status [data-status=billed]").wait_for(timeout=40_000)
@@ -124,7 +133,10 @@ def test_a_smart_visit_goes_from_session_to_billed_on_screen(
     calls = {(e["endpoint"], e["method"]): e["count"] for e in stats()["endpoints"]}
     assert calls[("api/claims", "POST")] == 1  # exactly one claims POST reached Smart
     if profile == "strict":
-        assert invoice.events.filter(action="post unknown").exists()
+        lost = invoice.events.get(action="post unknown").detail
+        # The fault really was the one named: a drop is seen at once, a timeout after 4 s.
+        expected = "connection dropped" if "drop" in fault else "took too long"
+        assert expected in lost
         # One co-pay call when the page opened, one for the benefit change and one when
         # the invoice was posted (the co-pay is taken from Smart at that moment); a looping
         # fragment would have made hundreds while the invoice went to Billed.
