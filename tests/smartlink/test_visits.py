@@ -68,13 +68,13 @@ def test_a_session_without_times_counts_24_hours_from_first_sight_and_says_so(
 
 @pytest.mark.parametrize("status", [400, 404, 409, 410])
 def test_a_merge_refused_after_the_time_ran_out_is_an_expired_session(
-        api, client_for, alice, session, status):
+        api, client_for, ada, session, status):
     SmartSession.objects.filter(pk=session.pk).update(
         expires_at=timezone.now() - timedelta(minutes=1))
     api.add(responses.POST, MERGE, status=status,
             json=spring(status, "Bad Request", "Invalid session"))
 
-    response = client_for(alice).post(f"/smart/sessions/{session.pk}/activate/",
+    response = client_for(ada).post(f"/smart/sessions/{session.pk}/activate/",
                                       {"visit_number": "V2"}, HTTP_HX_REQUEST="true")
 
     assert b"has expired (Smart: Invalid session)" in response.content
@@ -82,18 +82,18 @@ def test_a_merge_refused_after_the_time_ran_out_is_an_expired_session(
     session.refresh_from_db()
     assert session.status == "EXPIRED" and session.expired_at is not None
     assert session.events.get(action="merge refused").raw["message"] == "Invalid session"
-    desk = client_for(alice).get("/smart/").content.decode()
+    desk = client_for(ada).get("/smart/").content.decode()
     listed = desk[desk.index("Sessions that expired"):]
     assert "62863" in listed and "ask Smart to open a new one" in listed
     assert len(calls_to(api, "api/visit/62863/visit-number/V2")) == 1
 
 
 def test_a_merge_refused_with_400_while_time_is_left_shows_smarts_message(
-        api, client_for, alice, session):
+        api, client_for, ada, session):
     api.add(responses.POST, MERGE, status=400,
             json=spring(400, "Bad Request", "Visit number V2 has a bad format"))
 
-    response = client_for(alice).post(f"/smart/sessions/{session.pk}/activate/",
+    response = client_for(ada).post(f"/smart/sessions/{session.pk}/activate/",
                                       {"visit_number": "V2"}, HTTP_HX_REQUEST="true")
 
     assert b"Visit number V2 has a bad format" in response.content
@@ -103,12 +103,12 @@ def test_a_merge_refused_with_400_while_time_is_left_shows_smarts_message(
 
 
 def test_a_409_for_a_session_merged_to_another_visit_says_so_and_opens_it(
-        api, client_for, alice, session):
+        api, client_for, ada, session):
     api.add(responses.POST, MERGE, status=409, json=spring(409, "Conflict", ""))
     api.add(responses.GET, VISITS, json=[{"id": 62863, "sessionStatus": "ACTIVE",
                                           "visitNumber": "V1"}])
 
-    response = client_for(alice).post(f"/smart/sessions/{session.pk}/activate/",
+    response = client_for(ada).post(f"/smart/sessions/{session.pk}/activate/",
                                       {"visit_number": "V2"}, HTTP_HX_REQUEST="true")
 
     assert b"already merged with visit number V1, not V2" in response.content
@@ -119,13 +119,13 @@ def test_a_409_for_a_session_merged_to_another_visit_says_so_and_opens_it(
 
 
 def test_a_409_for_a_session_merged_with_this_visit_at_another_desk_opens_the_visit(
-        api, client_for, alice, session):
+        api, client_for, ada, session):
     api.add(responses.POST, MERGE, status=409, json=spring(409, "Conflict", "Conflict"))
     api.add(responses.GET, VISITS, json=[{"id": 62863, "sessionStatus": "ACTIVE",
                                           "visitNumber": "V2"}])
     api.add(responses.GET, f"{BASE}/api/member", json={"memberNumber": "M1", "benefits": []})
 
-    response = client_for(alice).post(f"/smart/sessions/{session.pk}/activate/",
+    response = client_for(ada).post(f"/smart/sessions/{session.pk}/activate/",
                                       {"visit_number": "V2"}, HTTP_HX_REQUEST="true")
 
     assert response.headers["HX-Redirect"] == f"/smart/sessions/{session.pk}/"
@@ -135,12 +135,12 @@ def test_a_409_for_a_session_merged_with_this_visit_at_another_desk_opens_the_vi
 
 
 def test_a_409_because_the_visit_number_is_merged_to_another_session_names_it(
-        api, client_for, alice, session):
+        api, client_for, ada, session):
     api.add(responses.POST, MERGE, status=409, json=spring(409, "Conflict", ""))
     api.add(responses.GET, VISITS, json=[{"id": 70001, "sessionStatus": "ACTIVE",
                                           "visitNumber": "V2", "patientNumber": "23025764"}])
 
-    response = client_for(alice).post(f"/smart/sessions/{session.pk}/activate/",
+    response = client_for(ada).post(f"/smart/sessions/{session.pk}/activate/",
                                       {"visit_number": "V2"}, HTTP_HX_REQUEST="true")
 
     other = SmartSession.objects.get(session_id="70001")
