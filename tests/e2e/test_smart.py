@@ -149,14 +149,14 @@ def test_a_smart_visit_goes_from_session_to_billed_on_screen(
 @pytest.mark.e2e
 @pytest.mark.parametrize("fault", ["standard", "strict, dropped connection"], indirect=True)
 def test_the_copay_is_asked_once_on_opening_and_once_per_benefit_change(
-        transactional_db, page, login, alice, st_marys, smart_sandbox):
+        transactional_db, page, login, ada, st_marys, smart_sandbox):
     from sandbox.smart import open_session
     from smartlink.models import SmartFacility
 
     SmartFacility.objects.update_or_create(
         facility=st_marys, defaults={"manages_copay": True, "provider_key": "SKSP_3026"})
     smart_session = open_session("23025764")
-    login(alice)
+    login(ada)  # activation is an admin's
     page.goto("/smart/")
     page.fill("#id_patient_number", "23025764")
     page.click("text=Find sessions")
