@@ -41,6 +41,8 @@ class Column:
     field: str
     aliases: Sequence[str] = ()
     required: bool = False
+    # An SSN: written masked to any file a reader without the full-SSN permission gets.
+    ssn: bool = False
 
 
 class CsvError(ValueError):
@@ -133,12 +135,31 @@ def read_csv(text: str, columns: Sequence[Column]) -> ParsedCsv:
     return ParsedCsv(fields_by_index, unknown, missing, rows())
 
 
+# A spreadsheet starts a formula at the start of a cell, and also at the start of any
+# piece it splits the cell into: a locale whose list separator is ";" splits on it, and
+# pasting a cell splits on tab and newline. Each such piece is neutralised.
+_SEPARATORS = re.compile(r"([;,\t\r\n])")
+_NUMBER = re.compile(r"\s*[-+]?\d+(\.\d+)?\s*")
+
+
+def _is_formula(piece: str) -> bool:
+    return piece.lstrip(" ").startswith(FORMULA_PREFIXES) and not _NUMBER.fullmatch(piece)
+
+
 def safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in exported text (CSV injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        if not re.fullmatch(r"-?\d+(\.\d+)?", value):
-            return "'" + value
-    return "" if value is None else value
+    """Neutralise spreadsheet formulas in exported text (CSV injection, OWASP): a `'`
+    before a formula start, whether at the cell's start or after `;`, `,`, tab, CR or LF."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    parts = _SEPARATORS.split(value)
+    # split() puts the separators at odd indexes; the pieces between them are even.
+    parts = [("'" + p if i % 2 == 0 and _is_formula(p) else p) for i, p in enumerate(parts)]
+    text = "".join(parts)
+    if value.startswith(("\t", "\r")):
+        text = "'" + text  # a tab or CR is itself a formula start for some spreadsheets
+    return text
 
 
 class _Echo:
@@ -147,7 +168,9 @@ class _Echo:
 
 
 def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
+    """Every cell quoted (a quoted cell is never split by a reader's delimiter guess) and
+    neutralised. Every export of the app goes through here."""
+    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
     yield writer.writerow(header)
     for row in rows:
         yield writer.writerow([safe_cell(v) for v in row])
