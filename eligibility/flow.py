@@ -200,11 +200,10 @@ _AMOUNT_FIELDS = [name for name, _ in client.AMOUNT_KEYS]
 
 
 def can_export_full_ssn(user: Any) -> bool:
-    """Managers and admins may export SSNs in full; billers' exports mask them (the full
-    number is rarely needed to work an account, and a CSV leaves our access controls)."""
-    from revcycle.roles import ADMIN, MANAGER, role_names
+    """Managers and admins may export SSNs in full; billers' exports mask them."""
+    from revcycle.roles import can_see_full_ssn
 
-    return bool(role_names(user) & {MANAGER, ADMIN})
+    return can_see_full_ssn(user)
 
 
 def export_rows(tickets: Iterable[Ticket], *, full_ssn: bool = False) -> Iterator[list[Any]]:

@@ -17,10 +17,18 @@ GENDERS = [("", "—"), ("F", "F (female)"), ("M", "M (male)")]
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
 
 
+class SsnInput(forms.TextInput):
+    """A text box that never puts an SSN back on a page: a form redisplayed after an error
+    shows it empty (the view says to re-enter it)."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
 def _ssn_field(label: str) -> forms.CharField:
     return forms.CharField(
         label=label, required=False, max_length=11,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "###-##-####",
+        widget=SsnInput(attrs={"autocomplete": "off", "placeholder": "###-##-####",
                                       "inputmode": "numeric"}),
     )
 

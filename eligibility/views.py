@@ -63,6 +63,13 @@ def _ssns_on_file(form: LookupForm, encounter: Encounter | None) -> dict[str, st
     return on_file
 
 
+def _ask_to_reenter_ssns(form: LookupForm) -> None:
+    """A redisplayed form leaves the SSN boxes empty (SsnInput): say so where one was typed."""
+    for name in SSN_FIELDS:
+        if form.data.get(name):
+            form[name].help_text = "Re-enter the SSN: it is not shown again."
+
+
 PER_PAGE = 50
 
 
@@ -147,6 +154,8 @@ def new(request: HttpRequest) -> HttpResponse:
         initial, encounter = _prefill(request)
         form = LookupForm(initial=initial, user=request.user)
         _ssns_on_file(form, encounter)
+    if form.is_bound:
+        _ask_to_reenter_ssns(form)
     return render(request, "eligibility/new.html", {"form": form, "encounter": encounter})
 
 

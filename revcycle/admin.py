@@ -3,6 +3,7 @@ facilities, encounters, and read-only tickets, tokens and the audit log."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -19,6 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from revcycle import api, oauth, twofactor
 from revcycle.audit import record_event
+from revcycle.logfilters import redact
 from revcycle.models import (
     AuditEvent,
     Batch,
@@ -30,7 +32,7 @@ from revcycle.models import (
     OAuthToken,
     Ticket,
 )
-from revcycle.roles import has_perm
+from revcycle.roles import can_see_full_ssn, has_perm
 
 SECRET_FIELDS = ("client_secret", "password", "api_key", "webhook_secret")
 CREDENTIAL_FIELDS = ("base_url", "token_path", "client_id", "client_secret", "username",
@@ -226,6 +228,24 @@ class TicketAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "state", "outcome", "connection")
     search_fields = ("account_number", "remote_id")
     exclude = ("lease_owner",)
+
+    # The request and answer carry SSNs: shown with SSN-shaped text masked to anyone
+    # without the full-SSN permission (issue 14, #3).
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        if can_see_full_ssn(request.user):
+            return self.exclude
+        return (*self.exclude, "request", "response")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return () if can_see_full_ssn(request.user) else ("masked_request", "masked_response")
+
+    @admin.display(description="request")
+    def masked_request(self, obj: Ticket) -> str:
+        return redact(json.dumps(obj.request, indent=2, default=str))
+
+    @admin.display(description="response")
+    def masked_response(self, obj: Ticket) -> str:
+        return redact(json.dumps(obj.response, indent=2, default=str))
 
 
 @admin.register(Batch)

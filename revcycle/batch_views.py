@@ -31,7 +31,7 @@ from revcycle.batches import (
 )
 from revcycle.models import Batch, Connection, Facility
 from revcycle.polling import HtmxHttpRequest
-from revcycle.roles import permission_required
+from revcycle.roles import can_see_full_ssn, permission_required
 
 ROWS_PER_PAGE = 100
 
@@ -129,8 +129,9 @@ def row_errors_csv(request: HttpRequest, spec: str, pk: int) -> HttpResponse:
     the_spec = get_spec(spec)
     batch = _batch_for(request, the_spec, pk)
     record_event(request, "export", batch, detail=f"{batch.invalid_rows} invalid rows")
+    full_ssn = can_see_full_ssn(request.user)
     return csvio.stream_csv(f"batch-{batch.pk}-invalid-rows.csv", error_header(the_spec),
-                            error_rows(the_spec, batch))
+                            error_rows(the_spec, batch, full_ssn=full_ssn))
 
 
 @permission_required("run_lookups")

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from revcycle import csvio
 from revcycle.access import facilities_for
+from revcycle.crypto import mask_ssn
 from revcycle.models import Batch, BatchRowError, Connection, Encounter, Facility, Ticket
 from revcycle.roles import has_perm
 
@@ -282,11 +283,17 @@ def visible_batches(user: Any, spec: BatchSpec) -> QuerySet[Batch]:
     return batches
 
 
-def error_rows(spec: BatchSpec, batch: Batch) -> Iterator[list[Any]]:
-    """The invalid rows as they came, under the documented names, with the reason."""
+def error_rows(spec: BatchSpec, batch: Batch, *, full_ssn: bool = False) -> Iterator[list[Any]]:
+    """The invalid rows as they came, under the documented names, with the reason; SSN
+    columns masked unless `full_ssn` (the reader may see them in full)."""
+
+    def cell(column: csvio.Column, raw: dict[str, Any]) -> Any:
+        value = raw.get(column.field, "")
+        return mask_ssn(value) if column.ssn and not full_ssn else value
+
     for error in batch.row_errors.all().iterator(chunk_size=2000):
         raw = error.raw or {}
-        yield [error.line_number, error.message, *(raw.get(c.field, "") for c in spec.columns)]
+        yield [error.line_number, error.message, *(cell(c, raw) for c in spec.columns)]
 
 
 def error_header(spec: BatchSpec) -> list[str]:

@@ -51,3 +51,10 @@ def permission_required(codename: str) -> Callable:
         return wrapped
 
     return decorator
+
+
+def can_see_full_ssn(user: Any) -> bool:
+    """Managers and admins may see and export SSNs in full; everyone else sees them masked
+    (the full number is rarely needed to work an account, and a CSV leaves our access
+    controls)."""
+    return bool(role_names(user) & {MANAGER, ADMIN})
