@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from revcycle import csvio, engine, polling
+from revcycle import csvio, engine, polling, uploads
 from revcycle.access import connections_for, facilities_for
 from revcycle.audit import record_event
 from revcycle.batches import (
@@ -41,10 +42,19 @@ class UploadForm(forms.Form):
     facility = forms.ModelChoiceField(queryset=Facility.objects.none(), empty_label=None)
     connection = forms.ModelChoiceField(queryset=Connection.objects.none(), empty_label=None)
 
-    def __init__(self, *args: Any, user: Any, service: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any, service: str, refused: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["facility"].queryset = facilities_for(user)
         self.fields["connection"].queryset = connections_for(user, service)
+        if refused:  # the upload handler skipped the file for its size
+            self.fields["file"].error_messages["required"] = uploads.too_big_message()
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.UPLOAD_MAX_BYTES:  # in case the handler is not configured
+            raise forms.ValidationError(uploads.too_big_message())
+        return upload
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -73,14 +83,14 @@ def _batch_for(request: HttpRequest, spec: BatchSpec, pk: int) -> Batch:
 def upload(request: HttpRequest, spec: str) -> HttpResponse:
     the_spec = get_spec(spec)
     form = UploadForm(request.POST or None, request.FILES or None, user=request.user,
-                      service=the_spec.service)
+                      service=the_spec.service, refused=uploads.refused(request))
     if request.method == "POST" and form.is_valid():
         upload_file = form.cleaned_data["file"]
         try:
             batch = create_batch(
                 the_spec, facility=form.cleaned_data["facility"],
                 connection=form.cleaned_data["connection"], user=request.user,
-                filename=upload_file.name, text=csvio.decode(upload_file),
+                filename=upload_file.name, upload=upload_file,
             )
         except BatchError as exc:
             form.add_error("file", str(exc))
@@ -94,7 +104,9 @@ def upload(request: HttpRequest, spec: str) -> HttpResponse:
             messages.success(request, f"{batch.ticket_count} lookups queued from "
                                       f"{batch.total_rows} rows.")
             return redirect(the_spec.url_names()["detail"], pk=batch.pk)
-    return render(request, "batches/upload.html", _context(the_spec, form=form))
+    return render(request, "batches/upload.html", _context(
+        the_spec, form=form, max_rows=settings.MAX_BATCH_ROWS,
+        max_mb=settings.UPLOAD_MAX_BYTES / (1024 * 1024)))
 
 
 @permission_required("view_results")

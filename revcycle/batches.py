@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from django import forms
 from django.conf import settings
@@ -147,9 +147,14 @@ def validate_row(spec: BatchSpec, values: dict[str, str],
 
 
 def create_batch(spec: BatchSpec, *, facility: Facility, connection: Connection, user: Any,
-                 filename: str, text: str) -> Batch:
-    """Parse and validate a CSV and queue one ticket per distinct valid row."""
-    parsed = csvio.read_csv(text, spec.columns)
+                 filename: str, text: str | None = None,
+                 upload: IO[bytes] | None = None) -> Batch:
+    """Parse and validate a CSV (`text`, or an `upload` read as a stream) and queue one
+    ticket per distinct valid row."""
+    if upload is not None:
+        parsed = csvio.read_upload(upload, spec.columns)
+    else:
+        parsed = csvio.read_csv(text or "", spec.columns)
     if not parsed.fields_by_index:
         raise BatchError("No column of the file has a name we know. Download the template "
                          "to see the column names.")

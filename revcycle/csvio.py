@@ -5,6 +5,7 @@ however many rows leave (Django docs, "Streaming large CSV files")."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -93,15 +94,53 @@ def _delimiter(text: str, lookup: dict[str, str]) -> str:
     return best if score(best)[0] > 0 else guess
 
 
-def read_csv(text: str, columns: Sequence[Column]) -> ParsedCsv:
-    """Map the header to columns by name or alias; yield (line number, {field: value})."""
+HEAD_BYTES = 65536  # what the encoding and delimiter are guessed from
+
+
+def _lookup(columns: Sequence[Column]) -> dict[str, str]:
     lookup: dict[str, str] = {}
     for column in columns:
         for name in (column.name, column.field, *column.aliases):
             lookup[normalise_key(name)] = column.field
-    delimiter = _delimiter(text, lookup)
+    return lookup
+
+
+def read_csv(text: str, columns: Sequence[Column]) -> ParsedCsv:
+    """Map the header to columns by name or alias; yield (line number, {field: value})."""
+    lookup = _lookup(columns)
+    return _parse(io.StringIO(text, newline=""), _delimiter(text, lookup), lookup, columns)
+
+
+def _encoding(head: bytes) -> str:
+    """UTF-8 (with or without a BOM) if the first bytes read as UTF-8, else Windows-1252:
+    what spreadsheets write. Guessed from the head alone, so the file is never read whole."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8-sig"
+
+
+def read_upload(upload: IO[bytes], columns: Sequence[Column]) -> ParsedCsv:
+    """The rows of an uploaded CSV file, read as a stream: memory stays flat whatever the
+    file's size, and a caller that stops early (the row cap) reads no further.
+
+    Every upload format goes through here (a spreadsheet reader would branch on the name)."""
+    lookup = _lookup(columns)
+    raw = getattr(upload, "file", upload)  # Django's UploadedFile wraps the real file
+    raw.seek(0)
+    head = raw.read(HEAD_BYTES)
+    raw.seek(0)
+    encoding = _encoding(head)
+    stream = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
+    delimiter = _delimiter(head.decode(encoding, errors="replace"), lookup)
+    return _parse(stream, delimiter, lookup, columns)
+
+
+def _parse(stream: IO[str], delimiter: str, lookup: dict[str, str],
+           columns: Sequence[Column]) -> ParsedCsv:
     # Only the delimiter varies between spreadsheets; every exporter quotes with ".
-    reader = csv.reader(io.StringIO(text, newline=""), csv.excel, delimiter=delimiter)
+    reader = csv.reader(stream, csv.excel, delimiter=delimiter)
     header = next(reader, None) or []
     fields_by_index: dict[int, str] = {}
     unknown: list[str] = []

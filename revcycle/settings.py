@@ -272,9 +272,18 @@ STORAGES = {
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "revcycle@localhost")
 
-# Uploads: a CSV of 100,000 rows is about 20 MB.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Uploads: a CSV of 100,000 rows is about 20 MB. A file over UPLOAD_MAX_BYTES is skipped
+# as it arrives (revcycle/uploads.py) and refused with a message; a file over
+# FILE_UPLOAD_MAX_MEMORY_SIZE is spooled to a temporary file (deleted when the request
+# ends), never held in memory, and read as a stream (csvio.read_upload).
+UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", str(25 * 1024 * 1024))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # the form's other fields, files excluded
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2621440  # Django's default, 2.5 MB
+FILE_UPLOAD_HANDLERS = [
+    "revcycle.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 MAX_BATCH_ROWS = envint("MAX_BATCH_ROWS", "100000")
 
 # The ticket engine (revcycle/engine.py).

@@ -68,8 +68,9 @@ class Command(BaseCommand):
         if not path.exists():
             raise CommandError(f"No such file: {path}")
         try:
-            batch = create_batch(spec, facility=facility, connection=connection, user=None,
-                                 filename=path.name, text=csvio.decode(path.read_bytes()))
+            with path.open("rb") as upload:  # read as a stream, as an upload is
+                batch = create_batch(spec, facility=facility, connection=connection, user=None,
+                                     filename=path.name, upload=upload)
         except BatchError as exc:
             raise CommandError(str(exc)) from exc
         self.stderr.write(f"Batch {batch.pk}: {batch.total_rows} rows, {batch.ticket_count} "
