@@ -25,6 +25,7 @@ from revcycle import csvio, engine, polling
 from revcycle.access import connections_for, default_facility, get_for_user
 from revcycle.audit import record_event
 from revcycle.batches import create_single, visible_batches
+from revcycle.inputs import parse_ids
 from revcycle.models import Encounter, Ticket
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
@@ -169,7 +170,7 @@ def check_again(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("run_lookups")
 @require_POST
 def check_again_selected(request: HttpRequest) -> HttpResponse:
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][:1000]
+    ids = parse_ids(request.POST.getlist("ids"))
     tickets = Ticket.objects.for_user(request.user).of_kind(KIND).filter(
         pk__in=ids, state__in=Ticket.FINAL_STATES)
     count = 0

@@ -23,6 +23,7 @@ from revcycle.access import connections_for, default_facility, get_for_user
 from revcycle.audit import record_event
 from revcycle.batches import visible_batches
 from revcycle.crypto import mask_ssn
+from revcycle.inputs import parse_id
 from revcycle.logfilters import redact
 from revcycle.models import Encounter, Ticket
 from revcycle.polling import HtmxHttpRequest
@@ -126,9 +127,9 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
 def new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = LookupForm(request.POST, user=request.user)
-        encounter_id = request.POST.get("encounter") or None
+        encounter_id = parse_id(request.POST.get("encounter"))
         encounter = (Encounter.objects.for_user(request.user).filter(pk=encounter_id).first()
-                     if encounter_id and encounter_id.isdigit() else None)
+                     if encounter_id else None)
         on_file = _ssns_on_file(form, encounter)
         if form.is_valid():
             facility = form.cleaned_data["facility"]

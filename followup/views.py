@@ -20,6 +20,7 @@ from revcycle import engine, polling
 from revcycle.access import facilities_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.csvio import stream_csv
+from revcycle.inputs import parse_id, parse_ids
 from revcycle.models import Encounter, Ticket
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
@@ -33,7 +34,8 @@ def _colleagues(user: Any) -> Any:
 
 def _back(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+    # A local path only: redirect() would read any other text as a URL pattern's name.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, {request.get_host()}):
         return target
     return default
 
@@ -130,7 +132,7 @@ def worklist_export(request: HttpRequest) -> StreamingHttpResponse:
 
 
 def _tickets_for(request: HttpRequest) -> list[Ticket]:
-    ids = [int(i) for i in request.POST.getlist("ticket") if i.isdigit()]
+    ids = parse_ids(request.POST.getlist("ticket"))
     return list(Ticket.objects.for_user(request.user).filter(pk__in=ids)
                 .select_related("encounter", "facility"))
 
@@ -147,7 +149,8 @@ def act(request: HttpRequest) -> HttpResponse:
         return redirect(back)
     if action == "assign":
         raw = request.POST.get("assignee", "")
-        assignee = _colleagues(request.user).filter(pk=raw).first() if raw.isdigit() else None
+        assignee_id = parse_id(raw)
+        assignee = _colleagues(request.user).filter(pk=assignee_id).first() if assignee_id else None
         if raw and assignee is None:
             messages.error(request, "That person does not work at your facilities.")
             return redirect(back)
@@ -194,9 +197,8 @@ def add_note(request: HttpRequest, encounter_id: int) -> HttpResponse:
     if not text:
         messages.error(request, "The note is empty.")
         return redirect(back)
-    ticket_id = request.POST.get("ticket", "")
-    ticket = (encounter.tickets.filter(pk=int(ticket_id)).first()
-              if ticket_id.isdigit() else None)
+    ticket_id = parse_id(request.POST.get("ticket"))
+    ticket = encounter.tickets.filter(pk=ticket_id).first() if ticket_id else None
     note = Note.objects.create(encounter=encounter, ticket=ticket, author=request.user,
                                text=text[:5000])
     record_event(request, "create", note, encounter=encounter, facility=encounter.facility,

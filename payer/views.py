@@ -18,6 +18,7 @@ from revcycle import codes, engine, medcodes, polling
 from revcycle.access import connections_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.csvio import stream_csv
+from revcycle.inputs import parse_id
 from revcycle.models import Encounter
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
@@ -140,10 +141,10 @@ def payer_new(request: HttpRequest) -> HttpResponse:
         else None
     )
     if request.method == "POST":
-        encounter_id = request.POST.get("encounter", "")
+        encounter_id = parse_id(request.POST.get("encounter"))
         encounter = (
             Encounter.objects.for_user(request.user).filter(pk=encounter_id).first()
-            if encounter_id.isdigit()
+            if encounter_id
             else None
         )
         form = PayerClaimForm(request.POST, user=request.user)

@@ -19,6 +19,7 @@ from revcycle import codes, engine, errors, polling
 from revcycle.access import connections_for, default_facility, facilities_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.csvio import stream_csv
+from revcycle.inputs import parse_id
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 from smartlink import client, flow, visits
@@ -183,7 +184,11 @@ def copay(request: HttpRequest, pk: int) -> HttpResponse:
     if not arrangements.manages_copay:
         context["error"] = "This facility manages its own co-pays: enter what the patient paid."
     else:
-        benefit = session.member.benefits.filter(pk=request.GET.get("benefit")).first()
+        # A session without member data has no benefits; a benefit id that is not a
+        # number chooses none.
+        member = getattr(session, "member", None)
+        benefit_id = parse_id(request.GET.get("benefit"))
+        benefit = member.benefits.filter(pk=benefit_id).first() if member and benefit_id else None
         if benefit is None:
             context["error"] = "Choose a benefit first."
         else:
