@@ -111,6 +111,17 @@ def read_csv(text: str, columns: Sequence[Column]) -> ParsedCsv:
     return _parse(io.StringIO(text, newline=""), _delimiter(text, lookup), lookup, columns)
 
 
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Bytes that are not UTF-8 in a file whose head was: read them as Windows-1252 (a
+    spreadsheet's text pasted into a UTF-8 file), not as replacement characters."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return exc.object[exc.start:exc.end].decode("cp1252", errors="replace"), exc.end
+
+
+codecs.register_error("revcycle-cp1252", _cp1252_fallback)
+
+
 def _encoding(head: bytes) -> str:
     """UTF-8 (with or without a BOM) if the first bytes read as UTF-8, else Windows-1252:
     what spreadsheets write. Guessed from the head alone, so the file is never read whole."""
@@ -132,7 +143,7 @@ def read_upload(upload: IO[bytes], columns: Sequence[Column]) -> ParsedCsv:
     head = raw.read(HEAD_BYTES)
     raw.seek(0)
     encoding = _encoding(head)
-    stream = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
+    stream = io.TextIOWrapper(raw, encoding=encoding, errors="revcycle-cp1252", newline="")
     delimiter = _delimiter(head.decode(encoding, errors="replace"), lookup)
     return _parse(stream, delimiter, lookup, columns)
 

@@ -133,3 +133,15 @@ def test_a_streamed_upload_reads_windows_text_and_a_bom(st_marys: Any, integrex:
 
     assert sorted(Ticket.objects.values_list("patient_name", flat=True)) == [
         "JOSÉ MÜLLER", "JOSÉ MÜLLER"]
+
+
+def test_windows_text_past_the_head_of_a_utf8_file_is_read_as_windows_text(
+        st_marys: Any, integrex: Any, alice: Any) -> None:
+    late = "JOSÉ,MÜLLER,1970-01-02,LATE,2026-10-01,AETNA\n".encode("cp1252")
+    upload = io.BytesIO(_csv(2000) + late)  # about 90 KB of ASCII first
+    assert len(upload.getvalue()) > csvio.HEAD_BYTES
+
+    create_batch(SPEC, facility=st_marys, connection=integrex, user=alice, filename="x.csv",
+                 upload=upload)
+
+    assert Ticket.objects.filter(patient_name="JOSÉ MÜLLER").count() == 1
