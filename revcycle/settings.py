@@ -279,7 +279,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "revcycle@localhost")
 # FILE_UPLOAD_MAX_MEMORY_SIZE is spooled to a temporary file (deleted when the request
 # ends), never held in memory, and read as a stream (csvio.read_upload).
 UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", str(25 * 1024 * 1024))
-DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # the form's other fields, files excluded
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # a body without its files (a JSON webhook)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2621440  # Django's default, 2.5 MB
 FILE_UPLOAD_HANDLERS = [
     "revcycle.uploads.CappedUploadHandler",
