@@ -155,7 +155,7 @@ def test_the_upload_page_reports_invalid_rows_and_offers_them_as_csv(client_for,
     text = b"".join(errors.streaming_content).decode()
     assert "patientDob: Enter the date as yyyy-mm-dd" in text and "JOHN" in text
     template = b"".join(client.get("/claims/status/batches/template.csv").streaming_content)
-    assert template.decode().splitlines()[0].startswith("patientFirstName,patientLastName")
+    assert template.decode().splitlines()[0].startswith('"patientFirstName","patientLastName"')
 
 
 def test_a_file_without_required_columns_is_refused_clearly(client_for, alice, st_marys,

@@ -59,8 +59,8 @@ def test_a_chart_exports_as_csv_and_the_export_is_audited(client_for, alice, int
     make_ticket(integrex, payer="CIGNA", amount="123.45")
     response = client_for(alice).get(reverse("followup:dashboard_csv", args=["payers"]))
     text = b"".join(response.streaming_content).decode()
-    assert text.splitlines()[0] == "Payer,Amount,Items"
-    assert "CIGNA,123.45,1" in text
+    assert text.splitlines()[0] == '"Payer","Amount","Items"'
+    assert '"CIGNA","123.45","1"' in text
     assert AuditEvent.objects.filter(action="export", object_id="payers").exists()
 
 

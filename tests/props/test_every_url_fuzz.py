@@ -35,9 +35,9 @@ FUZZ = settings(max_examples=5, deadline=None, database=None,
                                        HealthCheck.too_slow])
 
 # Not fuzzed here: the login and logout pages (a logout ends the fuzz's session), the
-# webhook receivers (tests/props/test_webhook_bodies.py), the admin (Django's own) and the
-# sandbox (the fake services, DEBUG only).
-SKIP = re.compile(r"^/(admin|sandbox|static)/|^/accounts/|webhook")
+# webhook receivers (tests/props/test_webhook_bodies.py), the admin (Django's own), the
+# sandbox (the fake services, DEBUG only) and /healthz (its 503 means "no worker").
+SKIP = re.compile(r"^/(admin|sandbox|static)/|^/accounts/|webhook|^/healthz$")
 ROUTES = [r for r in all_routes() if not SKIP.search(r.url)]
 
 

@@ -65,7 +65,8 @@ def test_run_batch_writes_the_invalid_rows_masked(st_marys: Any, integrex: Any,
     source, errors = tmp_path / "in.csv", tmp_path / "errors.csv"
     source.write_text(CSV)
 
-    with mock.patch("revcycle.management.commands.run_batch.Command._pump"), \
+    with mock.patch("revcycle.management.commands.run_batch.Command._pump",
+                    return_value=None), \
             pytest.raises(SystemExit):
         call_command("run_batch", "discovery", str(source), "--out", str(tmp_path / "o.csv"),
                      "--errors-out", str(errors), stderr=io.StringIO())
