@@ -14,7 +14,7 @@ from django.utils import timezone
 from followup.models import Note
 from revcycle.inputs import parse_id, parse_ids
 from revcycle.models import Ticket
-from smartlink.models import SmartSession
+from smartlink.models import SmartFacility, SmartSession
 
 
 @pytest.fixture(autouse=True)
@@ -88,8 +88,7 @@ def test_a_path_id_past_64_bits_is_a_404(client_for: Any, alice: Any, st_marys: 
 @pytest.fixture
 def bare_session(smart: Any, st_marys: Any) -> SmartSession:
     """An active session whose member data never arrived."""
-    st_marys.smart_manages_copay = True
-    st_marys.save()
+    SmartFacility.objects.filter(facility=st_marys).update(manages_copay=True)
     now = timezone.now()
     return SmartSession.objects.create(
         connection=smart, facility=st_marys, session_id="62863", patient_number="23025764",
