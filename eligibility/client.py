@@ -128,6 +128,8 @@ class DiscoveryAnswer:
     coverages: list[CoverageData] = field(default_factory=list)
     raw: Any = None
     error: str = ""
+    # A 202's Retry-After: the engine waits at least this long before the next poll.
+    retry_after: float | None = None
 
 
 def read_coverage(raw: dict[str, Any]) -> CoverageData:
@@ -198,7 +200,8 @@ def fetch_discovery(connection: Connection, remote_id: str, *,
     response = _call(connection, "GET", params={"id": remote_id}, json={"id": remote_id},
                      ticket_id=ticket_id)
     if response.status == 202:
-        return DiscoveryAnswer(ready=False, http_status=202, raw=response.data)
+        return DiscoveryAnswer(ready=False, http_status=202, raw=response.data,
+                               retry_after=response.retry_after)
     items = coverage_list(response.data)
     if items is None:
         message = redact(server_message(response.data,

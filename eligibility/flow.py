@@ -110,7 +110,7 @@ def submit(ticket: Ticket) -> engine.Step:
 def poll(ticket: Ticket) -> engine.Step:
     answer = client.fetch_discovery(ticket.connection, ticket.remote_id, ticket_id=ticket.pk)
     if not answer.ready:
-        return engine.Pending(http_status=answer.http_status)
+        return engine.Pending(http_status=answer.http_status, retry_after=answer.retry_after)
     if answer.error:
         return engine.Failed(answer.error, http_status=answer.http_status)
     coverages = [c for c in answer.coverages if _names_a_plan(c)]

@@ -231,10 +231,14 @@ def _apply(ticket: Ticket, owner: str, step: Step) -> None:
                 return
             if step.store:
                 step.store()
-            _save(ticket, owner, state=Ticket.State.DONE, outcome=step.outcome[:20],
-                  response=step.response, last_http_status=step.http_status, last_error="",
-                  polls=F("polls") + (1 if ticket.state != Ticket.State.QUEUED else 0),
-                  ready_at=now, finished_at=now, next_poll_at=None)
+            saved = _save(ticket, owner, state=Ticket.State.DONE, outcome=step.outcome[:20],
+                          response=step.response, last_http_status=step.http_status,
+                          last_error="", ready_at=now, finished_at=now, next_poll_at=None,
+                          polls=F("polls") + (1 if ticket.state != Ticket.State.QUEUED else 0))
+            if not saved:
+                # The lease was taken while the results were stored: they are the new
+                # holder's to write, so ours go with the transaction.
+                transaction.set_rollback(True)
     elif isinstance(step, Failed):
         _save(ticket, owner, state=Ticket.State.FAILED, outcome=step.outcome,
               last_error=step.message, last_http_status=step.http_status, finished_at=now,
