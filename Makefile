@@ -14,7 +14,7 @@ SOAK_ARGS ?=
 DEBUG ?= 1
 export DEBUG
 
-.PHONY: demo test test-e2e bench soak lint setup migrate clean
+.PHONY: demo test test-e2e bench soak lint setup migrate clean mutants
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -41,6 +41,15 @@ bench: migrate
 
 soak: migrate
 	$(PY) manage.py soak $(SOAK_ARGS)
+
+# Mutation testing, outside CI (hours on two cores for all modules; docs/testing.md).
+# `make mutants MODULE=revcycle/crypto.py` runs one module with the tests that guard it.
+MUTANT_MODULES := revcycle/crypto.py revcycle/roles.py revcycle/access.py revcycle/audit.py \
+	revcycle/oauth.py revcycle/engine.py revcycle/http.py revcycle/api.py payer/webhooks.py \
+	payer/flow.py smartlink/flow.py
+MODULE ?= $(MUTANT_MODULES)
+mutants: $(STAMP)
+	@for m in $(MODULE); do $(PY) tools/mutants.py $$m || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,57 @@
+"""Run mutmut over one module with only the tests that guard it: `make mutants MODULE=...`.
+
+mutmut 3 reads one configuration from pyproject.toml ([tool.mutmut]); the module to mutate
+and the tests to run differ per module, so this script sets both on mutmut's configuration
+object before handing over to its command line. Each module starts from a clean mutants/
+directory (the test-to-function map collected for one module's tests is wrong for another).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+# Where a bug costs money or privacy, and the tests that must notice it.
+GUARDS: dict[str, list[str]] = {
+    "revcycle/crypto.py": ["tests/core/test_secrets_are_encrypted.py",
+                           "tests/core/test_crypto.py"],
+    "revcycle/roles.py": ["tests/core/test_roles.py", "tests/core/test_every_url_and_role.py"],
+    "revcycle/access.py": ["tests/core/test_facility_isolation.py", "tests/core/test_roles.py",
+                           "tests/core/test_every_url_and_role.py"],
+    "revcycle/audit.py": ["tests/core/test_audit.py"],
+    "revcycle/oauth.py": ["tests/core/test_oauth.py", "tests/core/test_oauth_processes.py"],
+    "revcycle/engine.py": ["tests/core/test_engine.py", "tests/core/test_engine_promises.py",
+                           "tests/core/test_engine_status.py"],
+    "revcycle/http.py": ["tests/core/test_http.py", "tests/core/test_oauth.py"],
+    "revcycle/api.py": ["tests/core/test_http.py", "tests/core/test_oauth.py"],
+    "payer/webhooks.py": ["tests/payer/test_webhooks.py", "tests/props/test_webhook_bodies.py"],
+    "payer/flow.py": ["tests/payer"],
+    "smartlink/flow.py": ["tests/smartlink"],
+}
+
+
+def main(module: str) -> None:
+    if module not in GUARDS:
+        sys.exit(f"Unknown module {module!r}; one of: {', '.join(GUARDS)}")
+    from mutmut import configuration
+    from mutmut.__main__ import cli
+
+    tests = [t for t in GUARDS[module] if Path(t).exists()]
+    configuration._config = replace(
+        configuration.config(), only_mutate=[module],
+        pytest_add_cli_args_test_selection=tests)
+    shutil.rmtree("mutants", ignore_errors=True)
+    started = time.monotonic()
+    dotted = module.removesuffix(".py").replace("/", ".")
+    try:
+        cli(["run", "--max-children", "1", f"{dotted}.*"], standalone_mode=False)
+    finally:
+        print(f"{module}: {time.monotonic() - started:.0f} s with {' '.join(tests)}")
+    cli(["results"], standalone_mode=False)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
