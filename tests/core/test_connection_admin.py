@@ -130,7 +130,9 @@ def test_a_biller_cannot_reach_the_change_form(client_for: Any, alice: Any,
     assert client.get(_url(integrex)).status_code == 302
     response = client.post(_url(integrex), _form(integrex, environment="P",
                                                   confirm_production="yes"))
-    assert response.status_code in (302, 403)
+    assert response.status_code == 302  # not staff: the admin's login page, nothing saved
+    assert response["Location"].startswith("/admin/login/")
+    assert Connection.objects.get(pk=integrex.pk).environment == "T"
     alice.is_staff = True
     alice.save(update_fields=["is_staff"])
     response = client.post(_url(integrex), _form(integrex, environment="P",

@@ -50,7 +50,14 @@ def test_a_staff_biller_gets_403_on_the_connection_changelist(client_for: Any, a
 
 
 def test_a_manager_reads_the_audit_log(client_for: Any, maya: Any) -> None:
-    assert client_for(maya).get("/audit/").status_code == 200
+    from revcycle.audit import record_event
+
+    record_event(None, "export", user=maya, detail="exported 12 rows",
+                 object_type="claims.claim", object_id="4711")
+    response = client_for(maya).get("/audit/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "exported 12 rows" in page and "4711" in page
 
 
 def test_an_admin_sees_the_connections(client_for: Any, ada: Any, integrex: Any) -> None:
