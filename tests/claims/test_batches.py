@@ -108,3 +108,12 @@ def test_progress_counts_done_processing_and_failed(st_marys, integrex, alice):
     p = progress(batch)
     assert (p["done"], p["failed"], p["processing"], p["queued"], p["total"]) == (1, 1, 1, 1, 4)
     assert p["is_open"] and p["done_pct"] == 25.0
+
+
+def test_one_account_with_two_dates_of_service_is_two_lookups(st_marys, integrex, alice):
+    batch = make(st_marys, integrex, alice,
+                 "\n".join([HEADER, row(1, dos="2026-10-01"), row(1, dos="2026-10-08")]))
+    assert (batch.ticket_count, batch.duplicate_rows) == (2, 0)
+    requests = [t.request for t in batch.tickets.order_by("id")]
+    assert {r["trackingId1"] for r in requests} == {"ACC00001"}
+    assert len({str(sorted(r.items())) for r in requests}) == 2  # the dates differ
