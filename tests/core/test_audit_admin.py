@@ -27,10 +27,10 @@ def staff(alice: User, maya: User, ada: User) -> dict[str, User]:
 
 @pytest.mark.parametrize("role", ["biller", "manager", "admin", "superuser"])
 def test_no_role_can_add_change_or_delete_an_audit_event_in_the_admin(
-        client: Any, staff: dict[str, User], role: str) -> None:
+        client_for: Any, staff: dict[str, User], role: str) -> None:
     event = record_event(None, "view", user=staff["admin"], detail="opened a claim",
                          object_type="claims.claim", object_id="7")
-    client.force_login(staff[role])  # (signing in is itself an audit event)
+    client = client_for(staff[role])  # (signing in is itself an audit event)
     before = list(AuditEvent.objects.order_by("pk").values())
 
     answers = {
