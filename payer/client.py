@@ -13,7 +13,7 @@ from typing import Any
 from revcycle import api, errors, parse
 from revcycle.models import Connection
 
-STATUSES = ("approved", "under_review", "rejected")
+STATUSES = ("approved", "under_review", "rejected", "paid")
 
 
 @dataclass

@@ -31,9 +31,12 @@ from revcycle.models import Connection, Encounter, Facility, Ticket
 
 log = logging.getLogger("payer.flow")
 KIND = "payer_claim"
-# With a webhook configured we still look every 10 minutes: the payer gives up on a
-# webhook after 3 retries ("Webhook Retry Logic"), and a lost event must not strand a claim.
-SAFETY_POLL_SECONDS = 600
+# The guide's poller looks every 30 s ("Polling for Status Updates"). Webhooks can fail
+# silently (the payer gives up after 3 retries), so we poll whether or not a secret is set:
+# every 30 s for the first 10 minutes under review, then every 10 minutes until final.
+FAST_POLL_SECONDS = 30
+FAST_POLL_FOR_SECONDS = 10 * 60
+SLOW_POLL_SECONDS = 600
 Status = PayerClaim.Status
 
 UNKNOWN_MESSAGE = (
@@ -43,10 +46,12 @@ UNKNOWN_MESSAGE = (
 )
 
 
-def poll_seconds(connection: Connection) -> float:
-    if connection.webhook_secret:
-        return float(SAFETY_POLL_SECONDS)
-    return float(connection.poll_interval_seconds or 30)
+def poll_seconds(claim: PayerClaim, now: datetime | None = None) -> float:
+    """When to look again at a claim under review (30 s, then 10 minutes)."""
+    under_review_for = ((now or timezone.now()) - claim.status_changed_at).total_seconds()
+    if claim.status != Status.UNDER_REVIEW or under_review_for < FAST_POLL_FOR_SECONDS:
+        return float(FAST_POLL_SECONDS)
+    return float(SLOW_POLL_SECONDS)
 
 
 # --- creating ---------------------------------------------------------------------------
@@ -126,17 +131,43 @@ ORDER = {
     Status.UNDER_REVIEW: 4,
     Status.APPROVED: 5,
     Status.REJECTED: 5,
+    Status.PAID: 6,
 }
 
 
 def _moves_forward(old: str, new: str) -> bool:
-    """A late or out-of-order message (under_review after approved) never turns a claim back."""
-    return ORDER.get(new, 0) >= ORDER.get(old, 0) and old != new
+    """A late or out-of-order message (under_review after approved) never turns a claim back,
+    and a final answer never becomes another (approved -> paid is the one step on)."""
+    if old == new or (old in PayerClaim.DECIDED and not (old, new) == (Status.APPROVED,
+                                                                       Status.PAID)):
+        return False
+    return ORDER.get(new, 0) >= ORDER.get(old, 0)
+
+
+def is_conflict(old: str, new: str) -> bool:
+    """The payer gave one final answer and now gives a different one (rejected after
+    approved, approved after paid): a person must find out which is true."""
+    return (old in PayerClaim.DECIDED and new in PayerClaim.DECIDED and old != new
+            and (old, new) != (Status.APPROVED, Status.PAID))
+
+
+def record_conflict(claim: PayerClaim, new: str, source: str, message: str) -> None:
+    """Keep the claim as it is; write down what the payer said, for a person."""
+    text = (f"The payer now says {new} ({message or 'no message'}), but the claim was already "
+            f"{claim.status}. Kept {claim.status}; check with the payer.")[:500]
+    claim.conflict = text
+    claim.conflict_at = timezone.now()
+    claim.save(update_fields=["conflict", "conflict_at", "updated_at"])
+    ClaimEvent.objects.create(claim=claim, status=claim.status, source=source, message=text,
+                              needs_person=True)
 
 
 def _change(
     claim: PayerClaim, status: str, source: str, message: str, at: datetime | None = None
 ) -> bool:
+    if is_conflict(claim.status, status):
+        record_conflict(claim, status, source, message)
+        return False
     if not _moves_forward(claim.status, status):
         return False
     claim.status = status
@@ -182,6 +213,7 @@ def apply_answer(claim_pk: int, answer: ClaimAnswer, source: str) -> bool:
         elif answer.status == Status.REJECTED:
             claim.rejection_reason = answer.rejection_reason or answer.message
         claim.response = answer.raw
+        claim.http_status = answer.http_status or claim.http_status
         claim.save()
     return changed
 
@@ -198,6 +230,7 @@ def record_refusal(claim_pk: int, exc: errors.ApiError) -> None:
             f"Refused ({exc.status}{', ' + code if code else ''}): {exc.message}",
         )
         claim.message = exc.message[:500]
+        claim.http_status = exc.status
         claim.error_code = code
         claim.suggestions = suggestions
         claim.response = exc.body if isinstance(exc.body, (dict, list)) else None
@@ -235,25 +268,32 @@ def finish_ticket(claim: PayerClaim) -> None:
     )
 
 
+SUBMITTED_EVENTS = ("submitted", "claim_submitted")
+STATUS_EVENTS = ("claim_status_update", "status_update", "")
+PAYMENT_EVENTS = ("payment_processed",)
+
+
 def apply_event(claim: PayerClaim, payload: dict[str, Any]) -> bool:
-    """A claim_status_update webhook (guide: "Webhook Payload Structure"). Call inside the
-    transaction that records the delivery, with `claim` locked. True if the status changed."""
-    new_status = str(payload.get("new_status") or "").strip().lower()
+    """One webhook event (guide: "Webhook Payload Structure", "Webhook Events Sent"). Call
+    inside the transaction that records the delivery, with `claim` locked. True if the
+    status changed. Unknown event types are written on the timeline and change nothing."""
+    event_type = str(payload.get("event_type") or "").strip().lower()[:40]
+    new_status = str(payload.get("new_status") or "").strip().lower()[:40]
     message = str(payload.get("message") or "")[:500]
-    if new_status not in (Status.APPROVED, Status.UNDER_REVIEW, Status.REJECTED):
-        ClaimEvent.objects.create(
-            claim=claim,
-            status=claim.status,
-            source=ClaimEvent.Source.WEBHOOK,
-            message=f"Payer: {new_status[:40] or 'event'} {message}".strip()[:500],
-        )
+    if event_type in PAYMENT_EVENTS:
+        return apply_payment(claim, payload)
+    if event_type in SUBMITTED_EVENTS or (event_type in STATUS_EVENTS
+                                          and new_status == "submitted"):
+        _note(claim, f"The payer confirmed it received the claim. {message}")
         return False
-    changed = _change(
-        claim,
-        new_status,
-        ClaimEvent.Source.WEBHOOK,
-        message or f"Payer set the claim to {new_status}.",
-    )
+    if event_type not in STATUS_EVENTS:
+        _note(claim, f"The payer sent an event we do not act on ({event_type}). {message}")
+        return False
+    if new_status not in (Status.APPROVED, Status.UNDER_REVIEW, Status.REJECTED, Status.PAID):
+        _note(claim, f"Payer: {new_status or 'event'} {message}")
+        return False
+    changed = _change(claim, new_status, ClaimEvent.Source.WEBHOOK,
+                      message or f"Payer set the claim to {new_status}.")
     if not changed:
         return False
     claim.message = message or claim.message
@@ -271,6 +311,45 @@ def apply_event(claim: PayerClaim, payload: dict[str, Any]) -> bool:
     if claim.is_final:
         finish_ticket(claim)
     return True
+
+
+def _note(claim: PayerClaim, text: str) -> None:
+    ClaimEvent.objects.create(claim=claim, status=claim.status,
+                              source=ClaimEvent.Source.WEBHOOK, message=text.strip()[:500])
+
+
+def _first(data: dict[str, Any], *names: str) -> Any:
+    return next((data[n] for n in names if data.get(n) not in (None, "")), None)
+
+
+def apply_payment(claim: PayerClaim, payload: dict[str, Any]) -> bool:
+    """A payment_processed event (guide: "Webhook Registration" lists it; no shape is given,
+    so the payment is read from `payment_details` or the event itself, leniently)."""
+    details = payload.get("payment_details")
+    data = {**payload, **details} if isinstance(details, dict) else payload
+    paid = amount(_first(data, "paid_amount", "payment_amount", "amount_paid",
+                         "approved_amount", "amount"))
+    on = day(_first(data, "payment_date", "paid_date", "processed_date"))
+    reference = str(_first(data, "payment_reference", "transaction_id", "reference") or "")
+    if claim.status == Status.REJECTED:
+        record_conflict(claim, Status.PAID, ClaimEvent.Source.WEBHOOK,
+                        f"payment of {paid} processed")
+        return False
+    said = (f"Payment processed: {paid if paid is not None else 'amount not given'}"
+            f"{' on ' + on.isoformat() if on else ''}"
+            f"{' (' + reference[:100] + ')' if reference else ''}.")
+    if claim.status == Status.PAID:
+        _note(claim, f"Another payment event; the first one's details are kept. {said}")
+        return False
+    changed = _change(claim, Status.PAID, ClaimEvent.Source.WEBHOOK, said)
+    claim.paid_amount = paid if paid is not None else claim.paid_amount
+    claim.paid_on = on or claim.paid_on
+    claim.payment_reference = reference[:100] or claim.payment_reference
+    claim.payment_method = str(data.get("payment_method") or claim.payment_method)[:40]
+    claim.save()
+    if claim.is_final:
+        finish_ticket(claim)
+    return changed
 
 
 # --- the engine's steps -----------------------------------------------------------------
@@ -294,6 +373,13 @@ def submit(ticket: Ticket) -> engine.Step:
     if claim.claim_id:
         # An earlier attempt got the claim id: never send again, only look it up.
         return engine.Submitted(claim.claim_id, poll_in=0)
+    if claim.status == Status.ERROR:
+        # "Check again" on a refused claim with no payer claim id: there is nothing to look
+        # up, and sending the same body again would be refused again. It stays refused with
+        # its error and HTTP status; a person corrects it and sends a new claim.
+        return engine.Done(
+            "error", response=claim.response, http_status=claim.http_status,
+            store=lambda: _note_refused_again(claim.pk))
     if claim.status in (Status.SENDING, Status.UNKNOWN):
         mark_unknown(claim.pk, "an earlier attempt was cut off")
         return engine.Failed(UNKNOWN_MESSAGE, outcome="unknown")
@@ -322,7 +408,7 @@ def submit(ticket: Ticket) -> engine.Step:
     if answer.status == Status.UNDER_REVIEW:
         apply_answer(claim.pk, answer, ClaimEvent.Source.SUBMIT)
         return engine.Submitted(
-            answer.claim_id, http_status=answer.http_status, poll_in=poll_seconds(claim.connection)
+            answer.claim_id, http_status=answer.http_status, poll_in=FAST_POLL_SECONDS
         )
     return engine.Done(
         answer.status,
@@ -332,6 +418,15 @@ def submit(ticket: Ticket) -> engine.Step:
     )
 
 
+def _note_refused_again(claim_pk: int) -> None:
+    claim = PayerClaim.objects.get(pk=claim_pk)
+    ClaimEvent.objects.create(
+        claim=claim, status=claim.status, source=ClaimEvent.Source.PERSON,
+        message=("Checked again: the payer refused this claim and gave it no claim id, so "
+                 "there is nothing to look up and it was not re-sent. Use \"Correct and "
+                 "resend\" to send a corrected copy."))
+
+
 def poll(ticket: Ticket) -> engine.Step:
     claim = _claim_of(ticket)
     if claim.is_final:  # a webhook got here first
@@ -339,7 +434,8 @@ def poll(ticket: Ticket) -> engine.Step:
     answer = get_claim(claim.connection, claim.claim_id or ticket.remote_id, ticket_id=ticket.pk)
     if answer.status == Status.UNDER_REVIEW:
         apply_answer(claim.pk, answer, ClaimEvent.Source.POLL)
-        return engine.Pending(answer.http_status, retry_after=poll_seconds(claim.connection))
+        claim.refresh_from_db(fields=["status", "status_changed_at"])
+        return engine.Pending(answer.http_status, retry_after=poll_seconds(claim))
     return engine.Done(
         answer.status,
         response=answer.raw,

@@ -42,10 +42,14 @@ class PayerClaim(models.Model):
         UNDER_REVIEW = "under_review", "Under review"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
+        PAID = "paid", "Paid"
         ERROR = "error", "Refused (error)"
         UNKNOWN = "unknown", "Outcome unknown — not re-sent"
 
-    FINAL = (Status.APPROVED, Status.REJECTED, Status.ERROR)
+    FINAL = (Status.APPROVED, Status.REJECTED, Status.PAID, Status.ERROR)
+    # The payer's own final answers: once one is given, a different one is a conflict for a
+    # person, never applied (approved -> paid is the one step forward).
+    DECIDED = (Status.APPROVED, Status.REJECTED, Status.PAID)
 
     reference = models.CharField(
         max_length=40, unique=True, default=new_reference,
@@ -87,6 +91,15 @@ class PayerClaim(models.Model):
     approved_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     expected_payment_date = models.DateField(null=True, blank=True)
     payment_method = models.CharField(max_length=40, blank=True)
+    # payment_processed webhooks (guide: "Webhook Registration", events).
+    paid_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    paid_on = models.DateField(null=True, blank=True)
+    payment_reference = models.CharField(max_length=100, blank=True)
+    http_status = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The HTTP status of the payer's last answer.")
+    # A later event that contradicted a final answer: kept for a person, never applied.
+    conflict = models.CharField(max_length=500, blank=True)
+    conflict_at = models.DateTimeField(null=True, blank=True)
     response = EncryptedJSONField(null=True, blank=True, help_text="The payer's last answer.")
 
     resend_confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -142,6 +155,8 @@ class ClaimEvent(models.Model):
     at = models.DateTimeField(default=timezone.now)
     status = models.CharField(max_length=14, choices=PayerClaim.Status.choices)
     source = models.CharField(max_length=10, choices=Source.choices)
+    needs_person = models.BooleanField(
+        default=False, help_text="A conflicting answer the payer gave; a person decides.")
     message = models.CharField(max_length=500, blank=True)
 
     class Meta:
@@ -169,9 +184,15 @@ class WebhookDelivery(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     http_status = models.PositiveSmallIntegerField()
     event_key = models.CharField(max_length=100, blank=True,
-                                 help_text="The event id, or sha256 of the body when none.")
+                                 help_text="The event id, or the content key when none.")
+    content_key = models.CharField(
+        max_length=64, blank=True,
+        help_text="sha256 of (claim id, event type, new status, timestamp, payment): a "
+                  "re-serialised copy of an event has the same one.")
+    event_type = models.CharField(max_length=40, blank=True)
     body_digest = models.CharField(max_length=64, blank=True)
-    signed_by = models.CharField(max_length=10, blank=True, help_text="header, body or none")
+    signed_by = models.CharField(max_length=10, blank=True,
+                                 help_text="header, header-ts (timestamped), body or none")
     payer_claim_id = models.CharField(max_length=100, blank=True)
     new_status = models.CharField(max_length=20, blank=True)
     claim = models.ForeignKey(PayerClaim, null=True, blank=True, on_delete=models.SET_NULL,
@@ -190,7 +211,34 @@ class WebhookDelivery(models.Model):
                                     condition=Q(outcome="accepted"), name="uniq_webhook_event"),
             models.UniqueConstraint(fields=["connection", "body_digest"],
                                     condition=Q(outcome="accepted"), name="uniq_webhook_body"),
+            models.UniqueConstraint(fields=["connection", "content_key"],
+                                    condition=Q(outcome="accepted") & ~Q(content_key=""),
+                                    name="uniq_webhook_content"),
         ]
 
     def __str__(self) -> str:
         return f"webhook {self.event_key[:20]} {self.outcome} ({self.http_status})"
+
+
+class WebhookSettings(models.Model):
+    """How one payer connection signs its webhooks (the guide names no header)."""
+
+    connection = models.OneToOneField(Connection, on_delete=models.CASCADE,
+                                      related_name="payer_webhook_settings")
+    signature_header = models.CharField(max_length=60, default="X-Webhook-Signature")
+    timestamp_header = models.CharField(
+        max_length=60, default="X-Webhook-Timestamp",
+        help_text="When a delivery carries it, the signature is over "
+                  "f\"{timestamp}.{raw body}\" and a stale timestamp is refused.")
+
+    class Meta:
+        verbose_name_plural = "webhook settings"
+
+    def __str__(self) -> str:
+        return f"webhook settings for {self.connection}"
+
+    @classmethod
+    def for_connection(cls, connection: Connection) -> WebhookSettings:
+        """The saved settings, or the defaults (unsaved) when none were saved."""
+        found = cls.objects.filter(connection=connection).first()
+        return found or cls(connection=connection)

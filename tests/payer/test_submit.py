@@ -69,13 +69,60 @@ def test_an_under_review_claim_keeps_reason_time_and_contact_and_is_polled(payer
     assert len(responses.calls) == 2  # polled, never re-posted
 
 
+def _poll_at(claim, minutes_under_review: float) -> float:
+    """One status check with the clock moved `minutes_under_review` past the review's start;
+    returns the seconds until the next one."""
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.utils import timezone
+
+    moved = claim.status_changed_at + timedelta(minutes=minutes_under_review)
+    with mock.patch("django.utils.timezone.now", return_value=moved):
+        step(claim)
+        ticket = Ticket.objects.get(pk=claim.ticket_id)
+        return (ticket.next_poll_at - timezone.now()).total_seconds()
+
+
+@pytest.mark.parametrize("secret", ["whsec-test", ""])
 @responses.activate
-def test_with_a_webhook_configured_polling_is_only_a_slow_safety_net(payer, encounter, alice):
+def test_under_review_it_polls_every_30_s_for_10_minutes_then_every_10_minutes(
+        payer, encounter, alice, secret):
+    payer.webhook_secret = secret  # webhooks can fail silently: the same schedule either way
+    payer.save()
     responses.post(f"{BASE}/claims/", json=UNDER_REVIEW, status=201)
+    responses.get(f"{BASE}/claims/CLM-20241003-DEF456/", json=UNDER_REVIEW)
     claim = queue(payer, encounter, alice)
     step(claim)
     ticket = Ticket.objects.get(pk=claim.ticket_id)
-    assert (ticket.next_poll_at - ticket.submitted_at).total_seconds() >= 599
+    assert (ticket.next_poll_at - ticket.submitted_at).total_seconds() == 30
+    assert _poll_at(claim, 1) == 30
+    assert _poll_at(claim, 9.5) == 30
+    assert _poll_at(claim, 10.5) == 600
+    assert _poll_at(claim, 300) == 600
+    assert len(responses.calls) == 5  # one POST, four GETs, never a second POST
+    claim.refresh_from_db()
+    assert claim.status == "under_review"
+
+
+@responses.activate
+def test_a_webhook_ends_the_polling_at_once(client, payer, encounter, alice):
+    import hashlib
+    import hmac
+
+    responses.post(f"{BASE}/claims/", json=UNDER_REVIEW, status=201)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    raw = json.dumps({"event_type": "claim_status_update", "claim_id": "CLM-20241003-DEF456",
+                      "new_status": "approved", "timestamp": "2026-01-05T10:00:00Z"}).encode()
+    signature = hmac.new(b"whsec-test", raw, hashlib.sha256).hexdigest()
+    client.post(f"/claims/payer/webhooks/{payer.pk}/", data=raw,
+                content_type="application/json", HTTP_X_WEBHOOK_SIGNATURE=signature)
+    ticket = Ticket.objects.get(pk=claim.ticket_id)
+    assert (ticket.state, ticket.next_poll_at) == ("done", None)
+    claim.refresh_from_db()
+    assert claim.status == "approved"
+    assert len(responses.calls) == 1  # no GET after the webhook
 
 
 @responses.activate

@@ -48,6 +48,18 @@ def _post(client, connection, raw: bytes, *, timestamp=None, signature=None, eve
                        content_type="application/json", **headers)
 
 
+def assert_refused_and_unchanged(claim, reason: str, status: int) -> None:
+    """A refused delivery changes nothing and is recorded with why."""
+    before = (claim.status, claim.approved_amount, claim.events.count())
+    claim.refresh_from_db()
+    assert (claim.status, claim.approved_amount, claim.events.count()) == before
+    assert Ticket.objects.get(pk=claim.ticket_id).state != "done"
+    delivery = WebhookDelivery.objects.latest("id")
+    assert (delivery.outcome, delivery.http_status) == ("refused", status)
+    assert delivery.reason.startswith(reason), delivery.reason
+    assert delivery.claim is None
+
+
 @pytest.fixture
 def under_review(payer, encounter, alice):
     with responses.RequestsMock() as mock:
@@ -71,7 +83,7 @@ def test_a_signed_event_approves_the_claim_with_its_payment_details(client, paye
     assert under_review.payment_method == "ACH"
     assert Ticket.objects.get(pk=under_review.ticket_id).state == "done"
     delivery = WebhookDelivery.objects.get()
-    assert (delivery.outcome, delivery.signed_by, delivery.claim) == ("accepted", "header",
+    assert (delivery.outcome, delivery.signed_by, delivery.claim) == ("accepted", "header-ts",
                                                                      under_review)
 
 
@@ -82,6 +94,7 @@ def test_the_signature_is_checked_over_the_raw_bytes(client, payer, under_review
                           + json.dumps(json.loads(raw), separators=(",", ":")).encode())
     response = _post(client, payer, raw, signature=signed_compact)
     assert response.status_code == 401
+    assert_refused_and_unchanged(under_review, "header signature does not match", 401)
     assert _post(client, payer, raw).status_code == 200
 
 
@@ -103,14 +116,13 @@ def test_a_wrong_secret_is_refused(client, payer, under_review):
     raw = json.dumps(_payload()).encode()
     bad = _sig(f"{timestamp}.".encode() + raw, secret="not-the-secret")
     assert _post(client, payer, raw, timestamp=timestamp, signature=bad).status_code == 401
+    assert_refused_and_unchanged(under_review, "header signature does not match", 401)
 
 
 def test_an_unsigned_event_is_refused(client, payer, under_review):
     response = _post(client, payer, json.dumps(_payload()).encode(), signature=False)
     assert response.status_code == 401
-    assert WebhookDelivery.objects.get().reason == "unsigned"
-    under_review.refresh_from_db()
-    assert under_review.status == "under_review"
+    assert_refused_and_unchanged(under_review, "unsigned", 401)
 
 
 @pytest.mark.parametrize("offset", [-320, 320, -3600])  # 300 s tolerance, margin for slow runs
@@ -119,9 +131,7 @@ def test_a_stale_or_future_event_is_refused_even_when_correctly_signed(
     response = _post(client, payer, json.dumps(_payload()).encode(),
                      timestamp=int(time.time()) + offset)
     assert response.status_code == 400
-    assert WebhookDelivery.objects.get().reason.startswith("stale timestamp")
-    under_review.refresh_from_db()
-    assert under_review.status == "under_review"
+    assert_refused_and_unchanged(under_review, "stale timestamp", 400)
 
 
 def test_the_same_event_twice_changes_the_claim_once_and_records_both(client, payer, under_review):
@@ -158,11 +168,13 @@ def test_a_malformed_body_is_answered_400_without_a_traceback(client, payer, und
     assert response.status_code == 400
     assert b"Traceback" not in response.content
     assert response.json()["received"] is False
+    assert_refused_and_unchanged(under_review, "body is not", 400)
 
 
 def test_a_malformed_unsigned_body_is_400_too(client, payer, under_review):
     response = _post(client, payer, b"{oops", signature=False)
     assert response.status_code == 400
+    assert_refused_and_unchanged(under_review, "body is not JSON", 400)
 
 
 def test_the_body_signature_is_accepted_as_a_fallback(client, payer, under_review):
@@ -182,18 +194,20 @@ def test_a_stale_body_signed_event_is_refused(client, payer, under_review):
     payload["webhook_signature"] = _sig(canonical)
     response = _post(client, payer, json.dumps(payload).encode(), signature=False)
     assert response.status_code == 400
+    assert_refused_and_unchanged(under_review, "stale timestamp", 400)
 
 
 def test_an_event_for_a_claim_we_do_not_know_yet_is_left_for_the_retry(client, payer, under_review):
     raw = json.dumps(_payload(claim_id="CLM-OTHER")).encode()
     assert _post(client, payer, raw).status_code == 409
-    assert WebhookDelivery.objects.get().outcome == "refused"
+    assert_refused_and_unchanged(under_review, "no claim with this claim_id", 409)
 
 
 def test_a_connection_without_a_webhook_secret_accepts_nothing(client, payer, under_review):
     payer.webhook_secret = ""
     payer.save()
     assert _post(client, payer, json.dumps(_payload()).encode()).status_code == 404
+    assert_refused_and_unchanged(under_review, "no webhook secret", 404)
 
 
 def test_the_endpoint_needs_no_login_and_no_csrf_token(payer, under_review):
@@ -212,4 +226,159 @@ def test_another_connections_secret_cannot_touch_this_claim(client, payer, under
     timestamp = int(time.time())
     signature = _sig(f"{timestamp}.".encode() + raw, secret="other-secret")
     assert _post(client, other, raw, timestamp=timestamp, signature=signature).status_code == 409
-    assert PayerClaim.objects.get(pk=under_review.pk).status == "under_review"
+    assert_refused_and_unchanged(under_review, "no claim with this claim_id", 409)
+
+
+def _raw_signed(client, connection, raw: bytes, signature: str | None = None, **headers):
+    """The strict sandbox's way, and a real payer's likely one: HMAC over the raw body only."""
+    signature = signature if signature is not None else _sig(raw)
+    return client.post(f"/claims/payer/webhooks/{connection.pk}/", data=raw,
+                       content_type="application/json",
+                       headers={"X-Webhook-Signature": signature, **headers})
+
+
+@pytest.mark.parametrize("prefix", ["sha256=", "", "SHA256="])
+def test_a_signature_over_the_raw_body_is_accepted_with_or_without_its_prefix(
+        client, payer, under_review, prefix):
+    raw = json.dumps(_payload()).encode()
+    response = _raw_signed(client, payer, raw, prefix + _sig(raw).removeprefix("sha256="))
+    assert response.status_code == 200
+    under_review.refresh_from_db()
+    assert under_review.status == "approved"
+    assert WebhookDelivery.objects.get().signed_by == "header"
+
+
+def test_the_signature_header_is_a_setting_of_the_connection(client, payer, under_review):
+    from payer.models import WebhookSettings
+
+    WebhookSettings.objects.create(connection=payer, signature_header="X-HCMS-Signature")
+    raw = json.dumps(_payload()).encode()
+    assert _raw_signed(client, payer, raw).status_code == 401  # the default header is not read
+    assert_refused_and_unchanged(under_review, "unsigned", 401)
+    response = client.post(f"/claims/payer/webhooks/{payer.pk}/", data=raw,
+                           content_type="application/json",
+                           headers={"X-HCMS-Signature": _sig(raw)})
+    assert response.status_code == 200
+    under_review.refresh_from_db()
+    assert under_review.status == "approved"
+
+
+def _partial_signatures(raw: bytes) -> list[str]:
+    good = _sig(raw)
+    hexpart = good.removeprefix("sha256=")
+    return [good[:-1], good[:40], "sha256=", hexpart[:32], "x" + good, good + "0",
+            "sha1=" + hexpart, f"{good},{good}", "sha256= " + hexpart, hexpart[:-2] + "  "]
+
+
+@pytest.mark.parametrize("which", range(10))
+def test_a_truncated_prefixed_or_partial_signature_is_refused_and_changes_nothing(
+        client, payer, under_review, which):
+    raw = json.dumps(_payload()).encode()
+    response = _raw_signed(client, payer, raw, _partial_signatures(raw)[which])
+    assert response.status_code == 401
+    assert_refused_and_unchanged(under_review, "", 401)
+    assert WebhookDelivery.objects.get().reason in ("malformed signature",
+                                                    "header signature does not match")
+
+
+def test_a_stale_timestamp_header_is_refused_even_with_a_raw_body_signature(
+        client, payer, under_review):
+    raw = json.dumps(_payload()).encode()
+    response = _raw_signed(client, payer, raw,
+                           **{"X-Webhook-Timestamp": str(int(time.time()) - 3600)})
+    assert response.status_code == 400
+    assert_refused_and_unchanged(under_review, "stale timestamp", 400)
+
+
+def test_a_re_serialised_copy_of_a_signed_event_takes_effect_once(client, payer, under_review):
+    payload = _payload()
+    del payload["event_id"]  # no id: the content decides
+    compact = json.dumps(payload, separators=(",", ":")).encode()
+    spaced = json.dumps(payload, indent=4, sort_keys=True).encode()
+    assert _raw_signed(client, payer, compact).status_code == 200
+    assert _raw_signed(client, payer, spaced).status_code == 200
+    assert under_review.events.filter(status="approved").count() == 1
+    outcomes = list(WebhookDelivery.objects.order_by("id").values_list("outcome", flat=True))
+    assert outcomes == ["accepted", "duplicate"]
+
+
+def test_a_final_status_never_flips_and_the_conflict_is_kept_for_a_person(
+        client, payer, under_review, alice):
+    _raw_signed(client, payer, json.dumps(_payload()).encode())
+    rejected = _payload("rejected", message="Not covered after all", payment_details=None)
+    assert _raw_signed(client, payer, json.dumps(rejected).encode()).status_code == 200
+    under_review.refresh_from_db()
+    assert under_review.status == "approved"
+    assert str(under_review.approved_amount) == "1000.00"
+    assert "now says rejected" in under_review.conflict
+    flagged = under_review.events.get(needs_person=True)
+    assert "Not covered after all" in flagged.message
+    client.force_login(alice)
+    page = client.get(f"/claims/payer/{under_review.pk}/").content.decode()
+    assert "now says rejected" in page
+
+
+def test_the_submitted_event_is_written_on_the_timeline(client, payer, under_review):
+    event = _payload(event_type="submitted", new_status="submitted",
+                     message="Claim received", payment_details=None)
+    assert _raw_signed(client, payer, json.dumps(event).encode()).status_code == 200
+    under_review.refresh_from_db()
+    assert under_review.status == "under_review"
+    assert under_review.events.filter(message__contains="confirmed it received").count() == 1
+
+
+def test_payment_processed_puts_the_payment_on_the_claim(client, payer, under_review):
+    _raw_signed(client, payer, json.dumps(_payload()).encode())
+    event = {"event_type": "payment_processed", "event_id": "pay-1", "claim_id": CLAIM_ID,
+             "timestamp": "2026-01-12T09:00:00Z",
+             "payment_details": {"paid_amount": "1000.00", "payment_date": "2026-01-12",
+                                 "payment_reference": "ACH-778899", "payment_method": "ACH"}}
+    assert _raw_signed(client, payer, json.dumps(event).encode()).status_code == 200
+    under_review.refresh_from_db()
+    assert under_review.status == "paid"
+    assert (str(under_review.paid_amount), str(under_review.paid_on),
+            under_review.payment_reference) == ("1000.00", "2026-01-12", "ACH-778899")
+    assert under_review.events.filter(status="paid", source="webhook").count() == 1
+
+
+def test_an_unknown_event_type_is_recorded_without_failing(client, payer, under_review):
+    event = _payload(event_type="claim_archived", message="Archived")
+    assert _raw_signed(client, payer, json.dumps(event).encode()).status_code == 200
+    under_review.refresh_from_db()
+    assert under_review.status == "under_review"
+    assert under_review.events.filter(message__contains="claim_archived").count() == 1
+    assert WebhookDelivery.objects.get().outcome == "accepted"
+
+
+def test_a_deeply_nested_signed_body_is_a_400_not_a_500(client, payer, under_review):
+    raw = b'{"claim_id": "' + CLAIM_ID.encode() + b'", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    response = _raw_signed(client, payer, raw)
+    assert response.status_code == 400
+    assert_refused_and_unchanged(under_review, "body nested deeper", 400)
+
+
+def test_a_body_over_1_mb_is_refused_before_it_is_read(client, payer, under_review):
+    raw = b'{"pad": "' + b"A" * 1_000_001 + b'"}'
+    response = _raw_signed(client, payer, raw)
+    assert response.status_code == 413
+    assert_refused_and_unchanged(under_review, "body over", 413)
+
+
+def test_the_secret_is_hidden_from_debug_error_reports(rf, payer):
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    from payer import webhooks
+
+    class Exploding(dict):
+        def get(self, *args):
+            raise RuntimeError("boom")
+
+    try:
+        webhooks.receive(payer, Exploding(), b"{}")
+    except RuntimeError:
+        html = ExceptionReporter(rf.post("/"), *sys.exc_info()).get_traceback_html()
+    assert "boom" in html
+    assert "webhooks.py" in html and "verify" in html
+    assert payer.webhook_secret not in html
