@@ -170,3 +170,13 @@ def initial_from(encounter: Encounter | None, connection: Any = None) -> dict[st
         patient_gender=encounter.patient_gender,
     )
     return initial
+
+
+def initial_from_claim(claim: Any) -> dict[str, Any]:
+    """"Correct and resend": the refused claim's fields, under a new reference (so it is a
+    new claim, and the duplicate check does not stop it: refused claims are not duplicates)."""
+    sent = dict((claim.ticket.request if claim.ticket else None) or {})
+    initial = {name: sent[name] for name in GUIDE_FIELDS if name in sent}
+    initial.update(reference=new_reference(), connection=claim.connection,
+                   facility=claim.facility)
+    return initial

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from payer import flow as payer_flow
 from payer.filters import PayerClaimFilter
-from payer.forms import PayerClaimForm, initial_from, procedure_code_set
+from payer.forms import PayerClaimForm, initial_from, initial_from_claim, procedure_code_set
 from payer.models import PayerClaim
 from revcycle import codes, engine, medcodes, polling
 from revcycle.access import connections_for, get_for_user
@@ -152,12 +152,23 @@ def payer_new(request: HttpRequest) -> HttpResponse:
             return _create(request, form, encounter)
     else:
         connection = connections_for(request.user, "payer").first()
-        form = PayerClaimForm(initial=initial_from(encounter, connection), user=request.user)
+        refused = _refused_copy(request)
+        initial = (initial_from_claim(refused) if refused
+                   else initial_from(encounter, connection))
+        form = PayerClaimForm(initial=initial, user=request.user)
     return render(
         request,
         "payer/form.html",
         {"form": form, "encounter": encounter, "account": account},
     )
+
+
+def _refused_copy(request: HttpRequest) -> PayerClaim | None:
+    """"Correct and resend": the refused claim (of the user's facilities) to copy from."""
+    raw = request.GET.get("from", "")
+    if not raw.isdigit() or len(raw) > 18:
+        return None
+    return _load(request, int(raw))
 
 
 def _create(

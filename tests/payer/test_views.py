@@ -6,6 +6,7 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
+from django.urls import reverse
 
 from payer.models import PayerClaim
 from revcycle.models import AuditEvent
@@ -156,3 +157,81 @@ def test_a_claim_under_review_polls_every_30_seconds_not_every_2(
     poll = client.get(f"/claims/payer/{claim.pk}/", **POLL)
     assert poll.status_code == 200
     assert b'hx-trigger="every 30s"' in poll.content and b'"X-Poll": "1"' in poll.content
+
+
+def _refused(payer, encounter, alice):
+    import responses as rsps
+
+    from tests.payer.helpers import BASE, NOT_FOUND, queue, step
+
+    with rsps.RequestsMock() as mock:
+        mock.post(f"{BASE}/claims/", json=NOT_FOUND, status=404)
+        claim = queue(payer, encounter, alice)
+        step(claim)
+    assert (claim.status, claim.http_status, claim.error_code) == (
+        "error", 404, "INSURANCE_NOT_FOUND")
+    return claim
+
+
+def test_check_again_from_the_worklist_keeps_a_refused_claim_refused(
+        client_for, alice, payer, encounter):
+    import responses as rsps
+
+    from revcycle.models import Ticket
+    from tests.payer.helpers import step
+
+    claim = _refused(payer, encounter, alice)
+    client = client_for(alice)
+    with mock.patch("followup.views.engine.kick"):
+        client.post(reverse("followup:act"), {"action": "recheck", "ticket": claim.ticket_id})
+    with rsps.RequestsMock():  # no call may reach the payer: nothing to look up or re-send
+        step(claim)
+    ticket = Ticket.objects.get(pk=claim.ticket_id)
+    assert (claim.status, claim.http_status, claim.error_code) == (
+        "error", 404, "INSURANCE_NOT_FOUND")
+    assert (ticket.state, ticket.outcome, ticket.last_http_status) == ("done", "error", 404)
+    assert claim.events.filter(message__contains="nothing to look up").count() == 1
+    page = client.get(reverse("payer:detail", args=[claim.pk])).content.decode()
+    assert "Outcome unknown" not in page
+    assert 'id="correct-resend"' in page
+    assert "INSURANCE_NOT_FOUND" in page
+
+
+def test_check_again_on_a_claim_with_a_payer_id_looks_it_up(client_for, alice, payer, encounter):
+    import responses as rsps
+
+    from revcycle import engine
+    from tests.payer.helpers import APPROVED, BASE, UNDER_REVIEW, queue, step
+
+    with rsps.RequestsMock() as mock:
+        mock.post(f"{BASE}/claims/", json=UNDER_REVIEW, status=201)
+        claim = queue(payer, encounter, alice)
+        step(claim)
+    from revcycle.models import Ticket
+
+    Ticket.objects.filter(pk=claim.ticket_id).update(state="failed")
+    engine.check_again(Ticket.objects.get(pk=claim.ticket_id))
+    approved = dict(APPROVED, claim=dict(APPROVED["claim"], claim_id=claim.claim_id))
+    with rsps.RequestsMock() as mock:
+        mock.get(f"{BASE}/claims/{claim.claim_id}/", json=approved)
+        step(claim)  # submit: it has a payer id, so only a lookup follows
+        step(claim)
+        assert [c.request.method for c in mock.calls] == ["GET"]
+    assert claim.status == "approved"
+
+
+def test_correct_and_resend_prefills_a_new_claim_with_its_own_reference(
+        client_for, alice, payer, encounter):
+    claim = _refused(payer, encounter, alice)
+    page = client_for(alice).get(reverse("payer:new") + f"?from={claim.pk}").content.decode()
+    assert 'value="BC-789-456"' in page
+    assert 'value="JANE DOE"' in page
+    assert claim.reference not in page
+
+
+def test_correct_and_resend_does_not_copy_another_facilitys_claim(
+        client_for, alice, bob, payer, encounter):
+    claim = _refused(payer, encounter, alice)
+    response = client_for(bob).get(reverse("payer:new") + f"?from={claim.pk}")
+    assert response.status_code == 404
+    assert b"BC-789-456" not in response.content
