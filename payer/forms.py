@@ -110,7 +110,7 @@ class PayerClaimForm(forms.Form):
 
     def clean_diagnosis_code(self) -> str:
         code = medcodes.normalise_icd10(self.cleaned_data["diagnosis_code"])
-        medcodes.validate_icd10cm(code)
+        medcodes.validate_billable_icd10cm(code)
         return code
 
     def clean_procedure_code(self) -> str:

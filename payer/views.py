@@ -279,8 +279,9 @@ def payer_code(request: HttpRequest) -> HttpResponse:
     if not code:
         text, ok = "", True
     elif field == "diagnosis_code":
-        ok = medcodes.is_icd10cm(code)
-        text = codes.label("icd10cm", code) if ok else medcodes.ICD10CM_HELP
+        problem = medcodes.icd10cm_problem(code)
+        ok = not problem
+        text = codes.label("icd10cm", code) if ok else problem
     else:
         ok = medcodes.is_procedure_code(code)
         text = codes.label(procedure_code_set(code), code) if ok else medcodes.PROCEDURE_HELP

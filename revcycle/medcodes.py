@@ -8,8 +8,11 @@ date of service; the code tables (revcycle/codes.py) answer that.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
 
 from django.core.exceptions import ValidationError
 
@@ -96,3 +99,64 @@ def validate_hcpcs(value: str | None) -> None:
 
 def validate_procedure_code(value: str | None) -> None:
     _validate(value, is_procedure_code, PROCEDURE_HELP, "invalid_procedure_code")
+
+
+# --- the real ICD-10-CM list ---------------------------------------------------------
+# The full ICD-10-CM code list (CMS/NCHS, public domain) as bundled by the PyPI package
+# simple-icd-10-cm (MIT; 1.5.0 ships the April 2026 list: code-list-April-2026.txt). We
+# read its plain code list only (importing the package parses a 10 MB XML, ~1 s or more):
+# a code is billable when it is a leaf, i.e. no longer code in the list extends it.
+# Works offline: the list is inside the installed package.
+
+
+@dataclass(frozen=True)
+class Icd10cmList:
+    version: str
+    codes: frozenset[str]  # bare (no dot): categories, subcategories and codes
+    billable: frozenset[str]
+
+
+@functools.cache
+def icd10cm_list() -> Icd10cmList:
+    folder = resources.files("simple_icd_10_cm").joinpath("data")
+    path = sorted(p for p in folder.iterdir() if p.name.startswith("code-list-"))[-1]
+    codes = sorted({line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+                    if ICD10CM_RE.fullmatch(line.strip())})
+    billable = {code for code, following in zip(codes, [*codes[1:], ""], strict=True)
+                if not following.startswith(code)}
+    version = path.name.removeprefix("code-list-").removesuffix(".txt")
+    return Icd10cmList(version, frozenset(codes), frozenset(billable))
+
+
+def billable_children(code: str, limit: int = 8) -> list[str]:
+    """Billable codes under a category (`E11` -> E11.00, E11.01, ...), dotted."""
+    bare = _clean(code).replace(".", "")
+    found = sorted(c for c in icd10cm_list().billable if c.startswith(bare) and c != bare)
+    return [normalise_icd10(c) for c in found[:limit]]
+
+
+def icd10cm_problem(code: str | None) -> str:
+    """Why this is not a billable ICD-10-CM code on the list, or "" when it is."""
+    cleaned = _clean(code)
+    if not is_icd10cm(cleaned):
+        return f"{cleaned!r} is not valid. {ICD10CM_HELP}"
+    bare = cleaned.replace(".", "")
+    table = icd10cm_list()
+    if bare not in table.codes:
+        return (f"{normalise_icd10(cleaned)} is not on the ICD-10-CM code list "
+                f"({table.version}).")
+    if bare not in table.billable:
+        children = billable_children(bare)
+        more = ", ".join(children) + (" and more" if len(children) == 8 else "")
+        return (f"{normalise_icd10(cleaned)} is a category, not a billable code: use a more "
+                f"specific one{': ' + more if more else ''}.")
+    return ""
+
+
+def validate_billable_icd10cm(value: str | None) -> None:
+    """On the real list and billable (payer claims); blank is left to `required`."""
+    if not (value or "").strip():
+        return
+    problem = icd10cm_problem(value)
+    if problem:
+        raise ValidationError(problem, code="not_billable_icd10cm")

@@ -107,6 +107,13 @@ def by_account(account_number: str) -> dict[str, Any] | None:
     return next((p for p in DEMO_PATIENTS if p["account_number"] == account_number), None)
 
 
+def payer_insurance_id(member_id: str) -> str:
+    """The HCMS insurance id of the demo patient whose subscriber id this is (an account's
+    form is prefilled with the encounter's subscriber id), else the id unchanged."""
+    patient = next((p for p in DEMO_PATIENTS if p["member_id"] == member_id), None)
+    return patient["payer_insurance_id"] if patient else member_id
+
+
 def by_smart_patient_number(patient_number: str) -> dict[str, Any] | None:
     return next((p for p in DEMO_PATIENTS if p["smart_patient_number"] == patient_number), None)
 

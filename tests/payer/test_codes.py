@@ -78,3 +78,50 @@ def test_the_code_lookup_shows_the_description_as_the_biller_types(client_for, a
     bad = client_for(alice).get("/claims/payer/code/",
                                 {"field": "procedure_code", "procedure_code": "12"})
     assert b"CPT" in bad.content and b'data-ok="0"' in bad.content
+
+
+@pytest.mark.parametrize("code", ["E11", "M54.5", "S72.001", "R51"])
+def test_a_category_code_is_refused_with_its_billable_children_suggested(
+        alice, payer, st_marys, code):
+    form = _form(alice, payer, st_marys, diagnosis_code=code)
+    assert not form.is_valid()
+    message = form.errors["diagnosis_code"][0]
+    assert "not a billable code" in message
+    assert f"{code}" in message and ("." in message.split("one:")[1])
+
+
+def test_e11_suggests_e11_children(alice, payer, st_marys):
+    form = _form(alice, payer, st_marys, diagnosis_code="E11")
+    assert not form.is_valid()
+    assert "E11.00" in form.errors["diagnosis_code"][0]
+
+
+@pytest.mark.parametrize("code", ["A99.99", "Z99.999", "U99.9"])
+def test_a_well_shaped_code_that_is_not_on_the_list_is_refused(alice, payer, st_marys, code):
+    form = _form(alice, payer, st_marys, diagnosis_code=code)
+    assert not form.is_valid()
+    assert "not on the ICD-10-CM code list" in form.errors["diagnosis_code"][0]
+
+
+def test_a_cpt_code_is_checked_for_shape_only_and_has_no_description_on_file(
+        client_for, alice, payer, st_marys):
+    """CPT is the AMA's: 99999 has the shape of a CPT code, so it passes, undescribed."""
+    assert _form(alice, payer, st_marys, procedure_code="99999").is_valid()
+    response = client_for(alice).get("/claims/payer/code/",
+                                     {"field": "procedure_code", "procedure_code": "99999"})
+    assert b"no description on file" in response.content
+
+
+def test_the_code_lookup_refuses_a_category_as_the_biller_types(client_for, alice):
+    response = client_for(alice).get("/claims/payer/code/",
+                                     {"field": "diagnosis_code", "diagnosis_code": "e11"})
+    assert b'data-ok="0"' in response.content
+    assert b"E11.9" in response.content or b"E11.00" in response.content
+
+
+def test_the_sandbox_accepts_every_diagnosis_the_app_accepts(alice, payer, st_marys):
+    from revcycle.medcodes import icd10cm_list, normalise_icd10
+    from sandbox.payer import is_icd10cm as sandbox_accepts
+
+    for bare in sorted(icd10cm_list().billable)[::500] + ["U071", "S72001A"]:
+        assert sandbox_accepts(normalise_icd10(bare)), bare

@@ -42,3 +42,13 @@ def test_seeding_replaces_expired_sessions(db: Any) -> None:
     SmartSession.objects.update(opened_at=timezone.now() - timedelta(hours=25))
     demo_data.seed_sandbox()
     assert SmartSession.objects.count() == 2 * len(demo_data.DEMO_PATIENTS)
+
+
+def test_a_demo_accounts_subscriber_id_is_known_to_the_sandbox_payer() -> None:
+    """The payer claim form prefills insurance_id from the account's subscriber id."""
+    from sandbox.payer import is_enrolled
+
+    for p in demo_data.DEMO_PATIENTS:
+        expected = p["payer_outcome"] != "not_found"
+        assert is_enrolled(p["member_id"]) is expected, p["account_number"]
+    assert any(p["payer_outcome"] == "not_found" for p in demo_data.DEMO_PATIENTS)
