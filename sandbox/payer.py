@@ -1,6 +1,11 @@
 """The payer claims API (HCMS) stand-in: submit, status, webhook registration
 (payer-claims-api-integration-guide.md). Webhook delivery lives in sandbox/webhooks.py.
 
+Under the strict profile (knob `profile`): amounts come as strings (the guide allows "string
+or number"), webhooks are signed over the raw body only, an approval is followed by a
+payment_processed event (sandbox/webhooks.py). The `claim_fault` knob (timeout or drop)
+stores the claim and then loses the answer, as a real network can.
+
 Rules: insurance ids matching BC-ddd-ddd are enrolled, except BC-999-999 (the guide's
 not-found example). Procedures starting 157 (cosmetic, e.g. 15776) and diagnosis Z51.12
 are excluded: the claim goes under_review, and after the review_delay knob it is approved,
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 import uuid
 from datetime import timedelta
@@ -26,7 +32,13 @@ from revcycle.medcodes import is_icd10cm
 from sandbox.demo_data import payer_insurance_id
 from sandbox.knobs import knob, service_endpoint
 from sandbox.models import PayerClaim, PayerWebhook
-from sandbox.webhooks import deliver_due_webhooks, ensure_worker, iso_utc, settle_claim
+from sandbox.webhooks import (
+    deliver_due_webhooks,
+    ensure_worker,
+    iso_utc,
+    queue_payment,
+    settle_claim,
+)
 
 PAYOR_ID = "PAY001"
 REQUIRED = ["patient_name", "insurance_id", "diagnosis_code", "amount"]
@@ -96,12 +108,16 @@ def _parse(request: HttpRequest) -> dict[str, Any] | JsonResponse:
     return data
 
 
-def claim_json(claim: PayerClaim) -> dict[str, Any]:
+def _number(value: Decimal, as_text: bool) -> float | str:
+    return str(value.quantize(Decimal("0.01"))) if as_text else float(value)
+
+
+def claim_json(claim: PayerClaim, strict: bool = False) -> dict[str, Any]:
     p = claim.payload
     out: dict[str, Any] = {
         "claim_id": claim.claim_id, "patient_name": p.get("patient_name"),
         "insurance_id": p.get("insurance_id"), "diagnosis_code": p.get("diagnosis_code"),
-        "procedure_code": p.get("procedure_code"), "amount": float(claim.amount),
+        "procedure_code": p.get("procedure_code"), "amount": _number(claim.amount, strict),
         "status": claim.status, "coverage_validated": claim.coverage_validated,
         "coverage_message": claim.coverage_message, "auto_approved": claim.auto_approved,
         "submitted_date": iso_utc(claim.submitted_at),
@@ -111,8 +127,8 @@ def claim_json(claim: PayerClaim) -> dict[str, Any]:
     }
     if claim.status == PayerClaim.Status.APPROVED:
         share = (claim.amount * PATIENT_SHARE).quantize(Decimal("0.01"))
-        out.update(expected_payment=float(claim.amount - share),
-                   patient_responsibility=float(share))
+        out.update(expected_payment=_number(claim.amount - share, strict),
+                   patient_responsibility=_number(share, strict))
     elif claim.status == PayerClaim.Status.UNDER_REVIEW:
         out.update(review_reason=claim.review_reason, estimated_review_time="24-48 hours",
                    reviewer_contact="claims@payor.com")
@@ -170,7 +186,14 @@ def submit_claim(request: HttpRequest) -> HttpResponse:
         message = "Claim submitted for manual review"
     else:
         message = "Claim submitted successfully"
-    body: dict[str, Any] = {"success": True, "message": message, "claim": claim_json(claim),
+        if queue_payment(claim):
+            ensure_worker()
+    fault = knob("claim_fault", request)
+    if fault != "none":
+        _lose_answer(request, fault)
+    strict = knob("profile", request) == "strict"
+    body: dict[str, Any] = {"success": True, "message": message,
+                            "claim": claim_json(claim, strict),
                             "status": claim.status, "auto_approved": claim.auto_approved}
     if claim.auto_approved:
         body["processing_time_ms"] = int((time.monotonic() - started) * 1000)
@@ -193,7 +216,20 @@ def claim_detail(request: HttpRequest, claim_id: str) -> HttpResponse:
         # The event is sent by the worker, never inline: a receiver in this same process
         # must not wait on the request that is sending to it.
         ensure_worker()
-    return JsonResponse({"success": True, "claim": claim_json(claim)})
+    strict = knob("profile", request) == "strict"
+    return JsonResponse({"success": True, "claim": claim_json(claim, strict)})
+
+
+def _lose_answer(request: HttpRequest, fault: str) -> None:
+    """The claim is stored (committed); now lose the answer: hold it past the client's read
+    timeout (timeout), or close the connection without a word (drop)."""
+    if fault == "drop":
+        stream = request.META.get("wsgi.input")
+        sock = getattr(getattr(stream, "raw", None), "_sock", None)
+        if isinstance(sock, socket.socket):
+            sock.shutdown(socket.SHUT_RDWR)  # the client sees the connection dropped
+            return
+    time.sleep(knob("hang_seconds", request))
 
 
 @service_endpoint("payer", "webhooks/register")

@@ -6,6 +6,9 @@ Two signatures, because the guide shows one in a header and one in the body:
   f"{timestamp}.{raw_body}", where raw_body is exactly the bytes POSTed (they include the
   body's own webhook_signature field) and timestamp is the `X-Webhook-Timestamp` header.
   A receiver verifies this one over request.body as received, with a timestamp tolerance.
+- Under the strict profile only header `X-Webhook-Signature` = sign_raw(secret, raw_body):
+  HMAC over the raw body alone, no timestamp header, no body field (the guide's words allow
+  it, and a real payer may well do it).
 - Body field `webhook_signature` = sign_body(secret, payload): HMAC over the payload
   without that field, serialized as json.dumps(payload, separators=(",", ":"),
   sort_keys=True).
@@ -30,6 +33,11 @@ def canonical_json(payload: dict[str, Any]) -> str:
 def sign_header(secret: str, timestamp: int | str, raw_body: bytes | str) -> str:
     body = raw_body.encode() if isinstance(raw_body, str) else raw_body
     return _hmac(secret, str(timestamp).encode() + b"." + body)
+
+
+def sign_raw(secret: str, raw_body: bytes | str) -> str:
+    body = raw_body.encode() if isinstance(raw_body, str) else raw_body
+    return _hmac(secret, body)
 
 
 def sign_body(secret: str, payload_without_sig: dict[str, Any]) -> str:

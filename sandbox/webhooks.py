@@ -1,6 +1,9 @@
 """The payer stand-in's side of webhooks: finish reviews whose delay has passed, queue a
 signed claim_status_update event, and POST it with retries (3, exponential backoff).
 
+Under the strict profile (knob `profile`), events are signed over the raw body only (no
+timestamp, no body field), and an approval is followed by a `payment_processed` event.
+
 `deliver_due_webhooks()` and `settle_due_claims()` are synchronous, so tests call them
 directly; in a running server a daemon thread (`ensure_worker()`) calls them about once a
 second while there is work, and stops when there is none.
@@ -23,7 +26,7 @@ from django.utils import timezone
 
 from sandbox.knobs import knob
 from sandbox.models import PayerClaim, PayerWebhook, WebhookDelivery
-from sandbox.signing import sign_body, sign_header
+from sandbox.signing import sign_body, sign_header, sign_raw
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,8 @@ def settle_claim(claim: PayerClaim) -> bool:
             return False
         claim.refresh_from_db()
         queue_status_update(claim, PayerClaim.Status.UNDER_REVIEW)
+        if claim.status == PayerClaim.Status.APPROVED:
+            queue_payment(claim)
     log.info("sandbox payer: claim %s settled as %s", claim.claim_id, claim.status)
     return True
 
@@ -105,14 +110,45 @@ def status_update_payload(claim: PayerClaim, previous_status: str, event_id: str
     }
 
 
+def strict() -> bool:
+    """The strict profile, read where no request is at hand (store, then settings)."""
+    return knob("profile") == "strict"
+
+
+def payment_payload(claim: PayerClaim, event_id: str) -> dict[str, Any]:
+    """A payment_processed event (the guide lists the event, not its shape): this one."""
+    paid = (claim.amount * Decimal("0.8")).quantize(Decimal("0.01"))
+    return {
+        "event_type": "payment_processed", "event_id": event_id,
+        "timestamp": iso_utc(timezone.now()), "claim_id": claim.claim_id,
+        "payment_details": {"paid_amount": str(paid),
+                            "payment_date": timezone.localdate().isoformat(),
+                            "payment_reference": f"ACH-{event_id[:8].upper()}",
+                            "payment_method": "ACH"},
+    }
+
+
+def queue_payment(claim: PayerClaim) -> WebhookDelivery | None:
+    """Strict profile only: the payment follows the approval."""
+    if not strict():
+        return None
+    return _queue(claim, lambda event_id: payment_payload(claim, event_id))
+
+
 def queue_status_update(claim: PayerClaim, previous_status: str) -> WebhookDelivery | None:
     """Queue the event for the provider's registered webhook, if there is one."""
+    return _queue(claim, lambda event_id: status_update_payload(claim, previous_status,
+                                                                event_id))
+
+
+def _queue(claim: PayerClaim, build: Any) -> WebhookDelivery | None:
     hook = PayerWebhook.objects.filter(provider_id=claim.provider_id, active=True).first()
     if hook is None:
         return None
     delivery = WebhookDelivery(claim=claim, provider_id=claim.provider_id, url=hook.webhook_url)
-    payload = status_update_payload(claim, previous_status, str(delivery.event_id))
-    payload["webhook_signature"] = sign_body(hook.secret, payload)
+    payload = build(str(delivery.event_id))
+    if not strict():
+        payload["webhook_signature"] = sign_body(hook.secret, payload)
     # Fixed now, so every retry sends the same bytes.
     delivery.body = json.dumps(payload, separators=(",", ":"))
     delivery.save()
@@ -128,16 +164,19 @@ def deliver(delivery: WebhookDelivery) -> bool:
         delivery.last_error = "the provider's webhook registration is gone"
         delivery.save(update_fields=["status", "last_error"])
         return False
-    timestamp = int(time.time())
     raw = delivery.body.encode()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "HCMS-Payor-Sandbox/1.0",
-        "X-Webhook-Event": "claim_status_update",
+        "X-Webhook-Event": str(json.loads(raw).get("event_type", "")),
         "X-Webhook-Id": str(delivery.event_id),
-        "X-Webhook-Timestamp": str(timestamp),
-        "X-Webhook-Signature": sign_header(hook.secret, timestamp, raw),
     }
+    if strict():
+        headers["X-Webhook-Signature"] = sign_raw(hook.secret, raw)
+    else:
+        timestamp = int(time.time())
+        headers["X-Webhook-Timestamp"] = str(timestamp)
+        headers["X-Webhook-Signature"] = sign_header(hook.secret, timestamp, raw)
     delivery.attempts += 1
     try:
         response = requests.post(delivery.url, data=raw, headers=headers, timeout=TIMEOUT)

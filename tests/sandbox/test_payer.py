@@ -210,3 +210,63 @@ def test_the_demo_patients_get_their_documented_payer_outcome(client: Any) -> No
     settle_due_claims()
     final = {c.payload["patient_id"]: c.status for c in PayerClaim.objects.all()}
     assert final["ACC1003"] == "approved" and final["ACC1008"] == "rejected"
+
+
+# --- the strict profile -------------------------------------------------------------------
+
+
+@responses.activate
+def test_strict_signs_over_the_raw_body_only_and_pays_after_approval(
+        client: Any, settings: Any) -> None:
+    from sandbox.signing import sign_raw
+
+    settings.SANDBOX_PROFILE = "strict"
+    responses.post(HOOK, json={"received": True})
+    register_webhook("PROV-001", HOOK, SECRET)
+    body = submit(client, EXCLUDED).json()
+    assert body["status"] == "under_review"
+    review_over()
+    settle_due_claims()
+    assert deliver_due_webhooks() == 2
+
+    update, payment = (call.request for call in responses.calls)
+    for sent in (update, payment):
+        assert "X-Webhook-Timestamp" not in sent.headers
+        assert sent.headers["X-Webhook-Signature"] == sign_raw(SECRET, sent.body)
+        assert "webhook_signature" not in json.loads(sent.body)
+    assert json.loads(update.body)["new_status"] == "approved"
+    paid = json.loads(payment.body)
+    assert (paid["event_type"], paid["claim_id"]) == ("payment_processed",
+                                                      body["claim"]["claim_id"])
+    assert paid["payment_details"]["paid_amount"] == "4000.00"
+    assert payment.headers["X-Webhook-Event"] == "payment_processed"
+
+
+def test_strict_sends_amounts_as_strings_and_the_guides_error_shape(
+        client: Any, settings: Any) -> None:
+    settings.SANDBOX_PROFILE = "strict"
+    claim = submit(client, COVERED).json()["claim"]
+    assert (claim["amount"], claim["expected_payment"]) == ("1250.00", "1000.00")
+    refused = submit(client, {**COVERED, "insurance_id": "BC-999-999"})
+    assert refused.status_code == 404
+    assert set(refused.json()) == {"error", "error_code", "claim_id", "suggestions"}
+
+
+def test_the_profile_header_chooses_per_request(client: Any) -> None:
+    claim = submit(client, COVERED, **{"X-Sandbox-Profile": "strict"}).json()["claim"]
+    assert claim["amount"] == "1250.00"
+    assert submit(client, COVERED).json()["claim"]["amount"] == 1250.0
+
+
+@pytest.mark.parametrize("fault", ["timeout", "drop"])
+def test_a_claim_fault_stores_the_claim_before_losing_the_answer(
+        client: Any, settings: Any, fault: str) -> None:
+    settings.SANDBOX_HANG_SECONDS = 0  # the test client has no socket to drop or time out
+    submit(client, COVERED, **{"X-Sandbox-Claim-Fault": fault})
+    assert PayerClaim.objects.count() == 1
+
+
+def test_the_sandbox_accepts_u07_1_like_the_app(client: Any) -> None:
+    response = submit(client, {**COVERED, "diagnosis_code": "U07.1"})
+    assert response.status_code == 201
+    assert response.json()["claim"]["diagnosis_code"] == "U07.1"
