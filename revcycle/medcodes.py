@@ -9,12 +9,13 @@ date of service; the code tables (revcycle/codes.py) answer that.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 
 # ICD-10-CM: a letter, a digit, a letter or digit (the category), then up to four more
 # letters or digits, written after a dot. Every letter is used, U included (U07.1 is
@@ -118,8 +119,11 @@ class Icd10cmList:
 
 @functools.cache
 def icd10cm_list() -> Icd10cmList:
-    folder = resources.files("simple_icd_10_cm").joinpath("data")
-    path = sorted(p for p in folder.iterdir() if p.name.startswith("code-list-"))[-1]
+    # find_spec locates the package without importing it (its import parses the XML).
+    spec = importlib.util.find_spec("simple_icd_10_cm")
+    if spec is None or spec.origin is None:
+        raise ImproperlyConfigured("simple-icd-10-cm is not installed (pyproject.toml).")
+    path = sorted((Path(spec.origin).parent / "data").glob("code-list-*.txt"))[-1]
     codes = sorted({line.strip() for line in path.read_text(encoding="utf-8").splitlines()
                     if ICD10CM_RE.fullmatch(line.strip())})
     billable = {code for code, following in zip(codes, [*codes[1:], ""], strict=True)

@@ -224,12 +224,20 @@ def _lose_answer(request: HttpRequest, fault: str) -> None:
     """The claim is stored (committed); now lose the answer: hold it past the client's read
     timeout (timeout), or close the connection without a word (drop)."""
     if fault == "drop":
-        stream = request.META.get("wsgi.input")
-        sock = getattr(getattr(stream, "raw", None), "_sock", None)
-        if isinstance(sock, socket.socket):
+        sock = _client_socket(request)
+        if sock is not None:
             sock.shutdown(socket.SHUT_RDWR)  # the client sees the connection dropped
             return
     time.sleep(knob("hang_seconds", request))
+
+
+def _client_socket(request: HttpRequest) -> socket.socket | None:
+    """The connection's socket under the development and live-test servers (wsgiref): the
+    request stream, or the buffered reader inside Django's LimitedStream; None elsewhere."""
+    stream = request.META.get("wsgi.input")
+    reader = getattr(getattr(stream, "_read", None), "__self__", stream)
+    sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 @service_endpoint("payer", "webhooks/register")
