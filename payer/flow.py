@@ -57,12 +57,15 @@ def poll_seconds(claim: PayerClaim, now: datetime | None = None) -> float:
 # --- creating ---------------------------------------------------------------------------
 
 
-def find_duplicate(connection: Connection, body: dict[str, Any]) -> PayerClaim | None:
+def find_duplicate(connection: Connection, body: dict[str, Any],
+                   besides: int | None = None) -> PayerClaim | None:
     """A claim with the same body already sent (or on its way) to this payer."""
     digest = Ticket.hash_request(KIND, connection.pk, body)
     return (
         PayerClaim.objects.filter(connection=connection, ticket__request_hash=digest)
         .exclude(status=Status.ERROR)
+        .exclude(pk=besides)
+        .order_by("created_at", "id")
         .first()
     )
 
@@ -356,7 +359,52 @@ def apply_payment(claim: PayerClaim, payload: dict[str, Any]) -> bool:
 
 
 def _claim_of(ticket: Ticket) -> PayerClaim:
+    claim = PayerClaim.objects.select_related("connection").filter(ticket=ticket).first()
+    return claim or claim_for_ticket(ticket)
+
+
+def claim_for_ticket(ticket: Ticket) -> PayerClaim:
+    """The claim of a bulk row: the batch machinery makes tickets in bulk, so the first
+    step makes the claim (once: the ticket is one-to-one with it)."""
+    body = ticket.request or {}
+    try:
+        with transaction.atomic():
+            claim = PayerClaim.objects.create(
+                facility_id=ticket.facility_id, connection_id=ticket.connection_id,
+                encounter_id=ticket.encounter_id, ticket=ticket,
+                created_by_id=ticket.created_by_id, account_number=ticket.account_number,
+                patient_name=ticket.patient_name,
+                diagnosis_code=str(body.get("diagnosis_code") or "")[:10],
+                procedure_code=str(body.get("procedure_code") or "")[:10],
+                date_of_service=day(body.get("date_of_service")),
+                priority=str(body.get("priority") or "")[:10],
+                amount=amount(body.get("amount")) or 0,
+            )
+            ClaimEvent.objects.create(
+                claim=claim, status=Status.QUEUED, source=ClaimEvent.Source.FORM,
+                message=f"Queued from a bulk upload (batch {ticket.batch_id}).")
+    except IntegrityError:
+        pass
     return PayerClaim.objects.select_related("connection").get(ticket=ticket)
+
+
+def _duplicate_of_sent(claim: PayerClaim, ticket: Ticket) -> PayerClaim | None:
+    """A bulk row identical to a claim already sent to this payer is not sent: the claim
+    form stops the same claim for billers (payer.views._create)."""
+    if ticket.batch_id is None or claim.status != Status.QUEUED:
+        return None
+    return find_duplicate(claim.connection, ticket.request or {}, besides=claim.pk)
+
+
+def _refuse_duplicate(claim_pk: int, duplicate: PayerClaim) -> None:
+    with transaction.atomic():
+        claim = PayerClaim.objects.select_for_update().get(pk=claim_pk)
+        text = (f"Not sent: identical to claim {duplicate.reference} "
+                f"({duplicate.get_status_display()}) already sent to this payer.")
+        _change(claim, Status.ERROR, ClaimEvent.Source.FORM, text)
+        claim.message = text
+        claim.error_code = "DUPLICATE_NOT_SENT"
+        claim.save()
 
 
 def _unsafe_to_retry(exc: errors.ApiError) -> bool:
@@ -373,6 +421,9 @@ def submit(ticket: Ticket) -> engine.Step:
     if claim.claim_id:
         # An earlier attempt got the claim id: never send again, only look it up.
         return engine.Submitted(claim.claim_id, poll_in=0)
+    duplicate = _duplicate_of_sent(claim, ticket)
+    if duplicate is not None:
+        return engine.Done("error", store=lambda: _refuse_duplicate(claim.pk, duplicate))
     if claim.status == Status.ERROR:
         # "Check again" on a refused claim with no payer claim id: there is nothing to look
         # up, and sending the same body again would be refused again. It stays refused with

@@ -40,10 +40,8 @@ def procedure_code_set(code: str) -> str:
     return "hcpcs" if medcodes.is_hcpcs(code) else "cpt"
 
 
-class PayerClaimForm(forms.Form):
-    reference = forms.CharField(widget=forms.HiddenInput, max_length=40)
-    connection = forms.ModelChoiceField(queryset=None, label="Payer connection")
-    facility = forms.ModelChoiceField(queryset=None)
+class ClaimFieldsForm(forms.Form):
+    """The guide's fields with our checks: one CSV row of a bulk upload (payer/batch.py)."""
 
     patient_name = forms.CharField(max_length=200)
     insurance_id = forms.CharField(
@@ -97,16 +95,6 @@ class PayerClaimForm(forms.Form):
         required=False, choices=[("", "—"), ("M", "M"), ("F", "F"), ("Other", "Other")]
     )
     emergency = forms.BooleanField(required=False)
-    submit_anyway = forms.BooleanField(
-        required=False, label="Send although an identical claim exists"
-    )
-
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.user = user
-        self.fields["connection"].queryset = connections_for(user, "payer")
-        self.fields["facility"].queryset = facilities_for(user)
-        self.fields["reference"].initial = self.initial.get("reference") or new_reference()
 
     def clean_diagnosis_code(self) -> str:
         code = medcodes.normalise_icd10(self.cleaned_data["diagnosis_code"])
@@ -118,6 +106,28 @@ class PayerClaimForm(forms.Form):
         medcodes.validate_procedure_code(code)
         return code
 
+    def body(self) -> dict[str, Any]:
+        return claim_body(self.cleaned_data)
+
+
+class PayerClaimForm(ClaimFieldsForm):
+    """The claim page's form: the guide's fields, where to send them, and our reference."""
+
+    reference = forms.CharField(widget=forms.HiddenInput, max_length=40)
+    connection = forms.ModelChoiceField(queryset=None, label="Payer connection")
+    facility = forms.ModelChoiceField(queryset=None)
+    submit_anyway = forms.BooleanField(
+        required=False, label="Send although an identical claim exists"
+    )
+    field_order = ["reference", "connection", "facility"]
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["connection"].queryset = connections_for(user, "payer")
+        self.fields["facility"].queryset = facilities_for(user)
+        self.fields["reference"].initial = self.initial.get("reference") or new_reference()
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         facility, connection = data.get("facility"), data.get("connection")
@@ -125,30 +135,30 @@ class PayerClaimForm(forms.Form):
             self.add_error("connection", "This payer connection does not serve that facility.")
         return data
 
-    def body(self) -> dict[str, Any]:
-        """The JSON sent, under exactly the guide's names; blank optional fields left out."""
-        data = self.cleaned_data
-        body: dict[str, Any] = {}
-        for name in GUIDE_FIELDS:
-            value = data.get(name)
-            if name == "emergency":
-                body[name] = bool(value)
-            elif name == "amount":
-                body[name] = f"{value:.2f}"
-            elif value not in (None, ""):
-                body[name] = value.isoformat() if hasattr(value, "isoformat") else value
-        on = data.get("date_of_service")
-        if not body.get("diagnosis_description"):
-            text = codes.describe("icd10cm", body["diagnosis_code"], on)
-            if text:
-                body["diagnosis_description"] = text
-        if body.get("procedure_code") and not body.get("procedure_description"):
-            text = codes.describe(
-                procedure_code_set(body["procedure_code"]), body["procedure_code"], on
-            )
-            if text:
-                body["procedure_description"] = text
-        return body
+
+def claim_body(data: dict[str, Any]) -> dict[str, Any]:
+    """The JSON sent, under exactly the guide's names; blank optional fields left out."""
+    body: dict[str, Any] = {}
+    for name in GUIDE_FIELDS:
+        value = data.get(name)
+        if name == "emergency":
+            body[name] = bool(value)
+        elif name == "amount":
+            body[name] = f"{value:.2f}"
+        elif value not in (None, ""):
+            body[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    on = data.get("date_of_service")
+    if not body.get("diagnosis_description"):
+        text = codes.describe("icd10cm", body["diagnosis_code"], on)
+        if text:
+            body["diagnosis_description"] = text
+    if body.get("procedure_code") and not body.get("procedure_description"):
+        text = codes.describe(
+            procedure_code_set(body["procedure_code"]), body["procedure_code"], on
+        )
+        if text:
+            body["procedure_description"] = text
+    return body
 
 
 def initial_from(encounter: Encounter | None, connection: Any = None) -> dict[str, Any]:

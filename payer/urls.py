@@ -5,9 +5,19 @@ these views lived in the claims app."""
 from django.urls import path
 
 from payer import views, webhooks
+from revcycle import batch_views
 
 app_name = "payer"
+BULK = {"spec": "payer-claims"}
 urlpatterns = [
+    path("batches/", batch_views.batch_list, BULK, name="batch_list"),
+    path("batches/upload/", batch_views.upload, BULK, name="batch_upload"),
+    path("batches/template.csv", batch_views.template_csv, BULK, name="batch_template"),
+    path("batches/<int:pk>/", batch_views.detail, BULK, name="batch_detail"),
+    path("batches/<int:pk>/invalid-rows.csv", batch_views.row_errors_csv, BULK,
+         name="batch_errors"),
+    path("batches/<int:pk>/export.csv", batch_views.export, BULK, name="batch_export"),
+    path("tickets/<int:pk>/", views.payer_ticket, name="ticket"),
     path("", views.payer_list, name="list"),
     path("export.csv", views.payer_export, name="export"),
     path("new/", views.payer_new, name="new"),

@@ -19,7 +19,7 @@ from revcycle.access import connections_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.csvio import stream_csv
 from revcycle.inputs import parse_id
-from revcycle.models import Encounter
+from revcycle.models import Encounter, Ticket
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 
@@ -286,3 +286,16 @@ def payer_code(request: HttpRequest) -> HttpResponse:
         ok = medcodes.is_procedure_code(code)
         text = codes.label(procedure_code_set(code), code) if ok else medcodes.PROCEDURE_HELP
     return render(request, "payer/code.html", {"text": text, "ok": ok})
+
+
+@permission_required("view_results")
+@require_GET
+def payer_ticket(request: HttpRequest, pk: int) -> HttpResponse:
+    """A bulk row's page: its claim once the engine has made one, else the batch."""
+    ticket = get_for_user(Ticket.objects.select_related("batch"), request.user, pk=pk,
+                          kind=payer_flow.KIND)
+    claim = PayerClaim.objects.filter(ticket=ticket).first()
+    if claim is not None:
+        return redirect("payer:detail", pk=claim.pk)
+    return redirect("payer:batch_detail", pk=ticket.batch_id) if ticket.batch_id else \
+        redirect("payer:list")

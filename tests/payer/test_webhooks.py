@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import responses
 
-from payer.models import PayerClaim, WebhookDelivery
+from payer.models import WebhookDelivery
 from revcycle.models import Ticket
 from tests.payer.helpers import BASE, UNDER_REVIEW, queue, step
 
