@@ -23,6 +23,11 @@ def _needs_person(now: datetime, policy: Any) -> Q:
         created_at__lt=now - timedelta(days=policy.payer_review_days))
 
 
+def _conflicted(now: datetime, policy: Any) -> Q:
+    # A final answer the payer contradicted: kept as it was, for a person to settle.
+    return Q(kind=KIND, payer_claim__conflict_at__isnull=False)
+
+
 def claim_events(encounter: Any) -> Iterable[TimelineEvent]:
     """Payer claim status changes, webhooks included."""
     rows = (ClaimEvent.objects.filter(claim__encounter=encounter)
@@ -41,6 +46,7 @@ def claim_events(encounter: Any) -> Iterable[TimelineEvent]:
 DOMAIN = Domain(
     kind=KIND, label="Payer claims",
     sources=(Source("payer_review", "Payer claim rejected or under review too long",
-                    _needs_person),),
+                    _needs_person),
+             Source("payer_conflict", "Payer contradicted a final answer", _conflicted)),
     timeline=(claim_events,),
 )

@@ -382,3 +382,20 @@ def test_the_secret_is_hidden_from_debug_error_reports(rf, payer):
     assert "boom" in html
     assert "webhooks.py" in html and "verify" in html
     assert payer.webhook_secret not in html
+
+
+def test_a_conflicted_claim_is_on_the_follow_up_worklist(client, payer, under_review):
+    from django.utils import timezone
+
+    from followup.models import RecheckPolicy
+    from followup.sources import worklist_condition
+
+    def on_worklist() -> bool:
+        condition = worklist_condition(timezone.now(), RecheckPolicy.get(), ["payer_conflict"])
+        return Ticket.objects.filter(condition, pk=under_review.ticket_id).exists()
+
+    _raw_signed(client, payer, json.dumps(_payload()).encode())
+    assert not on_worklist()
+    rejected = _payload("rejected", message="Not covered", payment_details=None)
+    _raw_signed(client, payer, json.dumps(rejected).encode())
+    assert on_worklist()
