@@ -44,5 +44,6 @@ def test_every_domain_registered_its_own_sources():
     assert set(sources.DOMAINS) == {"claim_status", "discovery", "smart_invoice_status",
                                     "payer_claim"}
     assert set(sources.SOURCES) == {"claim_denied", "claim_pending", "discovery_none",
-                                    "smart_not_billed", "payer_review", "error"}
+                                    "smart_not_billed", "payer_review", "payer_conflict",
+                                    "error"}
     assert [f.__module__ for f in sources.TIMELINE_SOURCES] == ["payer.worklist"]
