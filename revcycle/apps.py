@@ -6,10 +6,9 @@ class RevcycleConfig(AppConfig):
     verbose_name = "revcycle core"
 
     def ready(self) -> None:
-        from revcycle import checks, logs, schedules, signals  # noqa: F401  (checks, receivers)
+        from revcycle import checks, logs, signals  # noqa: F401  (checks, receivers)
         from revcycle.audit import PhiPage, register_phi_pages
 
-        schedules.register(schedules.KEEP_PUMPS)
         logs.connect()
         register_phi_pages(
             PhiPage("encounters"),

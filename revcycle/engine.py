@@ -1,13 +1,15 @@
 """The ticket and polling engine every domain uses.
 
 A ticket is one request to an asynchronous API. The engine's own rows decide what is left
-to do, never the queue's: django-q2 delivers at least once and retries a killed worker's
-task forever (docs/pitfalls.md, "django-q2"), so a pump may run twice and a step may be
-cut short. What keeps that safe:
+to do. It runs as `manage.py engine`, one supervised process per machine, and more than
+one may run at once (several machines, a restart overlapping the old process, a
+`run_batch` beside them), and a process may die mid-step. What keeps that safe:
 - due tickets are claimed with a lease (SKIP LOCKED on PostgreSQL, the write lock on
-  SQLite), so no two workers run one ticket at once;
+  SQLite), so no two engines run one ticket at once;
+- claimers are serialised per connection while they count its busy tickets, so the
+  connection's concurrency cap holds across processes and machines;
 - every state change is saved only by the lease holder (compare-and-set on lease_owner);
-- a lease that outlives its worker expires, and the ticket is picked up again.
+- a lease that outlives its engine expires, and the ticket is picked up again.
 
 Waiting on the network must not hold a process per request: a pump claims due tickets and
 runs their steps on a pool of threads, rescanning every 0.2 s, so a result is stored
@@ -17,6 +19,7 @@ within a poll interval (plus a fraction of a second) of the service having it re
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import random
@@ -31,9 +34,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db import connection as db_connection
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from revcycle import errors
@@ -150,11 +153,11 @@ def claim_due(owner: str, limit: int, *, kinds: list[str] | None = None,
         )
         if not rows:
             return []
-        if db_connection.vendor == "postgresql" and settings.ENGINE_PUMPS > 1:
-            # Serialise claimers per connection, so two pumps counting busy tickets at once
-            # cannot both take the last places under the connection's concurrency cap. With
-            # one pump the lock only costs time; a run_batch beside a live pump may then
-            # briefly exceed the cap.
+        if db_connection.vendor == "postgresql":
+            # Serialise claimers per connection (engines on other machines, a run_batch),
+            # so two counting busy tickets at once cannot both take the last places under
+            # the connection's concurrency cap. On SQLite the write lock taken at BEGIN
+            # serialises them already.
             list(Connection.objects.select_for_update(of=("self",)).filter(
                 pk__in={r[1] for r in rows}).order_by("pk").values_list("pk"))
         busy = dict(
@@ -173,6 +176,12 @@ def claim_due(owner: str, limit: int, *, kinds: list[str] | None = None,
         if chosen:
             Ticket.objects.filter(pk__in=chosen).update(lease_owner=owner, lease_until=lease_until)
     return chosen
+
+
+def release(ticket_ids: list[int], owner: str) -> int:
+    """Give leases back unused: the tickets are due again for any engine at once."""
+    return Ticket.objects.filter(pk__in=ticket_ids, lease_owner=owner).update(
+        lease_owner="", lease_until=None)
 
 
 # Running one step -------------------------------------------------------------------
@@ -341,6 +350,7 @@ class _Workers:
         # Set when a step finishes, so the pump hands out the freed thread at once instead
         # of at its next scan (a 0.2 s nap per step is as long as a 200 ms API call).
         self.freed = threading.Event()
+        self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self._loop, daemon=True, name=f"engine-{i}")
                         for i in range(size)]
         for thread in self.threads:
@@ -350,6 +360,11 @@ class _Workers:
         try:
             while (ticket_id := self.jobs.get()) is not None:
                 try:
+                    if self.stopping.is_set():
+                        # Claimed but not started when the engine was told to stop: hand
+                        # it back at once rather than hold it until the lease expires.
+                        release([ticket_id], self.owner)
+                        continue
                     run_step(ticket_id, self.owner)
                 except Exception as exc:  # noqa: BLE001 - e.g. the database went away
                     log.error("ticket %s: engine error %s", ticket_id, type(exc).__name__)
@@ -371,6 +386,9 @@ class _Workers:
         return len(self.threads) - self.busy
 
     def stop(self) -> None:
+        """Let the steps in flight finish (each is bounded by the HTTP timeouts); release
+        the tickets still waiting in the queue."""
+        self.stopping.set()
         for _ in self.threads:
             self.jobs.put(None)
         for thread in self.threads:
@@ -386,9 +404,10 @@ def pump(
     kinds: list[str] | None = None,
     batch_id: int | None = None,
     scan_every: float = 0.2,
+    owner: str | None = None,
 ) -> int:
     """Claim and run due tickets for `seconds` (or until `stop()`); returns steps run."""
-    owner = new_owner()
+    owner = owner or new_owner()
     workers = _Workers(threads or settings.ENGINE_THREADS, owner)
     deadline = time.monotonic() + seconds
     last_beat = 0.0
@@ -419,52 +438,74 @@ def pump(
     return workers.done
 
 
-# Pumps as django-q2 tasks -----------------------------------------------------------
+# The engine process ------------------------------------------------------------------
+#
+# `manage.py engine` runs one pump for as long as it lives, one process per machine
+# (systemd's revcycle-engine.service, compose's `engine`). Each process holds a row of
+# EnginePump while it runs: its heartbeat is what /healthz and the "engine stopped" banner
+# read. Several engines share the due tickets through their leases, and the concurrency cap
+# and rate limit through the database, so nothing binds a ticket to a machine.
 
+# An engine that has not beaten for this long is gone (SIGKILL, power cut): its row is free.
 HEARTBEAT_STALE = timedelta(seconds=15)
 
 
-def _stale_slots(now: Any = None) -> list[int]:
-    now = now or timezone.now()
-    for slot in range(settings.ENGINE_PUMPS):
-        EnginePump.objects.get_or_create(slot=slot)
-    return list(
-        EnginePump.objects.filter(slot__lt=settings.ENGINE_PUMPS)
-        .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - HEARTBEAT_STALE))
-        .values_list("slot", flat=True)
-    )
+def _free_row() -> Q:
+    return Q(owner="") | Q(heartbeat_at__isnull=True) | Q(
+        heartbeat_at__lt=timezone.now() - HEARTBEAT_STALE)
 
 
-def run_pump_slot(slot: int, seconds: float | None = None) -> int | None:
-    """Run the pump for `slot` unless a live pump holds it (then None). Returns steps run."""
+def register_engine(owner: str) -> int:
+    """Take an EnginePump row for this process (a released or stale one first, else a new
+    slot); returns its slot."""
+    for _ in range(20):
+        now = timezone.now()
+        free = (EnginePump.objects.filter(_free_row()).order_by("slot")
+                .values_list("slot", flat=True).first())
+        if free is not None:
+            # Compare-and-set: two engines starting at once cannot take the same row.
+            if EnginePump.objects.filter(_free_row(), slot=free).update(
+                    owner=owner, heartbeat_at=now, started_at=now, steps_done=0):
+                return free
+            continue
+        top = EnginePump.objects.aggregate(top=Max("slot"))["top"]
+        slot = 0 if top is None else top + 1
+        try:
+            with transaction.atomic():
+                EnginePump.objects.create(slot=slot, owner=owner, heartbeat_at=now,
+                                          started_at=now)
+            return slot
+        except IntegrityError:
+            continue  # another engine created this slot first: look again
+    raise RuntimeError("could not register the engine: EnginePump rows keep changing")
+
+
+def run_engine(*, stop: Callable[[], bool], threads: int | None = None,
+               scan_every: float = 0.2) -> int:
+    """Pump until `stop()` says so; returns the steps run. On the way out, steps in flight
+    finish (each saves and releases its own lease), tickets claimed but not started are
+    released at once (due again for any engine), and the row keeps its last beat, so
+    /healthz stays green across a restart."""
     owner = new_owner()
-    now = timezone.now()
-    EnginePump.objects.get_or_create(slot=slot)
-    taken = EnginePump.objects.filter(slot=slot).filter(
-        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - HEARTBEAT_STALE)
-    ).update(owner=owner, heartbeat_at=now, started_at=now, steps_done=0)
-    if not taken:
-        return None
+    slot = register_engine(owner)
+    log.info("engine %s started in slot %s", owner, slot)
 
     def beat(done: int) -> None:
         EnginePump.objects.filter(slot=slot, owner=owner).update(
             heartbeat_at=timezone.now(), steps_done=done)
 
-    def lost_slot() -> bool:
-        return not EnginePump.objects.filter(slot=slot, owner=owner).exists()
-
     try:
-        return pump(seconds or settings.ENGINE_PUMP_SECONDS, heartbeat=beat, stop=lost_slot)
+        return pump(math.inf, threads=threads, stop=stop, heartbeat=beat, owner=owner,
+                    scan_every=scan_every)
     finally:
-        EnginePump.objects.filter(slot=slot, owner=owner).update(heartbeat_at=None, owner="")
+        EnginePump.objects.filter(slot=slot, owner=owner).update(owner="")
+        log.info("engine %s stopped", owner)
 
 
 def kick() -> None:
-    """Make sure a pump runs soon (after new tickets are queued)."""
-    from django_q.tasks import async_task
-
-    for slot in _stale_slots():
-        async_task("revcycle.tasks.pump_engine", slot, group="engine")
+    """Called by the domains after they queue tickets. Nothing to wake any more: every
+    engine process rescans for due tickets every 0.2 s. Kept so the callers (and their
+    tests) need not change."""
 
 
 def check_again(ticket: Ticket) -> bool:

@@ -26,6 +26,7 @@ def register(job: Recurring) -> Recurring:
 def install() -> int:
     from django_q.models import Schedule
 
+    Schedule.objects.filter(func__in=RETIRED).delete()
     for job in SCHEDULES.values():
         Schedule.objects.update_or_create(
             name=job.name,
@@ -35,5 +36,7 @@ def install() -> int:
     return len(SCHEDULES)
 
 
-# Registered from RevcycleConfig.ready(), like every app's jobs.
-KEEP_PUMPS = Recurring("engine: keep pumps running", "revcycle.tasks.ensure_pumps", 1)
+# Jobs an earlier release scheduled and this one no longer runs, removed on `migrate`.
+# "engine: keep pumps running" restarted engine pumps inside django-q2; the engine is now
+# a process of its own (`manage.py engine`) that systemd or compose keeps running.
+RETIRED = ["revcycle.tasks.ensure_pumps"]

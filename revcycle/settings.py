@@ -189,6 +189,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 
+# Django 5.2's psycopg connection pool, one per process: instead of a connection per
+# request (CONN_MAX_AGE=0), requests and engine threads borrow one. Each engine thread
+# keeps its connection while it lives, so the pool must hold ENGINE_THREADS + 1 at least.
+if envbool("DATABASE_POOL", "0"):
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_POOL=1 needs PostgreSQL (DATABASE_URL)")
+    if DATABASES["default"].get("CONN_MAX_AGE"):
+        raise ImproperlyConfigured("DATABASE_POOL=1 cannot be combined with CONN_MAX_AGE")
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2, "max_size": envint("DATABASE_POOL_MAX_SIZE", "32"), "timeout": 10}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -291,24 +302,24 @@ MAX_BATCH_ROWS = envint("MAX_BATCH_ROWS", "100000")
 # The ticket engine (revcycle/engine.py).
 ENGINE_THREADS = envint("ENGINE_THREADS", "16")
 ENGINE_LEASE_SECONDS = envint("ENGINE_LEASE_SECONDS", "60")
-ENGINE_PUMP_SECONDS = envint("ENGINE_PUMP_SECONDS", "540")
-ENGINE_PUMPS = envint("ENGINE_PUMPS", "1")
 ENGINE_MAX_TICKET_AGE = envint("ENGINE_MAX_TICKET_AGE", str(6 * 3600))
-# /healthz fails when no engine pump has beaten for this long (a pump beats every 2 s).
+# /healthz fails when no engine has beaten for this long (an engine beats every 2 s).
 HEALTHZ_HEARTBEAT_SECONDS = envint("HEALTHZ_HEARTBEAT_SECONDS", "60")
 HTTP_CONNECT_TIMEOUT = envfloat("HTTP_CONNECT_TIMEOUT", "5")
 HTTP_READ_TIMEOUT = envfloat("HTTP_READ_TIMEOUT", "30")
 HTTP_RETRIES = envint("HTTP_RETRIES", "2")
 
-# django-q2 with the ORM as broker, so SQLite and PostgreSQL both work with no other
-# server. `retry` must exceed `timeout` and the longest task (the engine pump), or a
-# running task is handed out again (docs/pitfalls.md, "django-q2").
-Q_CLUSTER = {
+# django-q2 runs the schedules and one-off jobs (the engine is `manage.py engine`). Its
+# broker is the ORM, so SQLite and PostgreSQL both work with no other server; with several
+# machines, Q_BROKER=redis://host:6379/0 moves the queue to Redis. `retry` must exceed
+# `timeout` and the longest task, or a running task is handed out again
+# (docs/pitfalls.md, "django-q2").
+Q_BROKER = os.environ.get("Q_BROKER", "orm")
+Q_CLUSTER: dict[str, object] = {
     "name": "revcycle",
-    "orm": "default",
     "workers": envint("Q_WORKERS", "2"),
-    "timeout": ENGINE_PUMP_SECONDS + 60,
-    "retry": ENGINE_PUMP_SECONDS + 120,
+    "timeout": 600,
+    "retry": 660,
     "max_attempts": 3,
     "ack_failures": True,
     "save_limit": 1000,
@@ -316,6 +327,12 @@ Q_CLUSTER = {
     "catch_up": False,
     "label": "Background jobs",
 }
+if Q_BROKER == "orm":
+    Q_CLUSTER["orm"] = "default"  # never another alias (PITFALLS.md, django-q2 #293)
+elif Q_BROKER.startswith(("redis://", "rediss://", "unix://")):
+    Q_CLUSTER["redis"] = Q_BROKER  # django-q2 takes a URL as well as a dict
+else:
+    raise ImproperlyConfigured(f"Q_BROKER must be orm or a redis:// URL, not {Q_BROKER!r}")
 
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
 if LOG_FORMAT not in ("plain", "json"):

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_delete, post_migrate
 from django.dispatch import receiver
-from django_q.signals import post_spawn
 
 from revcycle.audit import current_request, mask_username, record_event
 from revcycle.models import Encounter
-
-log = logging.getLogger("revcycle.engine")
 
 
 @receiver(user_logged_in)
@@ -71,30 +67,6 @@ def _after_migrate(sender: Any, **kwargs: Any) -> None:
         CodeDescription.objects.bulk_create(
             CodeDescription(**dataclasses.asdict(row)) for row in codes.read_shipped())
         codes.clear_cache()
-
-
-@receiver(post_spawn)
-def _worker_started(sender: Any, proc_name: str = "", **kwargs: Any) -> None:
-    """A (re)started worker brings the engine back at once, instead of waiting for the
-    once-a-minute schedule: as soon as a killed pump's heartbeat is stale, start a new one."""
-    import threading
-
-    from revcycle.engine import HEARTBEAT_STALE
-    from revcycle.tasks import ensure_pumps
-
-    def start() -> None:
-        try:
-            ensure_pumps()
-        except Exception as exc:  # noqa: BLE001 - the schedule will try again in a minute
-            log.warning("could not start engine pumps: %s", type(exc).__name__)
-        finally:
-            from django.db import connections
-
-            connections.close_all()
-
-    timer = threading.Timer(HEARTBEAT_STALE.total_seconds() + 1, start)
-    timer.daemon = True
-    timer.start()
 
 
 def _project_app_labels() -> list[str]:

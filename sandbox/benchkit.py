@@ -1,7 +1,7 @@
 """The harness shared by `manage.py bench` and `manage.py soak`.
 
 Both commands measure the real thing: gunicorn serving the app and, on another port, the
-sandbox; `manage.py qcluster` running the engine pump; the database named by DATABASE_URL
+sandbox; `manage.py engine` running the ticket engine; the database named by DATABASE_URL
 (PostgreSQL) or SQLite. To leave the working database alone they first re-run themselves on
 a database of their own (var/<command>.sqlite3, or <name>_bench on the same PostgreSQL
 server), migrated afresh. Every child process runs in its own session, so it can be killed
@@ -151,8 +151,8 @@ def manage_argv(*args: str) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve().parent.parent / "manage.py"), *args]
 
 
-def qcluster_argv() -> list[str]:
-    return manage_argv("qcluster")
+def engine_argv() -> list[str]:
+    return manage_argv("engine")
 
 
 @dataclass
@@ -223,7 +223,7 @@ class Processes:
                 child.process.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 pass
-        # Whatever is left of the group (a qcluster's workers) goes too.
+        # Whatever is left of the group goes too.
         child.signal_group(signal.SIGKILL)
         try:
             child.process.wait(timeout=5)

@@ -1,4 +1,4 @@
-"""The engine across threads and processes: concurrent claims, the pump, pump slots."""
+"""The engine across threads and processes: concurrent claims, the pump, engine rows."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from django.db import connections
 from django.utils import timezone
-from django_q.models import OrmQ
+from django_q.models import Schedule
 
-from revcycle import engine, tasks
+from revcycle import engine, schedules
 from revcycle.models import Connection, EnginePump, Ticket
 
 MakeTicket = Callable[..., Ticket]
@@ -58,26 +58,52 @@ def test_the_pump_runs_every_due_ticket(make_ticket: MakeTicket, echo_kind: engi
     assert Ticket.objects.filter(pk__in=[t.pk for t in tickets], state="done").count() == 12
 
 
-def test_a_pump_slot_with_a_live_heartbeat_is_refused(db: Any) -> None:
+def test_an_engine_takes_a_new_row_beside_a_live_one(db: Any) -> None:
     EnginePump.objects.create(slot=0, owner="alive", heartbeat_at=timezone.now())
-    assert engine.run_pump_slot(0, seconds=0.1) is None
+    assert engine.register_engine("me") == 1
     assert EnginePump.objects.get(slot=0).owner == "alive"
+    assert EnginePump.objects.get(slot=1).owner == "me"
 
 
-def test_a_stale_pump_slot_is_taken_over_and_released(db: Any, settings: Any) -> None:
+def test_an_engine_reuses_a_stale_or_released_row(db: Any) -> None:
+    EnginePump.objects.create(slot=0, owner="dead", heartbeat_at=timezone.now() - timedelta(
+        minutes=5))
+    EnginePump.objects.create(slot=1, owner="", heartbeat_at=timezone.now())
+    assert engine.register_engine("first") == 0
+    assert engine.register_engine("second") == 1
+    assert EnginePump.objects.count() == 2
+
+
+def test_a_stopped_engine_keeps_its_last_beat_and_frees_its_row(db: Any, settings: Any) -> None:
+    """/healthz reads the last beat: a restart must not make it flap."""
     settings.ENGINE_THREADS = 1
-    stale = timezone.now() - timedelta(minutes=5)
-    EnginePump.objects.create(slot=0, owner="dead", heartbeat_at=stale)
-    assert engine.run_pump_slot(0, seconds=0.1) == 0
-    slot = EnginePump.objects.get(slot=0)
-    assert slot.owner == "" and slot.heartbeat_at is None
+    assert engine.run_engine(stop=lambda: True) == 0
+    row = EnginePump.objects.get()
+    assert row.owner == "" and row.heartbeat_at is not None
 
 
-def test_ensure_pumps_enqueues_only_for_stale_slots(db: Any, settings: Any) -> None:
-    settings.ENGINE_PUMPS = 3
-    now = timezone.now()
-    EnginePump.objects.create(slot=0, owner="alive", heartbeat_at=now)
-    EnginePump.objects.create(slot=1, owner="dead", heartbeat_at=now - timedelta(minutes=5))
-    assert tasks.ensure_pumps() == 2  # slot 1 and the never-started slot 2
-    assert OrmQ.objects.count() == 2
-    assert EnginePump.objects.count() == 3
+@pytest.mark.django_db(transaction=True)
+def test_tickets_claimed_but_not_started_when_the_engine_stops_are_released(
+        make_ticket: MakeTicket, integrex: Connection) -> None:
+    """SIGTERM must not leave leases behind for tickets no thread began: they are due again
+    at once, for any engine, instead of after ENGINE_LEASE_SECONDS."""
+    tickets = [make_ticket() for _ in range(3)]
+    owner = "stopping-engine"
+    claimed = engine.claim_due(owner, 3)
+    assert len(claimed) == 3
+    workers = engine._Workers(2, owner)
+    workers.stopping.set()  # as pump() does on the way out, before the queue drains
+    for ticket_id in claimed:
+        workers.submit(ticket_id)
+    workers.stop()
+    assert Ticket.objects.filter(lease_owner=owner).count() == 0
+    assert Ticket.objects.filter(pk__in=[t.pk for t in tickets], state="queued").count() == 3
+    assert sorted(engine.claim_due("next-engine", 3)) == sorted(claimed)
+
+
+def test_the_retired_pump_schedule_is_removed_on_migrate(db: Any) -> None:
+    Schedule.objects.create(name="engine: keep pumps running",
+                            func="revcycle.tasks.ensure_pumps", schedule_type=Schedule.MINUTES,
+                            minutes=1, repeats=-1)
+    schedules.install()
+    assert not Schedule.objects.filter(func="revcycle.tasks.ensure_pumps").exists()

@@ -61,16 +61,20 @@ def test_the_secrets_are_marked_secret() -> None:
         assert "Secret: yes" in documented[name][0], name
 
 
-def test_compose_has_the_database_web_and_scalable_workers_from_the_units_commands() -> None:
+def test_compose_has_the_database_web_engine_and_scalable_workers_from_the_units_commands(
+) -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert {"db", "migrate", "web", "worker"} <= set(services)
+    assert {"db", "migrate", "web", "engine", "worker"} <= set(services)
     assert services["db"]["image"].startswith("postgres:")
     assert "replicas" in services["worker"]["deploy"]
-    # The worker runs what the systemd unit runs (minus the install path).
+    # The worker and the engine run what their systemd units run (minus the install path).
     assert " ".join(services["worker"]["command"]) in unit_exec_start("revcycle-worker@.service")
-    assert services["worker"]["healthcheck"]["test"][-3:] == ["manage.py", "healthz", "--check"]
-    for name in ("web", "worker"):
+    assert " ".join(services["engine"]["command"]) in unit_exec_start("revcycle-engine.service")
+    assert services["engine"]["command"][-1] == "engine"
+    for name in ("engine", "worker"):
+        assert services[name]["healthcheck"]["test"][-3:] == ["manage.py", "healthz", "--check"]
+    for name in ("web", "engine", "worker"):
         waits_for = services[name]["depends_on"]["migrate"]["condition"]
         assert waits_for == "service_completed_successfully"
 
@@ -94,7 +98,7 @@ def test_the_image_runs_the_web_unit_command_as_a_non_root_user_with_a_healthche
 def test_the_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     """Verified with the install path mapped to this checkout, so ExecStart exists."""
     paths = []
-    for unit in ("revcycle-web.service", "revcycle-worker@.service"):
+    for unit in ("revcycle-web.service", "revcycle-engine.service", "revcycle-worker@.service"):
         text = (DEPLOY / "systemd" / unit).read_text().replace("/opt/revcycle", str(ROOT))
         (tmp_path / unit).write_text(text)
         paths.append(tmp_path / unit)
@@ -105,6 +109,24 @@ def test_the_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     problems = [line for line in (done.stdout + done.stderr).splitlines()
                 if "revcycle" in line]
     assert done.returncode == 0 and problems == [], problems
+
+
+def test_the_engine_unit_runs_the_engine_command_and_stops_it_with_sigterm() -> None:
+    text = (DEPLOY / "systemd" / "revcycle-engine.service").read_text()
+    assert unit_exec_start("revcycle-engine.service").endswith("manage.py engine")
+    assert "EnvironmentFile=/etc/revcycle/env" in text
+    assert re.search(r"^KillSignal=SIGTERM$", text, re.M)
+    assert re.search(r"^Restart=always$", text, re.M)
+    # Longer than two HTTP read timeouts, so a step in flight can finish before SIGKILL.
+    assert int(re.search(r"^TimeoutStopSec=(\d+)$", text, re.M).group(1)) > 2 * 30
+
+
+def test_nothing_in_deploy_runs_the_engine_inside_django_q2() -> None:
+    """The placement is explicit: the engine is its own process, qcluster only runs jobs."""
+    from revcycle import schedules
+
+    assert "revcycle.tasks.ensure_pumps" in schedules.RETIRED
+    assert all(job.func != "revcycle.tasks.ensure_pumps" for job in schedules.SCHEDULES.values())
 
 
 def test_the_worker_unit_is_a_template_with_an_environment_file() -> None:

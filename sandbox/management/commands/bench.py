@@ -2,7 +2,7 @@
 
 Runs on a database of its own (see sandbox/benchkit.py) with DEBUG off, the sandbox served
 by its own gunicorn (threads enough that its latency is the only wait), the app by another
-gunicorn, and the engine by `manage.py qcluster`. Sections: batch, naive, screens, export,
+gunicorn, and the engine by `manage.py engine`. Sections: batch, naive, screens, export,
 webhooks (`--only` picks some). Prints one table; exits 1 when a goal is missed."""
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def start_services(procs: kit.Processes, *, sandbox_threads: int, app_threads: i
     sandbox = procs.start("sandbox", kit.gunicorn_argv(sandbox_port, threads=sandbox_threads,
                                                        workers=SANDBOX_WORKERS), sandbox_env)
     app = procs.start("app", kit.gunicorn_argv(app_port, threads=app_threads), kit.child_env())
-    procs.start("worker", kit.qcluster_argv(), kit.child_env(**(worker_env or {})))
+    procs.start("worker", kit.engine_argv(), kit.child_env(**(worker_env or {})))
     sandbox_root = f"http://{kit.LOOPBACK}:{sandbox_port}/sandbox"
     app_root = f"http://{kit.LOOPBACK}:{app_port}"
     kit.wait_http(f"{sandbox_root}/stats", child=sandbox)

@@ -1,4 +1,5 @@
-"""Serve the web app (gunicorn, threaded) and the django-q2 worker together until stopped.
+"""Serve the web app (gunicorn, threaded), the ticket engine and the django-q2 worker
+together until stopped.
 
 `make demo` runs this after migrating and seeding. Each child runs in a process group of
 its own, and stopping means signalling the whole group: `qcluster` forks a sentinel,
@@ -40,6 +41,10 @@ def worker_argv() -> list[str]:
     return [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]
 
 
+def engine_argv() -> list[str]:
+    return [sys.executable, str(settings.BASE_DIR / "manage.py"), "engine"]
+
+
 def start_in_own_group(argv: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, process_group=0, stdin=subprocess.DEVNULL,
                             cwd=settings.BASE_DIR)
@@ -72,7 +77,7 @@ def stop_groups(children: list[subprocess.Popen[bytes]], grace: float) -> None:
 
 
 class Command(BaseCommand):
-    help = "Serve revcycle and its background worker at http://127.0.0.1:PORT until Ctrl-C."
+    help = "Serve revcycle, its engine and its worker at http://127.0.0.1:PORT until Ctrl-C."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--port", type=int, default=8000)
@@ -84,9 +89,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         refuse_public_address_with_debug(options["host"])
-        from revcycle.tasks import ensure_pumps
-
-        ensure_pumps()  # start the engine pump now rather than at the scheduler's next wake
         host = options["host"].strip("[]")
         bind = f"[{host}]:{options['port']}" if ":" in host else f"{host}:{options['port']}"
         stop_requested: list[int] = []
@@ -98,9 +100,10 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
         children = [start_in_own_group(web_argv(bind, options["threads"])),
-                    start_in_own_group(worker_argv())]
+                    start_in_own_group(worker_argv()), start_in_own_group(engine_argv())]
         self.stdout.write(self.style.SUCCESS(
-            f"revcycle is at http://{bind}/ (worker pid {children[1].pid}); Ctrl-C stops both."))
+            f"revcycle is at http://{bind}/ (worker pid {children[1].pid}, engine pid "
+            f"{children[2].pid}); Ctrl-C stops them all."))
         try:
             # Polled rather than waited on: either child dying, or a signal, ends the demo.
             while not stop_requested and all(child.poll() is None for child in children):

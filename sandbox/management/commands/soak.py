@@ -1,9 +1,9 @@
 """`make soak`: a batch under faults, with the worker killed and restarted three times.
 
 The sandbox answers 5% of requests 500, some 429 with Retry-After, and revokes every token
-every 100 requests; the worker (`manage.py qcluster` and its children) is SIGKILLed at
-random moments and started again. Nothing helps it recover but what runs in production:
-the `ensure_pumps` schedule, the stale pump heartbeat (15 s) and expired leases
+every 100 requests; the engine (`manage.py engine`) is SIGKILLed at random moments and
+started again, as its supervisor would. Nothing helps it recover but what runs in
+production: the restarted engine takes the dead one's heartbeat row and the expired leases
 (ENGINE_LEASE_SECONDS, lowered here to --lease seconds). It then counts tickets lost,
 submitted twice (from the sandbox's own record of the POSTs it took, per trackingId1) and
 stuck, and compares the time to finish with a fault-free batch. Exits 1 when a goal fails.
@@ -113,7 +113,7 @@ class Command(BaseCommand):
                 killed_at.append(elapsed)
                 self.stdout.write(f"  {elapsed:5.1f} s: worker killed (SIGKILL to its group)")
                 time.sleep(self.rng.uniform(0.5, 3.0))
-                self.procs.start("worker", kit.qcluster_argv(), kit.child_env())
+                self.procs.start("worker", kit.engine_argv(), kit.child_env())
                 self.stdout.write(f"  {time.time() - run.started:5.1f} s: worker restarted")
 
         kit.wait_for_batch(run, timeout=o["timeout"], report=self.stdout.write,
