@@ -187,6 +187,34 @@ def injected_fault(request: HttpRequest) -> HttpResponse | None:
 TOKEN_ENDPOINTS = {("integrex", "auth"), ("smart", "oauth/token")}
 
 
+class InFlight:
+    """Requests being answered right now, per service, and the most at once since the last
+    reset: the proof that a connection's concurrency cap held across engines. Kept in this
+    process's memory, so serve the sandbox from one process (threads) when it counts."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now: dict[str, int] = {}
+        self.peak: dict[str, int] = {}
+
+    def enter(self, service: str) -> None:
+        with self.lock:
+            self.now[service] = self.now.get(service, 0) + 1
+            self.peak[service] = max(self.peak.get(service, 0), self.now[service])
+
+    def leave(self, service: str) -> None:
+        with self.lock:
+            self.now[service] -= 1
+
+    def reset(self) -> None:
+        with self.lock:
+            # Requests still running stay counted: the peak restarts from them.
+            self.peak = dict(self.now)
+
+
+IN_FLIGHT = InFlight()
+
+
 def count_request(service: str, endpoint: str, method: str) -> None:
     keys = {"service": service, "endpoint": endpoint, "method": method}
     if RequestCounter.objects.filter(**keys).update(count=F("count") + 1):
@@ -215,11 +243,15 @@ def stats() -> dict[str, Any]:
             s["gets"] += r.count
     totals = {key: sum(s[key] for s in by_service.values())
               for key in ("requests", "token_requests", "posts", "gets")}
-    return {"endpoints": endpoints, "by_service": by_service, "totals": totals}
+    with IN_FLIGHT.lock:
+        peak = dict(IN_FLIGHT.peak)
+    return {"endpoints": endpoints, "by_service": by_service, "totals": totals,
+            "in_flight_peak": peak}
 
 
 def reset_stats() -> None:
     RequestCounter.objects.all().delete()
+    IN_FLIGHT.reset()
 
 
 def service_endpoint(service: str, endpoint: str) -> Callable[[Callable], Callable]:
@@ -229,11 +261,15 @@ def service_endpoint(service: str, endpoint: str) -> Callable[[Callable], Callab
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            count_request(service, endpoint, request.method or "GET")
-            fault = injected_fault(request)
-            if fault is not None:
-                return fault
-            return view(request, *args, **kwargs)
+            IN_FLIGHT.enter(service)
+            try:
+                count_request(service, endpoint, request.method or "GET")
+                fault = injected_fault(request)
+                if fault is not None:
+                    return fault
+                return view(request, *args, **kwargs)
+            finally:
+                IN_FLIGHT.leave(service)
 
         return login_not_required(csrf_exempt(wrapped))
 

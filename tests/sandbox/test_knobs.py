@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.http import HttpResponse
 
 from sandbox import knobs
 from sandbox.models import SandboxKnobs
@@ -89,3 +90,22 @@ def test_sandbox_endpoints_need_no_login_or_csrf(client: Any, db: Any) -> None:
     client.handler.enforce_csrf_checks = True
     response = client.post("/sandbox/revoke-tokens")
     assert response.status_code == 200
+
+
+def test_stats_report_the_most_requests_in_flight_at_once(rf: Any) -> None:
+    knobs.reset_stats()
+    seen_inside: list[int] = []
+
+    @knobs.service_endpoint("integrex", "claim-info")
+    def view(request: Any) -> HttpResponse:
+        seen_inside.append(knobs.IN_FLIGHT.now["integrex"])
+        if len(seen_inside) == 1:  # a second request arrives while the first is answered
+            view(rf.get("/"))
+        return HttpResponse("ok")
+
+    view(rf.get("/"))
+    assert seen_inside == [1, 2]
+    assert knobs.IN_FLIGHT.now["integrex"] == 0
+    assert knobs.stats()["in_flight_peak"]["integrex"] == 2
+    knobs.reset_stats()
+    assert knobs.stats()["in_flight_peak"]["integrex"] == 0
