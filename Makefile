@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
+# Every dependency, pinned with its hashes (`make lock` regenerates it from pyproject.toml's
+# ranges): what CI and every install get, byte for byte.
+LOCK := requirements.lock
+LOCK_COMMAND := uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o $(LOCK)
 PORT ?= 8000
 PYTEST_WORKERS ?= auto
 BENCH_ARGS ?=
@@ -14,14 +18,24 @@ SOAK_ARGS ?=
 DEBUG ?= 1
 export DEBUG
 
-.PHONY: demo test test-e2e bench soak lint setup migrate clean mutants
+.PHONY: demo test test-e2e bench soak lint typecheck checks lock setup migrate clean mutants
 
-$(STAMP): pyproject.toml
+# A changed lock (or pyproject.toml) reinstalls. --require-hashes refuses any package whose
+# file differs from the one locked; the project itself is installed without dependencies,
+# so nothing unlocked slips in through its ranges.
+$(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --require-hashes -r $(LOCK)
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
+
+# After changing pyproject.toml's dependencies: regenerate the lock, then `make setup`.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q uv
+	$(BIN)/$(LOCK_COMMAND)
 
 setup: $(STAMP)
 
@@ -53,6 +67,13 @@ mutants: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# What CI checks besides the tests: types, and that no model change lacks its migration.
+checks: typecheck
+	$(PY) manage.py makemigrations --check --dry-run
 
 clean:
 	rm -rf $(VENV) var
