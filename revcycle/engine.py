@@ -216,7 +216,7 @@ def _save(ticket: Ticket, owner: str, **values: Any) -> bool:
 
 def _backoff(ticket: Ticket, failures: int) -> float:
     base = min(interval_for(ticket) * (2 ** max(0, failures - 1)), MAX_BACKOFF_SECONDS)
-    return base * random.uniform(0.8, 1.2)
+    return float(base * random.uniform(0.8, 1.2))
 
 
 def _apply(ticket: Ticket, owner: str, step: Step) -> None:

@@ -93,16 +93,18 @@ def _request_token(connection: Connection, refresh_token: str = "") -> dict[str,
     """Ask the service for a token: refresh when we hold a refresh token, else log in."""
     session = token_session(connection)
     url = token_url(connection)
+    token: dict[str, Any]  # requests-oauthlib has no type hints
     try:
         if refresh_token:
-            return session.refresh_token(url, refresh_token=refresh_token, auth=_basic(connection),
-                                         timeout=timeouts())
-        if _password_grant(connection):
-            return session.fetch_token(url, username=connection.username,
-                                       password=connection.password, auth=_basic(connection),
-                                       timeout=timeouts())
-        return session.fetch_token(url, auth=_basic(connection), include_client_id=False,
-                                   timeout=timeouts())
+            token = session.refresh_token(url, refresh_token=refresh_token,
+                                          auth=_basic(connection), timeout=timeouts())
+        elif _password_grant(connection):
+            token = session.fetch_token(url, username=connection.username,
+                                        password=connection.password, auth=_basic(connection),
+                                        timeout=timeouts())
+        else:
+            token = session.fetch_token(url, auth=_basic(connection), include_client_id=False,
+                                        timeout=timeouts())
     except OAuth2Error as exc:
         code = session.last_status.get("code")  # type: ignore[attr-defined]
         if code and code >= 500:
@@ -128,6 +130,7 @@ def _request_token(connection: Connection, refresh_token: str = "") -> dict[str,
     except requests.RequestException as exc:
         raise errors.Unavailable(
             f"Could not reach the token service ({type(exc).__name__}).") from exc
+    return token
 
 
 REFRESH_LEASE = timedelta(seconds=45)

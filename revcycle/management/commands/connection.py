@@ -168,7 +168,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             conn = Connection.objects.select_for_update().filter(name=options["name"]).first()
             creating = conn is None
-            if creating:
+            if conn is None:
                 if not options["base_url"]:
                     raise CommandError("--base-url is required to create a connection")
                 conn = Connection(name=options["name"], kind=options["kind"])

@@ -61,7 +61,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             user = User.objects.filter(username=options["username"]).first()
             creating = user is None
-            if creating:
+            if user is None:
                 user = User(username=options["username"])
             if options["email"]:
                 user.email = options["email"]
