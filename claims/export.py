@@ -37,7 +37,7 @@ COLUMNS: list[Column] = [
     COMMON["patientDob"],
     Column("subscriberId", "subscriberId",
            ("Member ID", "MemberID", "Member Number", "Subscriber ID", "subscriber_id",
-            "Policy Number", "Insurance ID", "subscribertd"), required=True),
+            "Policy Number", "Insurance ID"), required=True, typos=("subscribertd",)),
     COMMON["subscriberFirstName"],
     COMMON["subscriberLastName"],
     COMMON["subscriberDob"],
@@ -56,7 +56,7 @@ COLUMNS: list[Column] = [
                                       "Plan Name")),
     Column("trackingId1", "trackingId1",
            ("Account Number", "Account", "Account No", "Acct", "Acct Number", "Account #",
-            "Patient Account Number", "tracking_id_1", "trackingidi")),
+            "Patient Account Number", "tracking_id_1"), typos=("trackingidi",)),
     Column("trackingId2", "trackingId2",
            ("Account Number 2", "Second Account Number", "tracking_id_2", "trackingid2")),
 ]

@@ -13,16 +13,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from revcycle.models import Encounter, Facility
-from revcycle.validators import parse_amount, validate_not_future, validate_npi
-
-DATE_FORMATS = ["%Y-%m-%d", "%m/%d/%Y"]
-DATE_MESSAGE = "Enter the date as yyyy-mm-dd, for example 1970-01-02."
+from revcycle.validators import DayField, parse_amount, validate_not_future, validate_npi
 
 
 def _date_field(label: str, *, required: bool = False, past: bool = True) -> forms.DateField:
-    return forms.DateField(
-        label=label, required=required, input_formats=DATE_FORMATS,
-        error_messages={"invalid": DATE_MESSAGE},
+    return DayField(
+        label=label, required=required,
         validators=[validate_not_future] if past else [],
         widget=forms.DateInput(attrs={"placeholder": "yyyy-mm-dd"}),
     )

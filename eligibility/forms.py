@@ -11,7 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from revcycle.access import facilities_for
-from revcycle.validators import normalise_ssn, validate_not_future, validate_npi
+from revcycle.validators import DayField, normalise_ssn, validate_not_future, validate_npi
 
 GENDERS = [("", "—"), ("F", "F (female)"), ("M", "M (male)")]
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
@@ -38,7 +38,7 @@ class DiscoveryRequestForm(forms.Form):
 
     patientFirstName = forms.CharField(label="Patient first name", max_length=100)
     patientLastName = forms.CharField(label="Patient last name", max_length=100)
-    patientDob = forms.DateField(label="Patient date of birth", widget=DATE_INPUT,
+    patientDob = DayField(label="Patient date of birth", widget=DATE_INPUT,
                                  validators=[validate_not_future])
     patientGender = forms.ChoiceField(label="Patient gender", choices=GENDERS, required=False)
     patientSsn = _ssn_field("Patient SSN")
@@ -48,8 +48,8 @@ class DiscoveryRequestForm(forms.Form):
                                              required=False)
     billingProviderNpi = forms.CharField(label="Billing provider NPI", max_length=10,
                                          validators=[validate_npi])
-    beginDos = forms.DateField(label="Date of service (or admission)", widget=DATE_INPUT)
-    endDos = forms.DateField(label="Last date of service (or discharge)", widget=DATE_INPUT,
+    beginDos = DayField(label="Date of service (or admission)", widget=DATE_INPUT)
+    endDos = DayField(label="Last date of service (or discharge)", widget=DATE_INPUT,
                              required=False)
     serviceType = forms.CharField(label="Service type", max_length=2, initial="30",
                                   required=False,
@@ -64,7 +64,7 @@ class DiscoveryRequestForm(forms.Form):
                                           required=False)
     subscriberLastName = forms.CharField(label="Subscriber last name", max_length=100,
                                          required=False)
-    subscriberDob = forms.DateField(label="Subscriber date of birth", widget=DATE_INPUT,
+    subscriberDob = DayField(label="Subscriber date of birth", widget=DATE_INPUT,
                                     required=False, validators=[validate_not_future])
     subscriberGender = forms.ChoiceField(label="Subscriber gender", choices=GENDERS,
                                          required=False)

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from revcycle import csvio, engine, polling, uploads
+from revcycle import engine, exports, polling, uploads
 from revcycle.access import connections_for, facilities_for
 from revcycle.audit import record_event
 from revcycle.batches import (
@@ -38,7 +38,13 @@ ROWS_PER_PAGE = 100
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(help_text="A CSV file with the template's column names.")
+    file = forms.FileField(
+        help_text="A CSV or Excel (.xlsx) file with the template's column names in its "
+                  "first row.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}))
+    sheet = forms.CharField(
+        required=False, max_length=100, label="Sheet",
+        help_text="For an Excel file: the sheet's name or number. Blank: the first sheet.")
     facility = forms.ModelChoiceField(queryset=Facility.objects.none(), empty_label=None)
     connection = forms.ModelChoiceField(queryset=Connection.objects.none(), empty_label=None)
 
@@ -91,6 +97,7 @@ def upload(request: HttpRequest, spec: str) -> HttpResponse:
                 the_spec, facility=form.cleaned_data["facility"],
                 connection=form.cleaned_data["connection"], user=request.user,
                 filename=upload_file.name, upload=upload_file,
+                sheet=form.cleaned_data["sheet"],
             )
         except BatchError as exc:
             form.add_error("file", str(exc))
@@ -142,16 +149,19 @@ def row_errors_csv(request: HttpRequest, spec: str, pk: int) -> HttpResponse:
     batch = _batch_for(request, the_spec, pk)
     record_event(request, "export", batch, detail=f"{batch.invalid_rows} invalid rows")
     full_ssn = can_see_full_ssn(request.user)
-    return csvio.stream_csv(f"batch-{batch.pk}-invalid-rows.csv", error_header(the_spec),
-                            error_rows(the_spec, batch, full_ssn=full_ssn))
+    return exports.table(request, f"batch-{batch.pk}-invalid-rows", error_header(the_spec),
+                         error_rows(the_spec, batch, full_ssn=full_ssn), title="Invalid rows")
 
 
 @permission_required("run_lookups")
 def template_csv(request: HttpRequest, spec: str) -> HttpResponse:
     the_spec = get_spec(spec)
     example = [the_spec.example_row.get(c.name, "") for c in the_spec.columns]
-    return csvio.stream_csv(the_spec.template_filename, the_spec.template_header(),
-                            [example] if the_spec.example_row else [])
+    stem = the_spec.template_filename.removesuffix(".csv")
+    # Every template column is text: an identifier keeps its zeros, a date its spelling.
+    return exports.table(request, stem, the_spec.template_header(),
+                         [example] if the_spec.example_row else [], title=the_spec.label,
+                         kinds=dict.fromkeys(the_spec.template_header(), "text"))
 
 
 @permission_required("export_results")
@@ -161,5 +171,6 @@ def export(request: HttpRequest, spec: str, pk: int) -> HttpResponse:
     tickets = batch.tickets.order_by("id")
     record_event(request, "export", batch,
                  detail=f"batch {batch.pk}: {batch.ticket_count} tickets")
-    return csvio.stream_csv(f"{the_spec.cli_name}-batch-{batch.pk}.csv", the_spec.export_header,
+    return exports.workbook(request, f"{the_spec.cli_name}-batch-{batch.pk}",
+                            the_spec.sheets(tickets), the_spec.export_header,
                             the_spec.export_rows(tickets))

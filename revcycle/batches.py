@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from revcycle import csvio
+from revcycle import csvio, xlsxio
 from revcycle.access import facilities_for
 from revcycle.crypto import mask_ssn
 from revcycle.models import Batch, BatchRowError, Connection, Encounter, Facility, Ticket
@@ -61,6 +61,16 @@ class BatchSpec:
     rows_select_related: Sequence[str] = ()
     template_filename: str = "template.csv"
     example_row: dict[str, str] = field(default_factory=dict)
+    # Export columns whose kind the name does not tell (xlsxio.column_kind): "amount"...
+    export_kinds: dict[str, str] = field(default_factory=dict)
+    # The .xlsx sheets of an export when one table is not enough (claims and their lines).
+    export_sheets: Callable[[QuerySet[Ticket]], list[xlsxio.Sheet]] | None = None
+
+    def sheets(self, tickets: QuerySet[Ticket]) -> list[xlsxio.Sheet]:
+        if self.export_sheets is not None:
+            return self.export_sheets(tickets)
+        return [xlsxio.Sheet(self.label, self.export_header, self.export_rows(tickets),
+                             self.export_kinds)]
 
     def url_names(self) -> dict[str, str]:
         ns = self.url_namespace
@@ -146,13 +156,23 @@ def validate_row(spec: BatchSpec, values: dict[str, str],
     return _RowValidator(spec, defaults)(values)
 
 
+def read_file(spec: BatchSpec, upload: IO[bytes], sheet: str = "") -> csvio.ParsedCsv:
+    """An uploaded CSV or .xlsx (by its content), as rows under the spec's columns."""
+    try:
+        if xlsxio.is_xlsx(upload):
+            return xlsxio.read_xlsx(upload, spec.columns, sheet)
+    except xlsxio.SheetError as exc:
+        raise BatchError(str(exc)) from None
+    return csvio.read_upload(upload, spec.columns)
+
+
 def create_batch(spec: BatchSpec, *, facility: Facility, connection: Connection, user: Any,
-                 filename: str, text: str | None = None,
-                 upload: IO[bytes] | None = None) -> Batch:
-    """Parse and validate a CSV (`text`, or an `upload` read as a stream) and queue one
-    ticket per distinct valid row."""
+                 filename: str, text: str | None = None, upload: IO[bytes] | None = None,
+                 sheet: str = "") -> Batch:
+    """Parse and validate a CSV (`text`) or an uploaded CSV or .xlsx file (`upload`, of
+    which `sheet`), and queue one ticket per distinct valid row."""
     if upload is not None:
-        parsed = csvio.read_upload(upload, spec.columns)
+        parsed = read_file(spec, upload, sheet)
     else:
         parsed = csvio.read_csv(text or "", spec.columns)
     if not parsed.fields_by_index:

@@ -44,6 +44,8 @@ class Column:
     required: bool = False
     # An SSN: written masked to any file a reader without the full-SSN permission gets.
     ssn: bool = False
+    # Misspellings of the specification's own tables: accepted, never shown as help.
+    typos: Sequence[str] = ()
 
 
 class CsvError(ValueError):
@@ -100,7 +102,7 @@ HEAD_BYTES = 65536  # what the encoding and delimiter are guessed from
 def _lookup(columns: Sequence[Column]) -> dict[str, str]:
     lookup: dict[str, str] = {}
     for column in columns:
-        for name in (column.name, column.field, *column.aliases):
+        for name in (column.name, column.field, *column.aliases, *column.typos):
             lookup[normalise_key(name)] = column.field
     return lookup
 
@@ -136,7 +138,7 @@ def read_upload(upload: IO[bytes], columns: Sequence[Column]) -> ParsedCsv:
     """The rows of an uploaded CSV file, read as a stream: memory stays flat whatever the
     file's size, and a caller that stops early (the row cap) reads no further.
 
-    Every upload format goes through here (a spreadsheet reader would branch on the name)."""
+    A workbook is read by revcycle/xlsxio.py (batches.read_file tells them apart)."""
     lookup = _lookup(columns)
     raw = getattr(upload, "file", upload)  # Django's UploadedFile wraps the real file
     raw.seek(0)
@@ -152,7 +154,27 @@ def _parse(stream: IO[str], delimiter: str, lookup: dict[str, str],
            columns: Sequence[Column]) -> ParsedCsv:
     # Only the delimiter varies between spreadsheets; every exporter quotes with ".
     reader = csv.reader(stream, csv.excel, delimiter=delimiter)
-    header = next(reader, None) or []
+
+    def numbered() -> Iterator[tuple[int, list[str]]]:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # a cell over the field limit, a stray NUL byte
+                raise CsvError(f"Line {reader.line_num + 1} could not be read ({exc}). "
+                               "Check that line in a spreadsheet, then upload again.") from None
+            yield reader.line_num, row
+
+    return parse_rows(numbered(), columns, lookup)
+
+
+def parse_rows(numbered: Iterator[tuple[int, list[str]]], columns: Sequence[Column],
+               lookup: dict[str, str] | None = None) -> ParsedCsv:
+    """The first row is the header; the rows after it become {field: value}. Every upload
+    format (CSV here, .xlsx in revcycle/xlsxio.py) comes through here as (line, cells)."""
+    lookup = lookup if lookup is not None else _lookup(columns)
+    header = next(numbered, (0, []))[1]
     fields_by_index: dict[int, str] = {}
     unknown: list[str] = []
     for i, name in enumerate(header):
@@ -165,20 +187,13 @@ def _parse(stream: IO[str], delimiter: str, lookup: dict[str, str],
     missing = [c.name for c in columns if c.required and c.field not in present]
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:  # a cell over the field limit, a stray NUL byte
-                raise CsvError(f"Line {reader.line_num + 1} could not be read ({exc}). "
-                               "Check that line in a spreadsheet, then upload again.") from None
-            line = reader.line_num
+        for line, row in numbered:
             if not any(cell.strip() for cell in row):
                 continue
             values = {f: (row[i].strip() if i < len(row) else "")
                       for i, f in fields_by_index.items()}
-            if len(row) > len(header):
+            # A workbook pads rows to the sheet's width: only filled cells are extra.
+            if any(cell.strip() for cell in row[len(header):]):
                 values["__extra__"] = f"{len(row) - len(header)} more cells than the header"
             yield line, values
 

@@ -325,6 +325,14 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
             Q(lease_until__isnull=True) | Q(lease_until__lt=now)
         )
 
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Ticket]:
+        """bulk_create skips save(): derive the list columns here too, so a batch row shows
+        its amount and date of service like a single lookup (issue 16)."""
+        objs = list(objs)
+        for ticket in objs:
+            ticket.fill_summary()
+        return super().bulk_create(objs, *args, **kwargs)
+
     def counts(self) -> dict[str, int]:
         rows = self.values_list("state").annotate(n=models.Count("id"))
         counts = {state: 0 for state in Ticket.State.values}

@@ -14,6 +14,7 @@ refuses at save time."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -38,7 +39,8 @@ def text(value: Any, limit: int | None = None) -> str:
 
 def day(value: Any) -> date | None:
     """A date from yyyy-mm-dd (anything after the 10th character, such as a time, is
-    ignored); None when missing or unreadable."""
+    ignored); None when missing or unreadable. The services write ISO dates; what people
+    type or upload goes through user_day."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -50,6 +52,41 @@ def day(value: Any) -> date | None:
         return date.fromisoformat(raw[:10])
     except ValueError:
         return None
+
+
+US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})")
+
+
+def _two_digit_year(yy: int, today: date) -> int:
+    """`m/d/yy`: the latest year ending in yy that is not after this year (a date of birth
+    or of service is rarely in the future; 1/2/70 is 1970, 3/4/25 is 2025)."""
+    year = today.year - today.year % 100 + yy
+    return year if year <= today.year else year - 100
+
+
+def user_day(value: Any, today: date | None = None) -> date | None:
+    """A date a person wrote: yyyy-mm-dd (a time after it ignored), `m/d/yyyy`,
+    `mm/dd/yyyy` or `m/d/yy` (US order), or a spreadsheet's date cell. None when blank;
+    ValueError naming the value when it is not one date (13/01/2026, 2/30/2026)."""
+    if isinstance(value, (date, datetime)):
+        return day(value)
+    raw = text(value)
+    if not raw:
+        return None
+    match = US_DATE.fullmatch(raw)
+    try:
+        if match:
+            month, dom, year = (int(g) for g in match.groups())
+            if len(match.group(3)) == 2:
+                year = _two_digit_year(year, today or date.today())
+            return date(year, month, dom)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T].*)?", raw):
+            return date.fromisoformat(raw[:10])
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a day of the calendar (dates are read as "
+                         "yyyy-mm-dd or month/day/year).") from None
+    raise ValueError(f"{raw!r} is not a date: write yyyy-mm-dd or month/day/year "
+                     "(e.g. 1970-01-02 or 1/2/1970).")
 
 
 def _decimal(value: Any) -> Decimal | None:

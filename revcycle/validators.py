@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
+from django import forms
 from django.core.exceptions import ValidationError
 
 from revcycle import parse
@@ -55,3 +57,19 @@ parse_date = parse.day
 def validate_not_future(value: date) -> None:
     if value and value > date.today():
         raise ValidationError("This date is in the future.")
+
+
+class DayField(forms.DateField):
+    """A date typed on a form or read from an upload's cell: yyyy-mm-dd, month/day/year
+    (parse.user_day); an impossible one is refused with the value in the message."""
+
+    def to_python(self, value: Any) -> date | None:
+        if value in self.empty_values:
+            return None
+        try:
+            return parse.user_day(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc), code="invalid") from None
+
+    def strptime(self, value: str, format: str) -> date:  # noqa: A002 - Django's name
+        return parse.user_day(value) or date.min

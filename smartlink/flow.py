@@ -69,6 +69,8 @@ def create_invoice(*, session: SmartSession, benefit: SmartBenefit, invoice_numb
                      "body": invoice.claim_body(provider_key)},
             account_number=session.visit_number, patient_name=member.name,
             payer=member.insurer or "Smart", next_poll_at=timezone.now(),
+            # The request holds the invoice under "body": the totals are the domain's to say.
+            amount=total, service_date=invoice.invoice_date,
         )
         invoice.ticket = ticket
         invoice.save(update_fields=["ticket"])

@@ -49,7 +49,7 @@ def test_bad_rows_are_reported_with_the_reason(st_marys, integrex, alice):
     batch = make(st_marys, integrex, alice, text)
     assert batch.ticket_count == 1 and batch.invalid_rows == 3
     errors = {e.line_number: e.message for e in BatchRowError.objects.filter(batch=batch)}
-    assert "patientDob: Enter the date as yyyy-mm-dd" in errors[3]
+    assert "patientDob: '1970-13-45' is not a day of the calendar" in errors[3]
     assert "billingProviderNpi" in errors[4] and "check digit" in errors[4]
     assert "more cells than the header" in errors[5]
 

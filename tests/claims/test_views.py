@@ -153,7 +153,7 @@ def test_the_upload_page_reports_invalid_rows_and_offers_them_as_csv(client_for,
     assert "1 row could not be sent" in html and "every 2s" in html
     errors = client.get(response["Location"] + "invalid-rows.csv")
     text = b"".join(errors.streaming_content).decode()
-    assert "patientDob: Enter the date as yyyy-mm-dd" in text and "JOHN" in text
+    assert "patientDob: '1970-99-01' is not a day of the calendar" in text and "JOHN" in text
     template = b"".join(client.get("/claims/status/batches/template.csv").streaming_content)
     assert template.decode().splitlines()[0].startswith('"patientFirstName","patientLastName"')
 

@@ -117,3 +117,26 @@ def test_integer_keeps_to_the_bounds_it_is_given():
 ])
 def test_flag_reads_yes_and_no_however_written(value, expected):
     assert parse.flag(value) is expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2026-10-01", date(2026, 10, 1)),
+    ("10/1/2026", date(2026, 10, 1)),
+    ("01/02/1970", date(1970, 1, 2)),
+    ("1/2/70", date(1970, 1, 2)),
+    ("3/4/26", date(2026, 3, 4)),
+    (date(2026, 10, 1), date(2026, 10, 1)),
+    ("", None),
+])
+def test_user_day_reads_iso_and_us_dates(value, expected):
+    assert parse.user_day(value, today=date(2026, 12, 3)) == expected
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("2/30/2026", "'2/30/2026' is not a day of the calendar"),
+    ("13/01/2026", "'13/01/2026' is not a day of the calendar"),
+    ("1.2.1970", "'1.2.1970' is not a date"),
+])
+def test_user_day_names_an_impossible_or_unreadable_value(value, says):
+    with pytest.raises(ValueError, match=says):
+        parse.user_day(value)

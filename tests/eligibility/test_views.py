@@ -61,7 +61,7 @@ def test_posting_the_form_queues_a_ticket_with_the_documented_names(
     ("billingProviderNpi", "12345", "An NPI has 10 digits"),
     ("patientDob", "2999-01-01", "in the future"),
     ("endDos", "2026-09-01", "before the first"),
-    ("patientDob", "01/02/19x0", "Enter a valid date"),
+    ("patientDob", "01/02/19x0", "is not a date: write yyyy-mm-dd or month/day/year"),
     ("patientGender", "X", "Select a valid choice"),
 ])
 def test_the_form_explains_what_to_fix(client_for, alice, st_marys, integrex, field, value,
