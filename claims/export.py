@@ -1,9 +1,13 @@
 """Claim status CSVs: the upload columns (with the spellings people use) and the export.
 
-Export layout (also shown on the worklist page): one row per service line; a claim with
-no lines, or a lookup with no answer yet, has one row.
+Export layout (also shown on the worklist page): in CSV, one row per lookup with
+`rowType` "claim", then one row per service line with `rowType` "line" that repeats the
+claim's identity but not its amounts (`totalCharges`, `chargeAmt`, `paymentAmt` are on the
+claim row only), so a sum over a column counts each claim once. In .xlsx, a "Claims" sheet
+(one row per lookup) and a "Service lines" sheet (ticketId, account, payer claim number and
+the line's cells).
 
-- `ticketId`, `batchId`, `state`, `outcome` (paid, denied, pending, rejected, not_found,
+- `ticketId`, `batchId`, `rowType`, `state`, `outcome` (paid, denied, pending, rejected, not_found,
   error), `error`, `requestedAt`: our own columns.
 - The request, under the names of the spec's [POST] Claim Request table (`patientDob`,
   `subscriberId`, `billingProviderNpi`, ..., `trackingId1`, `trackingId2`). The two names
@@ -12,7 +16,7 @@ no lines, or a lookup with no answer yet, has one row.
 - The answer, under the names of the [GET] Claim Response table (`internalAccountNumber`,
   `patientFirstName`, `subID`, ..., `svcLine`, `categoryCode`, ..., `integrexId`).
   `authorizationCaseId` is the table's garbled `authorizationCaseld`. `dateCheckCashed`
-  is `null` where the payer said so (an EFT: cashing does not apply).
+  is blank for an EFT (the spec's `null`: cashing does not apply).
 - Our descriptions: `label.categoryCode`, `label.statusCode` (X12 277),
   `label.reasonSourceCd2` (RARC) and `label.reasonSourceCd3` (CARC), as "CODE: text".
 """
@@ -27,7 +31,7 @@ from django.db.models import QuerySet
 
 from claims import forms
 from integrex.columns import COMMON_COLUMNS as COMMON
-from revcycle import batches, codes
+from revcycle import batches, codes, xlsxio
 from revcycle.csvio import Column
 from revcycle.models import Ticket
 
@@ -61,7 +65,7 @@ COLUMNS: list[Column] = [
            ("Account Number 2", "Second Account Number", "tracking_id_2", "trackingid2")),
 ]
 
-META_HEADER = ["ticketId", "batchId", "state", "outcome", "error", "requestedAt"]
+META_HEADER = ["ticketId", "batchId", "rowType", "state", "outcome", "error", "requestedAt"]
 SHARED_NAMES = {"patientFirstName", "patientLastName"}
 REQUEST_HEADER = [f"request.{n}" if n in SHARED_NAMES else n for n in forms.REQUEST_NAMES]
 RESPONSE_HEADER = [
@@ -78,6 +82,19 @@ RESPONSE_HEADER = [
 LABEL_HEADER = ["label.categoryCode", "label.statusCode", "label.reasonSourceCd2",
                 "label.reasonSourceCd3"]
 EXPORT_HEADER = META_HEADER + REQUEST_HEADER + RESPONSE_HEADER + LABEL_HEADER
+# Claim-level amounts: on the claim row only, so a sum over the file counts each claim once.
+CLAIM_AMOUNTS = ("totalCharges", "chargeAmt", "paymentAmt")
+LINE_NAMES = ["svcLine", "procedureCdQual", "procedureCd", "revenueCd", "svcLnQty",
+              "allowedAmount", "coInsuranceAmount", "coPaymentAmount", "nonCoveredAmount",
+              "reasonSourceCd1", "reasonSourceCdDescTxt1", "reasonSourceCd2",
+              "reasonSourceCdDescTxt2", "reasonSourceCd3", "reasonSourceCdDescTxt3"]
+CLAIM_RESPONSE = [n for n in RESPONSE_HEADER if n not in LINE_NAMES]
+# The .xlsx export: a "Claims" sheet (one row a lookup) and a "Service lines" sheet.
+CLAIMS_SHEET = [n for n in META_HEADER if n != "rowType"] + REQUEST_HEADER + CLAIM_RESPONSE + [
+    "label.categoryCode", "label.statusCode"]
+LINES_SHEET = ["ticketId", "internalAccountNumber", "payerClmNo", *LINE_NAMES,
+               "categoryCode", "statusCode", "categoryDescription", "statusDescription",
+               *LABEL_HEADER]
 
 
 def result_of(ticket: Ticket) -> Any:
@@ -117,7 +134,8 @@ def _claim_cells(r: Any) -> dict[str, str]:
         "categoryCode": r.category_code, "statusCode": r.status_code,
         "categoryDescription": r.category_description,
         "statusDescription": r.status_description, "checkStatus": r.check_status,
-        "dateCheckCashed": "null" if r.is_eft else _s(r.date_check_cashed),
+        # An EFT is never cashed: the spec's `null` is left blank, checkStatus says EFT.
+        "dateCheckCashed": "" if r.is_eft else _s(r.date_check_cashed),
         "authorizationCaseId": r.authorization_case_id,
         "authorizationDescription": r.authorization_description, "integrexId": r.integrex_id,
     }
@@ -151,28 +169,70 @@ def _labels(cells: dict[str, str]) -> list[str]:
             codes.label("carc", cells.get("reasonSourceCd3"))]
 
 
-def ticket_rows(ticket: Ticket) -> Iterator[list[Any]]:
+def _head(ticket: Ticket) -> dict[str, Any]:
     request = ticket.request or {}
-    head = [ticket.pk, ticket.batch_id or "", ticket.state, ticket.outcome, ticket.last_error,
-            ticket.created_at.isoformat(timespec="seconds")]
-    head += [request.get(name, "") for name in forms.REQUEST_NAMES]
+    head = {"ticketId": ticket.pk, "batchId": ticket.batch_id or "", "state": ticket.state,
+            "outcome": ticket.outcome, "error": ticket.last_error,
+            "requestedAt": ticket.created_at.isoformat(timespec="seconds")}
+    for name, column in zip(forms.REQUEST_NAMES, REQUEST_HEADER, strict=True):
+        head[column] = request.get(name, "")
+    return head
+
+
+def ticket_rows(ticket: Ticket) -> Iterator[list[Any]]:
+    """The claim row, then one row per service line (rowType "line") without the
+    claim-level amounts."""
+    head = _head(ticket)
     result = result_of(ticket)
     claim = _claim_cells(result) if result else {}
-    lines = list(result.lines.all()) if result else []
-    for line in lines or [None]:
-        cells = claim | (_line_cells(line) if line else {})
-        yield head + [cells.get(name, "") for name in RESPONSE_HEADER] + _labels(cells)
+    cells = head | claim | {"rowType": "claim"}
+    yield [cells.get(name, "") for name in META_HEADER + REQUEST_HEADER + RESPONSE_HEADER] + \
+        _labels(cells)
+    for line in result.lines.all() if result else []:
+        cells = head | claim | _line_cells(line) | {"rowType": "line"}
+        for name in CLAIM_AMOUNTS:
+            cells[name] = ""
+        yield [cells.get(name, "") for name in META_HEADER + REQUEST_HEADER +
+               RESPONSE_HEADER] + _labels(cells)
+
+
+def _tickets(tickets: QuerySet[Ticket]) -> Iterator[Ticket]:
+    # The raw answer is not exported (its fields are, from the stored result): leave it
+    # undecrypted.
+    return (tickets.defer("response").select_related("claim_result")
+            .prefetch_related("claim_result__lines").iterator(chunk_size=2000))
 
 
 def export_rows(tickets: QuerySet[Ticket]) -> Iterator[list[Any]]:
     """Rows for many tickets in flat memory: chunks of 2,000, results and lines prefetched
     per chunk, code descriptions from the per-process cache (no query per row)."""
-    # The raw answer is not exported (its fields are, from the stored result): leave it
-    # undecrypted.
-    rows = (tickets.defer("response").select_related("claim_result")
-            .prefetch_related("claim_result__lines").iterator(chunk_size=2000))
-    for ticket in rows:
+    for ticket in _tickets(tickets):
         yield from ticket_rows(ticket)
+
+
+def claim_rows(tickets: QuerySet[Ticket]) -> Iterator[list[Any]]:
+    for ticket in _tickets(tickets):
+        result = result_of(ticket)
+        cells = _head(ticket) | (_claim_cells(result) if result else {})
+        labels = _labels(cells)[:2]
+        yield [cells.get(name, "") for name in CLAIMS_SHEET[:-2]] + labels
+
+
+def line_rows(tickets: QuerySet[Ticket]) -> Iterator[list[Any]]:
+    for ticket in _tickets(tickets.filter(claim_result__lines__isnull=False).distinct()):
+        result = result_of(ticket)
+        claim = _claim_cells(result)
+        for line in result.lines.all():
+            cells = {"ticketId": ticket.pk} | claim | _line_cells(line)
+            yield [cells.get(name, "") for name in LINES_SHEET[:-4]] + _labels(cells)
+
+
+def export_sheets(tickets: QuerySet[Ticket]) -> list[xlsxio.Sheet]:
+    return [xlsxio.Sheet("Claims", CLAIMS_SHEET, claim_rows(tickets), EXPORT_KINDS),
+            xlsxio.Sheet("Service lines", LINES_SHEET, line_rows(tickets), EXPORT_KINDS)]
+
+
+EXPORT_KINDS = {"requestedAt": "text"}
 
 
 EXAMPLE_ROW = {
@@ -193,5 +253,5 @@ SPEC = batches.BatchSpec(
     result_headers=["Outcome", "Status", "Billed", "Paid"], numeric_headers=["Billed", "Paid"],
     row_defaults=forms.facility_defaults, account_field="trackingId1",
     rows_select_related=("claim_result",), template_filename="claim-status-template.csv",
-    example_row=EXAMPLE_ROW,
+    example_row=EXAMPLE_ROW, export_kinds=EXPORT_KINDS, export_sheets=export_sheets,
 )
