@@ -71,8 +71,9 @@ def build_request(cleaned: dict[str, Any], facility: Facility) -> dict[str, str]
 
 def summary(cleaned: dict[str, Any]) -> tuple[str, str, str]:
     name = f"{cleaned.get('patientFirstName', '')} {cleaned.get('patientLastName', '')}"
+    # payerName is a search region ("CA"), not a payer: the payers found replace the id.
     return (str(cleaned.get("internalAccountNumber1") or ""), name.strip(),
-            str(cleaned.get("payerName") or cleaned.get("payerId") or ""))
+            str(cleaned.get("payerId") or ""))
 
 
 def row_defaults(facility: Facility) -> dict[str, str]:
@@ -93,5 +94,5 @@ SPEC = batches.BatchSpec(
     result_cells_template="eligibility/_result_cells.html",
     result_headers=["Outcome", "Detail"], row_defaults=row_defaults,
     account_field="internalAccountNumber1", template_filename="discovery-template.csv",
-    example_row=EXAMPLE_ROW,
+    example_row=EXAMPLE_ROW, export_kinds=flow.EXPORT_KINDS,
 )

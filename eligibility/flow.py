@@ -94,7 +94,8 @@ def queue_lookup(*, facility: Facility, connection: Connection, body: dict[str, 
     return Ticket.objects.create(
         kind=KIND, facility=facility, connection=connection, encounter=encounter, batch=batch,
         created_by=user, request=body, account_number=body["internalAccountNumber1"][:50],
-        patient_name=name[:200], payer=(body["payerName"] or body["payerId"])[:200],
+        # payerName is a search region ("CA"), not a payer: the payers found replace this.
+        patient_name=name[:200], payer=body["payerId"][:200],
         next_poll_at=timezone.now(),
     )
 
@@ -222,7 +223,7 @@ def export_rows(tickets: Iterable[Ticket], *, full_ssn: bool = False) -> Iterato
         for n, c in enumerate(coverages, start=1):
             yield person + [
                 n, c.payer_id1, c.payer_name1, c.payer_id2, c.payer_name2, c.payer_phone,
-                "" if c.payer_tpa is None else str(c.payer_tpa), c.member_id, c.group_number,
+                _yes_no(c.payer_tpa), c.member_id, c.group_number,
                 c.plan_number, c.plan_type_code, c.plan_type, c.coverage_level_description,
                 c.coverage_status_code, c.coverage_status_desc, c.coverage_start_date or "",
                 c.coverage_end_date or "", c.relationship_desc, c.benefit_type_desc,
@@ -231,6 +232,15 @@ def export_rows(tickets: Iterable[Ticket], *, full_ssn: bool = False) -> Iterato
                 c.pcp_npi, c.pcp_phone, c.integrex_id, c.request_status,
                 c.applied_at.isoformat() if c.applied_at else "",
             ]
+
+
+def _yes_no(value: bool | None) -> str:
+    """A flag as a person reads it: never the text "False" in a spreadsheet cell."""
+    return "" if value is None else ("Yes" if value else "No")
+
+
+# Dollar columns are amounts in .xlsx (the names do not say so the usual way).
+EXPORT_KINDS = {name: "amount" for name in EXPORT_HEADER if "($)" in name}
 
 
 def _blank(value: Any) -> Any:

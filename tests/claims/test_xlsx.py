@@ -98,3 +98,10 @@ def test_the_xlsx_export_has_typed_cells_a_claims_sheet_and_a_lines_sheet(
     cells = {str(c.value) for sheet in (claims, lines) for r in sheet.iter_rows()
              for c in r if c.value is not None}
     assert not cells & {"null", "None", "False", "True"}
+
+
+def test_the_upload_help_lists_column_names_without_the_specifications_typos(
+        client_for, alice, integrex):
+    body = client_for(alice).get(UPLOAD).content.decode()
+    assert "Member ID" in body and "Account Number" in body and ".xlsx" in body
+    assert "subscribertd" not in body and "trackingidi" not in body
