@@ -21,7 +21,7 @@ from claims.filters import SORTS, ClaimStatusFilter
 from claims.flow import KIND
 from claims.forms import ClaimStatusForm, facility_defaults, initial_from_encounter
 from claims.outcomes import OUTCOME_CHOICES
-from revcycle import csvio, engine, polling
+from revcycle import engine, exports, polling
 from revcycle.access import connections_for, default_facility, get_for_user
 from revcycle.audit import record_event
 from revcycle.batches import create_single, visible_batches
@@ -192,5 +192,5 @@ def status_export(request: HttpRequest) -> HttpResponse:
     count = tickets.count()
     record_event(request, "export", None, object_type="revcycle.ticket",
                  detail=f"claim status export: {count} tickets; filters: {_filters_for_audit(f)}")
-    return csvio.stream_csv(f"claim-status-{date.today():%Y%m%d}.csv", SPEC.export_header,
-                            export_rows(tickets))
+    return exports.workbook(request, f"claim-status-{date.today():%Y%m%d}",
+                            SPEC.sheets(tickets), SPEC.export_header, export_rows(tickets))

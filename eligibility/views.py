@@ -18,7 +18,7 @@ from eligibility.batch import SPEC
 from eligibility.filters import OUTCOME_FILTERS, DiscoveryFilter
 from eligibility.forms import LookupForm
 from eligibility.models import KIND, Coverage
-from revcycle import csvio, engine, polling
+from revcycle import engine, exports, polling
 from revcycle.access import connections_for, default_facility, get_for_user
 from revcycle.audit import record_event
 from revcycle.batches import visible_batches
@@ -118,7 +118,8 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
                         f"{tickets.count()} lookups, ssn={'full' if full_ssn else 'masked'}")
     rows = flow.export_rows(
         tickets.prefetch_related("coverages").iterator(chunk_size=2000), full_ssn=full_ssn)
-    return csvio.stream_csv("discovery.csv", flow.EXPORT_HEADER, rows)
+    return exports.table(request, "discovery", flow.EXPORT_HEADER, rows,
+                         title="Discovery", kinds=flow.EXPORT_KINDS)
 
 
 @sensitive_post_parameters(*SSN_FIELDS)

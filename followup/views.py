@@ -16,10 +16,9 @@ from followup import dashboard as dash
 from followup import sources, timeline, worklist
 from followup.filters import WorklistFilter
 from followup.models import FollowUp, Note, RecheckPolicy, SavedView
-from revcycle import engine, polling
+from revcycle import engine, exports, polling
 from revcycle.access import facilities_for, get_for_user
 from revcycle.audit import record_event
-from revcycle.csvio import stream_csv
 from revcycle.inputs import parse_id, parse_ids
 from revcycle.models import Encounter, Ticket
 from revcycle.polling import HtmxHttpRequest
@@ -128,7 +127,8 @@ def worklist_export(request: HttpRequest) -> StreamingHttpResponse:
 
     rows = (row(t) for t in tickets.select_related("followup__assignee")
             .iterator(chunk_size=2000))
-    return stream_csv(f"worklist-{today:%Y%m%d}.csv", WORKLIST_EXPORT_HEADER, rows)
+    return exports.table(request, f"worklist-{today:%Y%m%d}", WORKLIST_EXPORT_HEADER, rows,
+                         title="Worklist")
 
 
 def _tickets_for(request: HttpRequest) -> list[Ticket]:
@@ -268,7 +268,8 @@ def dashboard_csv(request: HttpRequest, name: str) -> HttpResponse:
     chart = charts[name]
     record_event(request, "export", object_type="followup.dashboard", object_id=name,
                  detail=f"{len(chart.rows)} rows")
-    return stream_csv(f"{name}-{timezone.localdate():%Y%m%d}.csv", chart.columns, chart.rows)
+    return exports.table(request, f"{name}-{timezone.localdate():%Y%m%d}", chart.columns,
+                         chart.rows, title=name)
 
 
 @permission_required("manage_connections")

@@ -14,10 +14,9 @@ from payer import flow as payer_flow
 from payer.filters import PayerClaimFilter
 from payer.forms import PayerClaimForm, initial_from, initial_from_claim, procedure_code_set
 from payer.models import PayerClaim
-from revcycle import codes, engine, medcodes, polling
+from revcycle import codes, engine, exports, medcodes, polling
 from revcycle.access import connections_for, get_for_user
 from revcycle.audit import record_event
-from revcycle.csvio import stream_csv
 from revcycle.inputs import parse_id
 from revcycle.models import Encounter, Ticket
 from revcycle.polling import HtmxHttpRequest
@@ -124,8 +123,9 @@ def payer_export(request: HttpRequest) -> HttpResponse:
         object_type="claims.payerclaim",
         detail=f"payer claims CSV, {claims.count()} rows; {shown}"[:500],
     )
-    return stream_csv(
-        "payer-claims.csv", EXPORT_HEADER, (_export_row(c) for c in claims.iterator(chunk_size=500))
+    return exports.table(
+        request, "payer-claims", EXPORT_HEADER,
+        (_export_row(c) for c in claims.iterator(chunk_size=500)), title="Payer claims",
     )
 
 

@@ -12,10 +12,9 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from revcycle import health
+from revcycle import exports, health
 from revcycle.access import facilities_for, get_for_user
 from revcycle.audit import record_event
-from revcycle.csvio import stream_csv
 from revcycle.filters import AuditFilter
 from revcycle.models import AuditEvent, Encounter, Ticket
 from revcycle.roles import has_perm, permission_required
@@ -99,7 +98,8 @@ def audit_export(request: HttpRequest) -> StreamingHttpResponse:
     rows = ([e.at.isoformat(timespec="seconds"), e.username, e.action, e.object_type,
              e.object_id, e.facility.name if e.facility else "", e.detail, e.ip_address or ""]
             for e in events.iterator(chunk_size=2000))
-    return stream_csv(f"audit-log-{date.today():%Y%m%d}.csv", AUDIT_EXPORT_HEADER, rows)
+    return exports.table(request, f"audit-log-{date.today():%Y%m%d}", AUDIT_EXPORT_HEADER, rows,
+                         title="Audit log")
 
 
 def visible_events(user: Any) -> QuerySet[AuditEvent]:

@@ -15,10 +15,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from revcycle import codes, engine, errors, polling
+from revcycle import codes, engine, errors, exports, polling
 from revcycle.access import connections_for, default_facility, facilities_for, get_for_user
 from revcycle.audit import record_event
-from revcycle.csvio import stream_csv
 from revcycle.inputs import parse_id
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
@@ -386,4 +385,5 @@ def not_billed_csv(request: HttpRequest) -> HttpResponse:
                    inv.not_billed_reason_at.isoformat(timespec="seconds")
                    if inv.not_billed_reason_at else ""]
 
-    return stream_csv(f"smart-not-billed-{now:%Y%m%d-%H%M}.csv", CSV_HEADER, lines())
+    return exports.table(request, f"smart-not-billed-{now:%Y%m%d-%H%M}", CSV_HEADER, lines(),
+                         title="Not billed")
