@@ -32,7 +32,7 @@ def fill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("revcycle", "0005_token_refresh_lease"),
+        ("revcycle", "0008_audit_append_only_in_db"),
     ]
 
     operations = [migrations.RunPython(fill, migrations.RunPython.noop)]

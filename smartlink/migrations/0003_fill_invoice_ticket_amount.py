@@ -17,8 +17,8 @@ def fill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("smartlink", "0001_smart_visits"),
-        ("revcycle", "0006_fill_ticket_summary"),
+        ("smartlink", "0002_smart_facility_settings"),
+        ("revcycle", "0009_fill_ticket_summary"),
     ]
 
     operations = [migrations.RunPython(fill, migrations.RunPython.noop)]
