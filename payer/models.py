@@ -28,7 +28,11 @@ class PayerClaimQuerySet(models.QuerySet["PayerClaim"]):
         return self.filter(facility__in=Facility.objects.for_user(user))
 
     def totals(self) -> dict[str, Decimal]:
-        sums = self.aggregate(billed=Sum("amount"), expected=Sum("expected_payment"),
+        # Billed counts what the payer received: not a claim still queued or sending, one
+        # it refused, or one whose fate is unknown (issue 16: totals only over what they say).
+        received = Q(status__in=PayerClaim.RECEIVED)
+        sums = self.aggregate(billed=Sum("amount", filter=received),
+                              expected=Sum("expected_payment"),
                               patient=Sum("patient_responsibility"))
         return {k: v or Decimal("0.00") for k, v in sums.items()}
 
@@ -50,6 +54,9 @@ class PayerClaim(models.Model):
     # The payer's own final answers: once one is given, a different one is a conflict for a
     # person, never applied (approved -> paid is the one step forward).
     DECIDED = (Status.APPROVED, Status.REJECTED, Status.PAID)
+    # What the payer received: Billed on the list counts these (not queued, sending,
+    # refused or unknown claims).
+    RECEIVED = (Status.UNDER_REVIEW, Status.APPROVED, Status.REJECTED, Status.PAID)
 
     reference = models.CharField(
         max_length=40, unique=True, default=new_reference,

@@ -125,8 +125,13 @@ def test_the_list_filters_and_totals(client_for, alice, payer, encounter):
     PayerClaim.objects.filter(pk=approved.pk).update(
         status="approved", expected_payment=Decimal("1000.00"),
         patient_responsibility=Decimal("250.00"))
-    queue(payer, encounter, alice, reference="RC-B", body=dict(BODY, amount="99.50"))
+    queued = queue(payer, encounter, alice, reference="RC-B", body=dict(BODY, amount="99.50"))
+    refused = queue(payer, encounter, alice, reference="RC-C", body=dict(BODY, amount="7.00"))
+    PayerClaim.objects.filter(pk=refused.pk).update(status="error")
     client = client_for(alice)
+    # Billed counts only what the payer received: the queued and refused claims are not.
+    assert client.get("/claims/payer/").context["totals"]["billed"] == Decimal("1250.00")
+    PayerClaim.objects.filter(pk=queued.pk).update(status="under_review")
     everything = client.get("/claims/payer/")
     assert everything.context["totals"] == {"billed": Decimal("1349.50"),
                                             "expected": Decimal("1000.00"),

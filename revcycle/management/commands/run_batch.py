@@ -1,4 +1,4 @@
-"""Run a batch from a CSV to the end without a separate worker, and write the results.
+"""Run a batch from a CSV or .xlsx to the end without a separate worker, and write the results.
 
     python manage.py run_batch claim-status claims.csv --out results.csv [--connection NAME]
                                                        [--facility ID] [--timeout SECONDS]
@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from revcycle import csvio, engine
+from revcycle import csvio, engine, xlsxio
 from revcycle.batches import SPECS, BatchError, create_batch, error_header, error_rows, get_spec
 from revcycle.batches import progress as batch_progress
 from revcycle.models import Connection, Facility, Ticket
@@ -48,8 +48,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("kind", help="The batch kind, e.g. claim-status.")
-        parser.add_argument("file", help="The CSV file (the upload template's columns).")
-        parser.add_argument("--out", required=True, help="Where to write the results CSV.")
+        parser.add_argument("file", help="The CSV or .xlsx file (the template's columns).")
+        parser.add_argument("--out", required=True,
+                            help="Where to write the results (.csv, or .xlsx for a workbook).")
         parser.add_argument("--connection", help="Connection name (default: the only one).")
         parser.add_argument("--facility", type=int, help="Facility id (default: the "
                                                          "connection's only facility).")
@@ -68,9 +69,9 @@ class Command(BaseCommand):
         if not path.exists():
             raise CommandError(f"No such file: {path}")
         try:
-            with path.open("rb") as upload:  # read as a stream, as an upload is
-                batch = create_batch(spec, facility=facility, connection=connection, user=None,
-                                     filename=path.name, upload=upload)
+            with path.open("rb") as upload:  # a CSV or an .xlsx, told apart by content
+                batch = create_batch(spec, facility=facility, connection=connection,
+                                     user=None, filename=path.name, upload=upload)
         except BatchError as exc:
             raise CommandError(str(exc)) from exc
         self.stderr.write(f"Batch {batch.pk}: {batch.total_rows} rows, {batch.ticket_count} "
@@ -80,7 +81,10 @@ class Command(BaseCommand):
             self.stderr.write(f"  line {line}: {reason}")
         stopped = self._pump(batch, connection, options["timeout"])
         tickets = Ticket.objects.filter(batch=batch).order_by("id")
-        rows = csvio.write_csv(options["out"], spec.export_header, spec.export_rows(tickets))
+        if str(options["out"]).endswith(".xlsx"):
+            rows = xlsxio.write_xlsx(options["out"], spec.sheets(tickets))
+        else:
+            rows = csvio.write_csv(options["out"], spec.export_header, spec.export_rows(tickets))
         if options.get("errors_out"):
             csvio.write_csv(options["errors_out"], error_header(spec), error_rows(spec, batch))
         final = batch_progress(batch)
