@@ -50,7 +50,9 @@ def test_run_batch_runs_a_csv_to_the_end_and_writes_the_export(tmp_path, integre
     call_command("run_batch", "claim-status", str(source), "--out", str(out), "--timeout", "60")
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert list(rows[0]) == EXPORT_HEADER
-    assert len(rows) == 3 * 1 + 3 * 2  # paid: one line; denied: two lines
+    # A claim row per lookup, then its lines: paid has one line, denied two.
+    assert len(rows) == 6 + 3 * 1 + 3 * 2
+    assert sum(r["rowType"] == "claim" for r in rows) == 6
     assert {r["outcome"] for r in rows} == {"paid", "denied"}
     assert Ticket.objects.filter(state=Ticket.State.DONE).count() == 6
     err = capsys.readouterr().err
