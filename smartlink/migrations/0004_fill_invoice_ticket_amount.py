@@ -17,7 +17,7 @@ def fill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("smartlink", "0002_smart_facility_settings"),
+        ("smartlink", "0003_smart_answers_and_estimated_times"),
         ("revcycle", "0009_fill_ticket_summary"),
     ]
 
