@@ -29,6 +29,12 @@ def _invoice(active_session, alice, diagnoses=None):
         copay_amount=Decimal("200"), copay_from_smart=False, user=alice)
 
 
+def test_the_invoice_ticket_carries_its_total_and_date_for_the_worklist(active_session, alice):
+    invoice = _invoice(active_session, alice)
+    assert invoice.ticket.amount == Decimal("1500.00")
+    assert invoice.ticket.service_date == invoice.invoice_date
+
+
 def test_the_invoice_is_posted_and_followed_until_billed(api, active_session, alice):
     api.add(responses.POST, CLAIMS, status=201, json={"claimId": "SC9", "status": "Pending"})
     api.add(responses.GET, STATUS, json={"status": "Pending"})
