@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from revcycle import csvio, xlsxio
 
@@ -21,7 +22,7 @@ def wants_xlsx(request: HttpRequest) -> bool:
 
 def table(request: HttpRequest, stem: str, header: Sequence[str],
           rows: Iterable[Sequence[Any]], *, title: str = "Rows",
-          kinds: dict[str, str] | None = None) -> HttpResponse:
+          kinds: dict[str, str] | None = None) -> HttpResponseBase:
     """`stem`.csv or `stem`.xlsx (one sheet named `title`) with `rows` under `header`."""
     if wants_xlsx(request):
         return xlsxio.xlsx_response(f"{stem}.xlsx",
@@ -30,7 +31,7 @@ def table(request: HttpRequest, stem: str, header: Sequence[str],
 
 
 def workbook(request: HttpRequest, stem: str, sheets: Sequence[xlsxio.Sheet],
-             csv_header: Sequence[str], csv_rows: Iterable[Sequence[Any]]) -> HttpResponse:
+             csv_header: Sequence[str], csv_rows: Iterable[Sequence[Any]]) -> HttpResponseBase:
     """Several sheets in .xlsx; the CSV, one table, says in a column what each row is."""
     if wants_xlsx(request):
         return xlsxio.xlsx_response(f"{stem}.xlsx", sheets)
