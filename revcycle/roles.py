@@ -20,6 +20,18 @@ BILLER_PERMS = ["run_lookups", "view_results", "export_results"]
 MANAGER_PERMS = BILLER_PERMS + ["manage_batches", "view_audit_log", "override_duplicates"]
 ADMIN_PERMS = MANAGER_PERMS + ["manage_connections", "switch_environment", "activate_smart_session"]
 ROLE_PERMS = {BILLER: BILLER_PERMS, MANAGER: MANAGER_PERMS, ADMIN: ADMIN_PERMS}
+# What each permission lets a person do, in the words the 403 page shows (templates/403.html).
+ACTIONS = {
+    "run_lookups": "run lookups and submit claims",
+    "view_results": "see results",
+    "export_results": "export results",
+    "manage_batches": "manage batch uploads",
+    "view_audit_log": "read the audit log",
+    "override_duplicates": "override a duplicate invoice",
+    "manage_connections": "manage connections",
+    "switch_environment": "switch a connection between test and production",
+    "activate_smart_session": "activate Smart sessions",
+}
 
 
 def role_names(user: Any) -> set[str]:
@@ -38,6 +50,13 @@ def has_perm(user: Any, codename: str) -> bool:
     return user is not None and user.is_authenticated and user.has_perm(f"revcycle.{codename}")
 
 
+def refusal(codename: str) -> str:
+    """Why a 403: the action in words and the roles that may do it, never the codename."""
+    allowed = [f"{role}s" for role in ROLES if codename in ROLE_PERMS[role]]
+    who = " and ".join(allowed) if allowed else "no role"
+    return f"Your role does not allow you to {ACTIONS.get(codename, 'do this')}: only {who} can."
+
+
 def permission_required(codename: str) -> Callable:
     """View decorator: 403 unless the user's role grants `codename`."""
 
@@ -45,7 +64,7 @@ def permission_required(codename: str) -> Callable:
         @wraps(view)
         def wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
             if not has_perm(request.user, codename):
-                raise PermissionDenied(f"Your role does not allow this ({codename}).")
+                raise PermissionDenied(refusal(codename))
             return view(request, *args, **kwargs)
 
         return wrapped
