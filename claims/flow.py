@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 
 from claims.outcomes import ERROR, NOT_FOUND, OUTCOME_ADVICE, OUTCOME_LABELS, plain_outcome
 from revcycle import engine, errors, parse, services
@@ -272,5 +273,7 @@ def summary(request: dict[str, Any]) -> services.Summary:
 
 # Registered from ClaimsConfig.ready(): what lists and the follow-up pages show.
 TICKET_KIND = services.TicketKind(
-    name=KIND, service="integrex", summary=summary, outcome_labels=OUTCOME_LABELS,
+    name=KIND, service="integrex", label="Claim status", summary=summary,
+    detail_url=lambda ticket: reverse("claims:status_detail", args=[ticket.pk]),
+    outcome_labels=OUTCOME_LABELS,
     outcome_advice=OUTCOME_ADVICE, default_advice=OUTCOME_ADVICE[ERROR])

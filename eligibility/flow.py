@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from eligibility import client
@@ -31,6 +32,15 @@ log = logging.getLogger("eligibility.flow")
 
 FOUND, NONE_FOUND, ERROR = "found", "none_found", "error"
 OUTCOMES = {FOUND: "Coverage found", NONE_FOUND: "No coverage found", ERROR: "Error"}
+# What the biller does next (the result page and the worklist show it).
+ADVICE = {
+    FOUND: "Coverage found: apply it to the account, then check the claim's status with that "
+           "payer.",
+    NONE_FOUND: "No coverage on file: confirm the patient's name, date of birth and address "
+                "with the patient and search again, or bill the patient as self-pay.",
+    ERROR: "Discovery could not run: read the error, correct the patient's details and "
+           "search again.",
+}
 DEFAULT_SERVICE_TYPE = "30"  # the spec: "can use "30" as default"
 
 
@@ -154,8 +164,10 @@ def summary(request: dict[str, Any]) -> services.Summary:
 
 
 # Registered from EligibilityConfig.ready().
-TICKET_KIND = services.TicketKind(name=KIND, service="integrex", summary=summary,
-                                  outcome_labels=OUTCOMES)
+TICKET_KIND = services.TicketKind(name=KIND, service="integrex", label="Insurance discovery",
+                                  summary=summary, outcome_labels=OUTCOMES,
+                                  outcome_advice=ADVICE, default_advice=ADVICE[ERROR],
+                                  detail_url=lambda t: reverse("eligibility:result", args=[t.pk]))
 
 
 # Using a coverage -------------------------------------------------------------------

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.apps import apps
+
 from followup import sources
 from followup.models import Note
 from followup.sources import TimelineEvent
 from revcycle.models import AuditEvent, Encounter, Ticket
-from revcycle.services import outcome_label
+from revcycle.services import kind_label, outcome_label
 
 MAX_EVENTS = 500
 
@@ -20,7 +22,7 @@ def _who(user: Any) -> str:
 
 
 def ticket_events(ticket: Ticket) -> list[TimelineEvent]:
-    kind = sources.DOMAIN_LABELS.get(ticket.kind, ticket.kind.replace("_", " "))
+    kind = sources.DOMAIN_LABELS.get(ticket.kind) or kind_label(ticket.kind)
     events = [TimelineEvent(ticket.created_at, "lookup", f"{kind} requested",
                             _who(ticket.created_by), ticket.pk)]
     if ticket.queued_at and (ticket.queued_at - ticket.created_at).total_seconds() > 1:
@@ -34,13 +36,26 @@ def ticket_events(ticket: Ticket) -> list[TimelineEvent]:
             text = f"{kind}: {outcome_label(ticket.outcome, ticket.kind)}"
         else:
             text = f"{kind} {ticket.get_state_display().lower()}: {ticket.last_error}"
+        state = ticket.outcome or ticket.state
+        label = (outcome_label(ticket.outcome, ticket.kind) if ticket.outcome
+                 else ticket.get_state_display())
         events.append(TimelineEvent(ticket.finished_at, "result", text, "", ticket.pk,
-                                    {"outcome": ticket.outcome or ticket.state}))
+                                    {"outcome": state, "outcome_label": label}))
     return events
 
 
+def _object_name(object_type: str) -> str:
+    """"claims.claimstatus" reads as the model's verbose name ("claim status")."""
+    if not object_type:
+        return ""
+    try:
+        return str(apps.get_model(object_type)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return object_type.split(".")[-1]
+
+
 def audit_text(event: AuditEvent) -> str:
-    what = event.object_type.split(".")[-1] if event.object_type else ""
+    what = _object_name(event.object_type)
     text = f"{event.get_action_display()} {what} {event.object_id}".strip()
     return f"{text}: {event.detail}" if event.detail else text
 
@@ -49,8 +64,10 @@ def build(encounter: Encounter, tickets: list[Ticket]) -> list[TimelineEvent]:
     events: list[TimelineEvent] = []
     for ticket in tickets:
         events.extend(ticket_events(ticket))
-    # Notes show themselves; their audit rows would say the same thing twice.
-    audits = AuditEvent.objects.filter(encounter=encounter).exclude(object_type="followup.note")
+    # Notes show themselves, and a ticket's own events say who sent it: their audit rows
+    # would say the same thing twice ("Submitted ticket 1: claim status ticket 1").
+    audits = (AuditEvent.objects.filter(encounter=encounter).exclude(object_type="followup.note")
+              .exclude(object_type="revcycle.ticket", action="submit"))
     for audit in audits.order_by("-at")[:MAX_EVENTS]:
         kind = {"export": "export", "view": "view"}.get(audit.action, "change")
         events.append(TimelineEvent(audit.at, kind, audit_text(audit), audit.username))

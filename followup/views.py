@@ -23,7 +23,7 @@ from revcycle.inputs import parse_id, parse_ids
 from revcycle.models import Encounter, Ticket
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
-from revcycle.services import outcome_advice, outcome_label, outcome_labels
+from revcycle.services import outcome_advice, outcome_label, outcome_labels, ticket_url
 
 
 def _colleagues(user: Any) -> Any:
@@ -37,6 +37,12 @@ def _back(request: HttpRequest, default: str) -> str:
     if target.startswith("/") and url_has_allowed_host_and_scheme(target, {request.get_host()}):
         return target
     return default
+
+
+def _reasons_url(ticket: Any, state: str) -> str:
+    """A denial links to its reasons (only denials: other kinds' URLs may cost a query)."""
+    url = ticket_url(ticket) if state == "denied" else ""
+    return f"{url}#reasons" if url else ""
 
 
 def _rows(page: worklist.Page, user: Any) -> list[dict[str, Any]]:
@@ -53,6 +59,7 @@ def _rows(page: worklist.Page, user: Any) -> list[dict[str, Any]]:
             "domain": sources.DOMAIN_LABELS.get(ticket.kind, ticket.kind),
             "age": worklist.age_days(ticket, today),
             "outcome": state, "outcome_label": outcome_label(state, ticket.kind),
+            "reasons_url": _reasons_url(ticket, state),
             "advice": ticket.last_error if state in ("failed", "expired", "error")
             and ticket.last_error else outcome_advice(state, ticket.kind),
         })

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from payer.client import ClaimAnswer, amount, day, error_details, get_claim, submit_claim
@@ -549,7 +550,26 @@ def summary(request: dict[str, Any]) -> services.Summary:
 
 
 # Registered from PayerConfig.ready().
-TICKET_KIND = services.TicketKind(name=KIND, service="payer", summary=summary)
+def detail_url(ticket: Ticket) -> str:
+    claim = PayerClaim.objects.filter(ticket=ticket).values_list("pk", flat=True).first()
+    return reverse("payer:detail", args=[claim]) if claim else ""
+
+
+ADVICE = {
+    Status.UNDER_REVIEW: "The payer is reviewing the claim (24-48 hours); revcycle checks "
+                         "again by itself.",
+    Status.APPROVED: "The payer approved the claim: post the payment when it arrives.",
+    Status.REJECTED: "The payer rejected the claim: read its reason on the claim page, then "
+                     "correct the claim and submit it again, or appeal.",
+    Status.ERROR: "The payer refused the claim before reviewing it: the claim page lists each "
+                  "field it refused; correct them and submit the claim again.",
+    Status.UNKNOWN: "The payer may have this claim already: do not submit it again; check it "
+                    "at the payer first.",
+}
+TICKET_KIND = services.TicketKind(
+    name=KIND, service="payer", label="Payer claim", summary=summary,
+    outcome_labels=dict(Status.choices), outcome_advice=ADVICE,
+    default_advice="Open the claim to see what the payer said.", detail_url=detail_url)
 # Registered from PayerConfig.ready().
 ENGINE_KIND = engine.Kind(
     name=KIND, label="Payer claim", service="payer",

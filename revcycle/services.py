@@ -62,16 +62,23 @@ def no_summary(request: dict[str, Any]) -> Summary:
     return Summary()
 
 
+def no_url(ticket: Any) -> str:
+    return ""
+
+
 @dataclass(frozen=True)
 class TicketKind:
     """What the core shows of a kind of ticket (the engine's `Kind` says how to run it)."""
 
     name: str  # Ticket.kind
     service: str  # the Service.kind it talks to
+    label: str = ""  # what the screens call it ("Claim status"), never the stored name
     summary: Callable[[dict[str, Any]], Summary] = no_summary
     outcome_labels: dict[str, str] = field(default_factory=dict)
     outcome_advice: dict[str, str] = field(default_factory=dict)
     default_advice: str = ""  # for an outcome without advice of its own
+    # The page where a person reads this ticket's result ("" when there is none).
+    detail_url: Callable[[Any], str] = no_url
 
 
 SERVICES: dict[str, Service] = {}
@@ -124,6 +131,16 @@ def summarise(ticket_kind: str, request: dict[str, Any]) -> Summary:
     return kind.summary(request) if kind else Summary()
 
 
+def kind_label(ticket_kind: str) -> str:
+    kind = TICKET_KINDS.get(ticket_kind)
+    return (kind.label if kind else "") or ticket_kind.replace("_", " ").capitalize()
+
+
+def ticket_url(ticket: Any) -> str:
+    kind = TICKET_KINDS.get(ticket.kind)
+    return kind.detail_url(ticket) if kind else ""
+
+
 def outcome_labels() -> dict[str, str]:
     """Every registered outcome label; a kind registered first wins a shared outcome."""
     labels: dict[str, str] = {}
@@ -141,8 +158,12 @@ def outcome_label(outcome: str, ticket_kind: str | None = None) -> str:
 
 
 def outcome_advice(outcome: str, ticket_kind: str | None = None) -> str:
-    kinds = [TICKET_KINDS[ticket_kind]] if ticket_kind in TICKET_KINDS else []
-    kinds += list(TICKET_KINDS.values())
+    """A known kind's own advice only: another domain's words ("read the error, fix it")
+    would be wrong for it. Without a kind, the first registered advice for the outcome."""
+    if ticket_kind in TICKET_KINDS:
+        kinds = [TICKET_KINDS[ticket_kind]]
+    else:
+        kinds = list(TICKET_KINDS.values())
     for kind in kinds:
         if outcome in kind.outcome_advice:
             return kind.outcome_advice[outcome]

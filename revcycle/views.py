@@ -34,8 +34,9 @@ def home(request: HttpRequest) -> HttpResponse:
     """Everyone signed in lands here; only a role that may see results sees patients."""
     if not has_perm(request.user, "view_results"):
         return render(request, "revcycle/home.html", {"can_view": False})
-    tickets = Ticket.objects.for_user(request.user)
-    recent = list(tickets.defer("request", "response")[:10])
+    # The person's own work: what they sent, newest first, each row linking to its result.
+    tickets = Ticket.objects.for_user(request.user).filter(created_by=request.user)
+    recent = list(tickets.defer("request", "response").order_by("-created_at")[:10])
     if recent:
         record_event(request, "view", object_type="revcycle.ticket",
                      detail=f"page home ({len(recent)} recent lookups)")

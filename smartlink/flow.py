@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from revcycle import engine, errors, services
@@ -271,7 +272,26 @@ def poll(ticket: Ticket) -> engine.Step:
 ENGINE_KIND = engine.Kind(name=KIND, label="Smart invoice", service="smart",
                           submit=submit, poll=poll, default_interval=15)
 # The request wraps the invoice body; the list columns are set when the ticket is made.
-TICKET_KIND = services.TicketKind(name=KIND, service="smart")
+def detail_url(ticket: Ticket) -> str:
+    invoice = SmartInvoice.objects.filter(ticket=ticket).values_list("pk", flat=True).first()
+    return reverse("smartlink:invoice", args=[invoice]) if invoice else ""
+
+
+_S = SmartInvoice.Status
+ADVICE = {
+    _S.BILLED: "Smart has billed the invoice to the scheme: nothing left to do here.",
+    _S.CANCELLED: "Smart cancelled the invoice: ask the scheme why, then post a corrected "
+                  "invoice from the visit.",
+    _S.REFUSED: "Smart refused the invoice: read its reason on the invoice page, correct the "
+                "visit's invoice and post it again.",
+    _S.PENDING: "Smart has the invoice and has not billed it yet; revcycle checks again.",
+    _S.UNKNOWN: "Smart may already have this invoice: revcycle looks it up before anything "
+                "is posted again.",
+}
+TICKET_KIND = services.TicketKind(
+    name=KIND, service="smart", label="Smart invoice", outcome_labels=dict(_S.choices),
+    outcome_advice=ADVICE, default_advice="Open the invoice to see what Smart said.",
+    detail_url=detail_url)
 
 
 def check_now(invoice: SmartInvoice, user: Any = None) -> bool:

@@ -21,7 +21,8 @@ def test_a_403_shows_the_reason_the_code_gave_inside_the_layout(client_for: Any,
     assert response.status_code == 403
     text = response.content.decode()
     assert "You cannot open this page" in text
-    assert "Your role does not allow you to read the audit log: only managers and admins can." in text
+    assert ("Your role does not allow you to read the audit log: "
+            "only managers and admins can.") in text
     assert "view_audit_log" not in text
     assert 'class="topbar"' in text and "Back to your home page" in text
 
