@@ -85,12 +85,15 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.display(description="health")
     def health(self, obj: Connection) -> str:
+        # A hold outranks a green health check: the engine sends nothing until it is cleared.
+        if obj.is_flagged:
+            return f"on hold since {obj.flagged_at:%Y-%m-%d %H:%M}: {obj.flagged_reason}"
         if obj.last_health_ok is None:
             return "not checked"
         state = "ok" if obj.last_health_ok else "failing"
         return f"{state} ({obj.last_health_at:%Y-%m-%d %H:%M})"
 
-    @admin.display(description="flagged", boolean=True)
+    @admin.display(description="on hold", boolean=True)
     def flagged(self, obj: Connection) -> bool:
         return obj.is_flagged
 
