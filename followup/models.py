@@ -192,6 +192,8 @@ class DigestSent(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "date"], name="uniq_digest_day")]
+        verbose_name = "digest sent"
+        verbose_name_plural = "digests sent"  # not "Digest sents"
 
     def __str__(self) -> str:
         return f"digest to {self.user_id} on {self.date}"

@@ -153,6 +153,9 @@ class OAuthToken(models.Model):
     # A short lease taken by the one process that is asking for a new token (oauth.py).
     refreshing_until = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        verbose_name = "OAuth token"  # the admin would say "O auth tokens"
+
     def __str__(self) -> str:
         return f"token for {self.connection.name} until {self.expires_at}"
 
