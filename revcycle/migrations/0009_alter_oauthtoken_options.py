@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('revcycle', '0007_connectionminute_from_followup'),
+        ('revcycle', '0008_audit_append_only_in_db'),
     ]
 
     operations = [
