@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from revcycle.models import Ticket
+
 PATIENT = b"DOE"
 
 
@@ -34,6 +36,8 @@ def test_a_member_without_a_role_sees_no_patient_on_any_page(client_for, nora, a
 
 
 def test_the_home_page_shows_recent_patients_to_a_biller_only(client_for, nora, alice, ticket):
+    # The home page lists the person's own work: alice sent this lookup.
+    Ticket.objects.filter(pk=ticket.pk).update(created_by=alice)
     assert PATIENT in client_for(alice).get("/").content
     response = client_for(nora).get("/")
     assert response.status_code == 200
