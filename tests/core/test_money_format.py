@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+from claims.models import ClaimStatusResult
 from revcycle.templatetags.money import format_money
+from tests.followup.conftest import make_ticket
 
 
 def test_dollars_have_a_symbol_thousands_and_two_decimals() -> None:
@@ -24,3 +27,12 @@ def test_an_unknown_currency_still_gets_thousands_and_two_decimals() -> None:
 def test_no_amount_is_blank_not_none() -> None:
     assert format_money(None, "USD") == ""
     assert format_money("", "USD") == ""
+
+
+def test_the_claim_page_shows_billed_and_paid_in_one_format(client_for: Any, alice: Any,
+                                                            integrex: Any) -> None:
+    ticket = make_ticket(integrex, outcome="paid")
+    ClaimStatusResult.objects.create(ticket=ticket, charge_amount=Decimal("1250"),
+                                     payment_amount=Decimal("1000.5"))
+    text = client_for(alice).get(f"/claims/status/{ticket.pk}/").content.decode()
+    assert "$1,250.00" in text and "$1,000.50" in text
