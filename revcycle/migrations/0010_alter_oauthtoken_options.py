@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('revcycle', '0008_audit_append_only_in_db'),
+        ('revcycle', '0009_fill_ticket_summary'),
     ]
 
     operations = [
