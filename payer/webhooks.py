@@ -134,6 +134,9 @@ def parse(raw: bytes) -> dict[str, Any]:
         raise Refused(400, "body is not JSON") from None
     if not isinstance(payload, dict):
         raise Refused(400, "body is not a JSON object")
+    if b"\\u0000" in raw.lower():
+        # PostgreSQL text cannot hold NUL: a string carrying one could not be stored.
+        raise Refused(400, "body holds a NUL character")
     return payload
 
 
