@@ -473,12 +473,6 @@ def wait_for_batch(run: BatchRun, *, timeout: float, report: Callable[[str], Non
     return run
 
 
-def ideal_seconds(*, ready_after: float, interval: float, requests: int, latency: float,
-                  in_flight: int) -> float:
-    """The issue's ideal: ready delay + one poll interval + requests x latency / in flight."""
-    return ready_after + interval + requests * latency / in_flight
-
-
 # Numbers and tables ------------------------------------------------------------------
 
 
@@ -506,6 +500,13 @@ class Figure:
     @property
     def verdict(self) -> str:
         return {True: "ok", False: "MISSED", None: ""}[self.ok]
+
+
+def check_figure(section: str, check: Any, *, label: str = "") -> Figure:
+    """A row of the table from a benchgoals.Check (its value, goal and verdict)."""
+    value = "not measured" if check.value is None else f"{check.value:.2f}{check.unit}"
+    measure = f"{label}: {check.measure}" if label else check.measure
+    return Figure(section, measure, value, check.goal, check.ok)
 
 
 def table(figures: Sequence[Figure]) -> str:
