@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from revcycle.crypto import EncryptedJSONField
@@ -27,14 +27,16 @@ class PayerClaimQuerySet(models.QuerySet["PayerClaim"]):
     def for_user(self, user: Any) -> PayerClaimQuerySet:
         return self.filter(facility__in=Facility.objects.for_user(user))
 
-    def totals(self) -> dict[str, Decimal]:
-        # Billed counts what the payer received: not a claim still queued or sending, one
-        # it refused, or one whose fate is unknown (issue 16: totals only over what they say).
+    def totals(self) -> dict[str, Any]:
+        """The sums shown under the list, and the number of claims (one query for both).
+        Billed counts what the payer received: not a claim still queued or sending, one it
+        refused, or one whose fate is unknown (totals only over what they say)."""
         received = Q(status__in=PayerClaim.RECEIVED)
         sums = self.aggregate(billed=Sum("amount", filter=received),
                               expected=Sum("expected_payment"),
-                              patient=Sum("patient_responsibility"))
-        return {k: v or Decimal("0.00") for k, v in sums.items()}
+                              patient=Sum("patient_responsibility"), count=Count("pk"))
+        count = sums.pop("count")
+        return {k: v or Decimal("0.00") for k, v in sums.items()} | {"count": count}
 
 
 class PayerClaim(models.Model):

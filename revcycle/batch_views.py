@@ -129,13 +129,16 @@ def detail(request: HtmxHttpRequest, spec: str, pk: int) -> HttpResponse:
     the_spec = get_spec(spec)
     batch = _batch_for(request, the_spec, pk)
     rows = batch.tickets.select_related(*the_spec.rows_select_related).order_by("id")
-    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    now = progress(batch)
+    paginator = Paginator(rows, ROWS_PER_PAGE)
+    # The progress counts every ticket of the batch already: no second COUNT(*).
+    paginator.count = now["total"]
+    page = paginator.get_page(request.GET.get("page"))
     template = "batches/detail.html"
     if request.htmx:
         template += "#live"
     else:
         record_event(request, "view", batch)
-    now = progress(batch)
     # A batch's tickets move every moment while it runs: poll FAST (no one due time).
     response = render(request, template, _context(the_spec, batch=batch, page=page,
                                                   progress=now, poll_every=polling.FAST,

@@ -31,6 +31,14 @@ def flagged(request: HtmxHttpRequest) -> dict[str, Any]:
     return {"flagged_connections": Connection.objects.filter(flagged_at__isnull=False).count()}
 
 
+STALL_CHECK_SECONDS = 10
+_stall_cache: list[Any] = [None, False]  # [checked at, lookups wait with no pump alive]
+
+
+def clear_stall_cache() -> None:
+    _stall_cache[:] = [None, False]
+
+
 def engine_status(request: HtmxHttpRequest) -> dict[str, Any]:
     """Warn everyone when lookups wait and no engine pump has beaten in a while: the worker
     is down (killed, not started), and nothing will move until it is back."""
@@ -45,10 +53,15 @@ def engine_status(request: HtmxHttpRequest) -> dict[str, Any]:
     from revcycle.models import EnginePump, Ticket
 
     now = timezone.now()
-    alive = EnginePump.objects.filter(heartbeat_at__gte=now - timedelta(seconds=30))
-    waiting = (Ticket.objects.filter(state__in=Ticket.OPEN_STATES,
-                                     next_poll_at__lt=now - timedelta(seconds=30))
-               .filter(~Exists(alive)).exists())  # one query per page
+    # Asked on every full page; the answer changes on a scale of minutes (a pump is stale
+    # after 30 s), so one process asks the database at most every STALL_CHECK_SECONDS.
+    cached_at, waiting = _stall_cache
+    if cached_at is None or (now - cached_at).total_seconds() >= STALL_CHECK_SECONDS:
+        alive = EnginePump.objects.filter(heartbeat_at__gte=now - timedelta(seconds=30))
+        waiting = (Ticket.objects.filter(state__in=Ticket.OPEN_STATES,
+                                         next_poll_at__lt=now - timedelta(seconds=30))
+                   .filter(~Exists(alive)).exists())
+        _stall_cache[:] = [now, waiting]
     return {"engine_stalled": waiting}
 
 

@@ -211,7 +211,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "revcycle.auth_backends.ModelBackendOneQuery",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

