@@ -196,7 +196,7 @@ FACILITY_INLINES: list[type[admin.options.InlineModelAdmin]] = []
 
 @admin.register(Facility)
 class FacilityAdmin(admin.ModelAdmin):
-    list_display = ("name", "npi", "tax_id")
+    list_display = ("name", "npi", "tax_id", "time_zone")
     filter_horizontal = ("members",)
 
     def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from revcycle import services
 from revcycle.crypto import EncryptedJSONField, EncryptedTextField, blind_index, mask_ssn
-from revcycle.validators import validate_npi
+from revcycle.validators import validate_npi, validate_time_zone
 
 
 class FacilityQuerySet(models.QuerySet["Facility"]):
@@ -30,6 +30,11 @@ class FacilityQuerySet(models.QuerySet["Facility"]):
         return self.filter(members=user)
 
 
+def default_time_zone() -> str:
+    """The server's zone: a facility created without one keeps today's behaviour."""
+    return str(settings.TIME_ZONE)
+
+
 class Facility(models.Model):
     """A billing provider: a hospital, clinic or group billed under one NPI."""
 
@@ -37,6 +42,10 @@ class Facility(models.Model):
     npi = models.CharField("NPI", max_length=10, validators=[validate_npi])
     tax_id = models.CharField("tax id", max_length=20, blank=True)
     address = models.CharField(max_length=300, blank=True)
+    # Off-hours (the re-check window) are judged on the facility's own clock, not the server's.
+    time_zone = models.CharField(
+        max_length=64, default=default_time_zone, validators=[validate_time_zone],
+        help_text="IANA name, e.g. America/Chicago: the facility's local clock.")
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
                                      related_name="facilities")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -73,3 +74,12 @@ class DayField(forms.DateField):
 
     def strptime(self, value: str, format: str) -> date:  # noqa: A002 - Django's name
         return parse.user_day(value) or date.min
+
+
+def validate_time_zone(value: str) -> None:
+    """An IANA zone name that zoneinfo knows (America/Chicago, UTC)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"{value!r} is not a time zone name; use an IANA name such as "
+                              "America/Chicago.") from exc

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from followup import rechecks
 from followup.models import FollowUp, RecheckPolicy, RecheckRun
+from revcycle.models import Facility
 from tests.followup.conftest import make_ticket
 
 pytestmark = pytest.mark.django_db
@@ -22,8 +23,10 @@ def kick():
 
 
 def night(settings, hour=2):
-    """Today at `hour` local time (the window defaults to 01:00-05:00)."""
+    """Today at `hour` local time (the window defaults to 01:00-05:00), on the facilities'
+    clock (the window is judged on each facility's zone)."""
     settings.TIME_ZONE = "America/Los_Angeles"
+    Facility.objects.update(time_zone="America/Los_Angeles")
     tz = ZoneInfo("America/Los_Angeles")
     return timezone.now().astimezone(tz).replace(hour=hour, minute=30)
 

@@ -48,6 +48,19 @@ def test_an_unknown_member_is_refused(db: Any) -> None:
     assert not Facility.objects.exists()
 
 
+def test_time_zone_is_set_and_kept_when_left_out(st_marys: Any) -> None:
+    run("add", "St. Mary's Hospital", "--npi", st_marys.npi, "--time-zone", "America/Chicago")
+    assert Facility.objects.get(pk=st_marys.pk).time_zone == "America/Chicago"
+    run("add", "St. Mary's Hospital", "--npi", st_marys.npi, "--address", "1 Main St")
+    assert Facility.objects.get(pk=st_marys.pk).time_zone == "America/Chicago"
+
+
+def test_a_time_zone_that_is_not_an_iana_name_is_refused(st_marys: Any) -> None:
+    with pytest.raises(CommandError, match="time_zone: .*not a time zone name"):
+        run("add", "St. Mary's Hospital", "--npi", st_marys.npi, "--time-zone", "Central Time")
+    assert Facility.objects.get(pk=st_marys.pk).time_zone == st_marys.time_zone
+
+
 def test_list_shows_each_facility_with_its_members(st_marys: Any, alice: Any) -> None:
     line = run("list").strip()
     assert line == f"{st_marys.pk}\tSt. Mary's Hospital\t1083052872\t999887777\talice"

@@ -21,6 +21,7 @@ from revcycle.models import Facility
 PLAIN_OPTIONS = {
     "tax_id": "tax_id",
     "address": "address",
+    "time_zone": "time_zone",
 }
 
 
@@ -57,6 +58,8 @@ class Command(BaseCommand):
         add.add_argument("--npi", required=True, help="10 digits with a valid check digit.")
         add.add_argument("--tax-id")
         add.add_argument("--address")
+        add.add_argument("--time-zone", help="IANA name (America/Chicago): the facility's "
+                         "clock for off-hours re-checks. Default: the server's TIME_ZONE.")
         add.add_argument("--members", nargs="+", action="extend", metavar="USERNAME",
                          help="Staff who work for this facility (replaces the current list).")
 
