@@ -1,6 +1,6 @@
 """Follow-up judged on the right clock and at the right edges: the off-hours window is read
-on each facility's own clock (Facility.time_zone) when the server's clock is UTC, and the aging buckets split
-exactly at 30/31, 60/61 and 90/91 days."""
+on each facility's own clock (Facility.time_zone) when the server's clock is UTC, and the
+aging buckets split exactly at 30/31, 60/61 and 90/91 days."""
 
 from __future__ import annotations
 
