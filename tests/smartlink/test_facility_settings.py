@@ -28,6 +28,7 @@ def test_the_facility_admin_page_edits_the_smart_settings(client_for: Any, ada: 
     assert b"Smart provider key" in client.get(url).content
     response = client.post(url, {
         "name": lakeside.name, "npi": lakeside.npi, "tax_id": lakeside.tax_id, "address": "",
+        "time_zone": lakeside.time_zone,
         "smart_settings-TOTAL_FORMS": "1", "smart_settings-INITIAL_FORMS": "0",
         "smart_settings-MIN_NUM_FORMS": "0", "smart_settings-MAX_NUM_FORMS": "1",
         "smart_settings-0-provider_key": "SKSP_9", "smart_settings-0-manages_copay": "on",
