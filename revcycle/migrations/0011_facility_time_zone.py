@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('revcycle', '0008_audit_append_only_in_db'),
+        ('revcycle', '0010_alter_oauthtoken_options'),
     ]
 
     operations = [
