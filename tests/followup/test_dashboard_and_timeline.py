@@ -28,8 +28,11 @@ def test_the_aging_chart_counts_and_sums_worklist_items_by_bucket(alice, integre
 
 
 def test_top_denial_reasons_read_carc_codes_from_the_raw_answers(alice, integrex):
-    CodeDescription.objects.create(code_set="carc", code="50",
-                                   description="Not deemed a medical necessity.")
+    # Replace the shipped text (a second row with the same empty effective date would leave
+    # which one is read to the database's row order).
+    CodeDescription.objects.update_or_create(
+        code_set="carc", code="50", effective_date=None,
+        defaults={"description": "Not deemed a medical necessity."})
     for _ in range(3):
         make_ticket(integrex, response=[{"reasonSourceCd3": "50"}, {"reasonSourceCd3": "50"}])
     make_ticket(integrex, response={"reasonSourceCd3": "16"})
