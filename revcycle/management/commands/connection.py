@@ -23,7 +23,8 @@ from django.db import transaction
 from revcycle import api, oauth, services
 from revcycle.audit import record_event
 from revcycle.crypto import mask_secret
-from revcycle.models import Connection, Facility
+from revcycle.management.commands.facility import find_facilities
+from revcycle.models import Connection
 
 SECRET_FIELDS = ("client_secret", "password", "api_key", "webhook_secret")
 # The secrets without which a kind cannot authenticate (webhook_secret is optional: without
@@ -151,20 +152,9 @@ class Command(BaseCommand):
                 f"{' and '.join(f'{m}=...' for m in missing)} into standard input with "
                 f"--secret-fields {fields} (nothing was created)")
 
-    def facilities(self, keys: list[str]) -> list[Facility]:
-        found: list[Facility] = []
-        for key in keys:
-            matches = list(Facility.objects.filter(npi=key))
-            if not matches and key.isdigit():
-                matches = list(Facility.objects.filter(pk=int(key)))
-            if not matches:
-                raise CommandError(f"no facility with NPI or id {key}")
-            found.extend(matches)
-        return found
-
     def add(self, options: dict[str, Any]) -> None:
         secrets = self.read_secrets(options["secret_fields"])
-        facilities = self.facilities(options["facility"]) if options["facility"] else None
+        facilities = find_facilities(options["facility"]) if options["facility"] else None
         with transaction.atomic():
             conn = Connection.objects.select_for_update().filter(name=options["name"]).first()
             creating = conn is None
