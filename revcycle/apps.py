@@ -6,9 +6,11 @@ class RevcycleConfig(AppConfig):
     verbose_name = "revcycle core"
 
     def ready(self) -> None:
-        from revcycle import checks, logs, signals  # noqa: F401  (checks, receivers)
+        from revcycle import checks, logs, schedules, signals  # noqa: F401  (checks, receivers)
         from revcycle.audit import PhiPage, register_phi_pages
 
+        schedules.register(schedules.Recurring(
+            "uploads: refuse files no worker read", "revcycle.tasks.refuse_stale_reads", 10))
         logs.connect()
         register_phi_pages(
             PhiPage("encounters"),

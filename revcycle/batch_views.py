@@ -28,6 +28,7 @@ from revcycle.batches import (
     error_rows,
     get_spec,
     progress,
+    start_reading,
     visible_batches,
 )
 from revcycle.models import Batch, Connection, Facility
@@ -91,29 +92,40 @@ def upload(request: HttpRequest, spec: str) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None, user=request.user,
                       service=the_spec.service, refused=uploads.refused(request))
     if request.method == "POST" and form.is_valid():
-        upload_file = form.cleaned_data["file"]
         try:
-            batch = create_batch(
-                the_spec, facility=form.cleaned_data["facility"],
-                connection=form.cleaned_data["connection"], user=request.user,
-                filename=upload_file.name, upload=upload_file,
-                sheet=form.cleaned_data["sheet"],
-            )
+            batch = _submit(request, the_spec, form.cleaned_data)
         except BatchError as exc:
             form.add_error("file", str(exc))
         else:
-            record_event(request, "submit", batch,
-                         detail=f"batch of {batch.total_rows} rows: {batch.ticket_count} "
-                                f"tickets, {batch.invalid_rows} invalid, "
-                                f"{batch.duplicate_rows} duplicates")
-            if batch.ticket_count:
-                engine.kick()
-            messages.success(request, f"{batch.ticket_count} lookups queued from "
-                                      f"{batch.total_rows} rows.")
             return redirect(the_spec.url_names()["detail"], pk=batch.pk)
     return render(request, "batches/upload.html", _context(
         the_spec, form=form, max_rows=settings.MAX_BATCH_ROWS,
         max_mb=settings.UPLOAD_MAX_BYTES / (1024 * 1024)))
+
+
+def _submit(request: HttpRequest, spec: BatchSpec, data: dict[str, Any]) -> Batch:
+    """Read a small file now; leave a large one to a worker (the page shows its progress)."""
+    upload_file = data["file"]
+    where = {"facility": data["facility"], "connection": data["connection"],
+             "user": request.user, "filename": upload_file.name, "upload": upload_file,
+             "sheet": data["sheet"]}
+    if upload_file.size > settings.UPLOAD_BACKGROUND_BYTES:
+        batch = start_reading(spec, **where)
+        record_event(request, "submit", batch,
+                     detail=f"batch file of {upload_file.size} bytes, read by a worker")
+        messages.success(request, "The file is being read. Its rows appear here when "
+                                  "it has been read; you may leave this page.")
+        return batch
+    batch = create_batch(spec, **where)
+    record_event(request, "submit", batch,
+                 detail=f"batch of {batch.total_rows} rows: {batch.ticket_count} "
+                        f"tickets, {batch.invalid_rows} invalid, "
+                        f"{batch.duplicate_rows} duplicates")
+    if batch.ticket_count:
+        engine.kick()
+    messages.success(request, f"{batch.ticket_count} lookups queued from "
+                              f"{batch.total_rows} rows.")
+    return batch
 
 
 @permission_required("view_results")
@@ -128,6 +140,10 @@ def batch_list(request: HttpRequest, spec: str) -> HttpResponse:
 def detail(request: HtmxHttpRequest, spec: str, pk: int) -> HttpResponse:
     the_spec = get_spec(spec)
     batch = _batch_for(request, the_spec, pk)
+    if batch.state != Batch.State.READ:
+        return _reading(request, the_spec, batch)
+    if polling.is_poll(request) and "batch-reading" in request.headers.get("HX-Target", ""):
+        return polling.reload_page()  # read: the page now has rows, counts, errors
     rows = batch.tickets.select_related(*the_spec.rows_select_related).order_by("id")
     now = progress(batch)
     paginator = Paginator(rows, ROWS_PER_PAGE)
@@ -144,6 +160,17 @@ def detail(request: HtmxHttpRequest, spec: str, pk: int) -> HttpResponse:
                                                   progress=now, poll_every=polling.FAST,
                                                   errors=batch.row_errors.all()[:20]))
     return polling.answer(request, response, final=not now["is_open"])
+
+
+def _reading(request: HtmxHttpRequest, spec: BatchSpec, batch: Batch) -> HttpResponse:
+    """A batch whose file a worker is reading (rows read so far), or could not read (why)."""
+    template = "batches/reading.html"
+    if request.htmx:
+        template += "#reading"
+    else:
+        record_event(request, "view", batch)
+    response = render(request, template, _context(spec, batch=batch, poll_every=polling.FAST))
+    return polling.answer(request, response, final=batch.state == Batch.State.UNREADABLE)
 
 
 @permission_required("view_results")

@@ -17,21 +17,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import IO, Any
 
 from django import forms
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
+from django_q.tasks import async_task
 
-from revcycle import csvio, xlsxio
+from revcycle import csvio, stored_uploads, xlsxio
 from revcycle.access import facilities_for
 from revcycle.crypto import mask_ssn
 from revcycle.models import Batch, BatchRowError, Connection, Encounter, Facility, Ticket
 from revcycle.roles import has_perm
 
 CHUNK = 1000
+PROGRESS_EVERY = 500  # rows between two progress updates of a batch read by a worker
+MAX_READ_ATTEMPTS = 3  # a worker killed this often on one file: the file is refused
+STALE_READ = timedelta(hours=1)  # a batch no worker has read by then is refused
+READ_TASK = "revcycle.tasks.read_batch"
 
 
 @dataclass
@@ -166,27 +172,35 @@ def read_file(spec: BatchSpec, upload: IO[bytes], sheet: str = "") -> csvio.Pars
     return csvio.read_upload(upload, spec.columns)
 
 
-def create_batch(spec: BatchSpec, *, facility: Facility, connection: Connection, user: Any,
-                 filename: str, text: str | None = None, upload: IO[bytes] | None = None,
-                 sheet: str = "") -> Batch:
-    """Parse and validate a CSV (`text`) or an uploaded CSV or .xlsx file (`upload`, of
-    which `sheet`), and queue one ticket per distinct valid row."""
-    if upload is not None:
-        parsed = read_file(spec, upload, sheet)
-    else:
-        parsed = csvio.read_csv(text or "", spec.columns)
+@dataclass
+class _Reading:
+    """What reading a file found: the rows to queue, the invalid rows, and the counts."""
+
+    total: int = 0
+    duplicates: int = 0
+    good: list[_Row] = field(default_factory=list)
+    bad: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)
+
+
+def _check_header(parsed: csvio.ParsedCsv) -> None:
     if not parsed.fields_by_index:
         raise BatchError("No column of the file has a name we know. Download the template "
                          "to see the column names.")
     if parsed.missing_required:
         raise BatchError("The file lacks required column(s): "
                          f"{', '.join(parsed.missing_required)}. Download the template.")
+
+
+def _read_rows(spec: BatchSpec, parsed: csvio.ParsedCsv, facility: Facility,
+               connection: Connection,
+               on_progress: Callable[[int], object] | None = None) -> _Reading:
+    """Validate every row and collapse duplicates, in memory; stops at the row cap. Both
+    ways a file is read (in the request, by a worker) come through here."""
+    _check_header(parsed)
     defaults = spec.row_defaults(facility) if spec.row_defaults else {}
     validate = _RowValidator(spec, defaults)
-    good: list[_Row] = []
-    bad: list[tuple[int, str, dict[str, str]]] = []
+    reading = _Reading()
     seen: set[str] = set()
-    total = duplicates = 0
     limit = settings.MAX_BATCH_ROWS
     rows = iter(parsed.rows)
     while True:
@@ -196,26 +210,126 @@ def create_batch(spec: BatchSpec, *, facility: Facility, connection: Connection,
             break
         except csvio.CsvError as exc:
             raise BatchError(str(exc)) from None
-        total += 1
-        if total > limit:
+        reading.total += 1
+        if reading.total > limit:
             raise BatchError(f"The file has more than {limit:,} rows, the most one batch may "
                              "hold. Split it into smaller files.")
+        if on_progress is not None and reading.total % PROGRESS_EVERY == 0:
+            on_progress(reading.total)
         cleaned, reason = validate(values)
         if cleaned is None:
-            bad.append((line, reason, {k: v for k, v in values.items()
-                                        if not k.startswith("__")}))
+            reading.bad.append((line, reason, {k: v for k, v in values.items()
+                                               if not k.startswith("__")}))
             continue
         request = spec.build_request(cleaned, facility)
         digest = Ticket.hash_request(spec.kind, connection.pk, request)
         if digest in seen:
-            duplicates += 1
+            reading.duplicates += 1
             continue
         seen.add(digest)
         account, patient, payer = spec.summary(cleaned)
-        good.append(_Row(line, request, digest, account, patient, payer))
-    if total == 0:
+        reading.good.append(_Row(line, request, digest, account, patient, payer))
+    if reading.total == 0:
         raise BatchError("The file has a header but no rows.")
-    return _save_batch(spec, facility, connection, user, filename, total, duplicates, good, bad)
+    return reading
+
+
+def create_batch(spec: BatchSpec, *, facility: Facility, connection: Connection, user: Any,
+                 filename: str, text: str | None = None, upload: IO[bytes] | None = None,
+                 sheet: str = "") -> Batch:
+    """Parse and validate a CSV (`text`) or an uploaded CSV or .xlsx file (`upload`, of
+    which `sheet`), and queue one ticket per distinct valid row."""
+    if upload is not None:
+        parsed = read_file(spec, upload, sheet)
+    else:
+        parsed = csvio.read_csv(text or "", spec.columns)
+    reading = _read_rows(spec, parsed, facility, connection)
+    creator = user if user is not None and user.is_authenticated else None
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            kind=spec.kind, facility=facility, connection=connection, created_by=creator,
+            filename=filename[:255], total_rows=reading.total, rows_read=reading.total,
+            ticket_count=len(reading.good), duplicate_rows=reading.duplicates,
+            invalid_rows=len(reading.bad),
+        )
+        _save_rows(spec, batch, reading)
+    return batch
+
+
+def start_reading(spec: BatchSpec, *, facility: Facility, connection: Connection, user: Any,
+                  filename: str, upload: IO[bytes], sheet: str = "") -> Batch:
+    """A large file: store it encrypted and leave its rows to a worker (read_stored). A
+    CSV's header is checked now, so a wrong file is refused on the upload form."""
+    if not xlsxio.is_xlsx(upload):
+        _check_header(csvio.read_head(upload, spec.columns))
+    creator = user if user is not None and user.is_authenticated else None
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            kind=spec.kind, facility=facility, connection=connection, created_by=creator,
+            filename=filename[:255], sheet=sheet[:100], state=Batch.State.READING)
+        stored_uploads.store(batch.pk, upload)
+        # The batch id alone: django-q2 keeps a task's arguments in its tables.
+        transaction.on_commit(lambda: async_task(READ_TASK, batch.pk,
+                                                 task_name=f"read batch {batch.pk}"))
+    return batch
+
+
+def read_stored(batch_id: int) -> str:
+    """The worker's half of start_reading: read the stored file, then store its rows, the
+    counts and the end of the stored file in one transaction. A worker killed before that
+    commit leaves nothing behind, so the task, delivered again, starts over."""
+    claimed = Batch.objects.filter(pk=batch_id, state=Batch.State.READING).update(
+        read_attempts=F("read_attempts") + 1, rows_read=0)
+    batch = Batch.objects.select_related("facility", "connection").filter(pk=batch_id).first()
+    if not claimed or batch is None:
+        return "already read"  # a second delivery of the task (at-least-once)
+    if batch.read_attempts > MAX_READ_ATTEMPTS:
+        refuse(batch_id, f"Reading the file stopped {MAX_READ_ATTEMPTS} times before its end. "
+                         "Split it into smaller files and upload each.")
+        return "unreadable"
+    spec = get_spec(batch.kind)
+
+    def progress(rows: int) -> None:
+        Batch.objects.filter(pk=batch_id, state=Batch.State.READING).update(rows_read=rows)
+
+    try:
+        parsed = read_file(spec, stored_uploads.open_stored(batch_id), batch.sheet)
+        reading = _read_rows(spec, parsed, batch.facility, batch.connection, progress)
+    except BatchError as exc:
+        refuse(batch_id, str(exc))
+        return "unreadable"
+    with transaction.atomic():
+        # Locked, and still READING: a second delivery running at once stores nothing.
+        if not Batch.objects.select_for_update().filter(
+                pk=batch_id, state=Batch.State.READING).exists():
+            return "already read"
+        Batch.objects.filter(pk=batch_id).update(
+            state=Batch.State.READ, total_rows=reading.total, rows_read=reading.total,
+            ticket_count=len(reading.good), duplicate_rows=reading.duplicates,
+            invalid_rows=len(reading.bad))
+        _save_rows(spec, batch, reading)
+        stored_uploads.discard(batch_id)
+    return "read"
+
+
+def refuse(batch_id: int, reason: str) -> None:
+    """The file will not be read: say why on the batch page, and forget the file."""
+    with transaction.atomic():
+        Batch.objects.filter(pk=batch_id, state=Batch.State.READING).update(
+            state=Batch.State.UNREADABLE, read_error=reason)
+        stored_uploads.discard(batch_id)
+
+
+def refuse_stale(now: Any = None) -> int:
+    """Batches no worker has read within STALE_READ: refused, their files deleted (the
+    queue lost the task, or no worker runs). Returns how many."""
+    cutoff = (now or timezone.now()) - STALE_READ
+    stale = list(Batch.objects.filter(state=Batch.State.READING, created_at__lt=cutoff)
+                 .values_list("pk", flat=True))
+    for batch_id in stale:
+        refuse(batch_id, "The file was not read within an hour of its upload. Upload it "
+                         "again; if this happens again, tell your administrator.")
+    return len(stale)
 
 
 def _encounters_by_account(facility: Facility, accounts: set[str]) -> dict[str, int]:
@@ -228,30 +342,22 @@ def _encounters_by_account(facility: Facility, accounts: set[str]) -> dict[str, 
     return found
 
 
-def _save_batch(spec: BatchSpec, facility: Facility, connection: Connection, user: Any,
-                filename: str, total: int, duplicates: int, good: list[_Row],
-                bad: list[tuple[int, str, dict[str, str]]]) -> Batch:
-    encounters = _encounters_by_account(facility, {r.account for r in good})
+def _save_rows(spec: BatchSpec, batch: Batch, reading: _Reading) -> None:
+    """The tickets and row errors of a batch, in bulk (inside the caller's transaction)."""
+    encounters = _encounters_by_account(batch.facility, {r.account for r in reading.good})
     now = timezone.now()
-    creator = user if user is not None and user.is_authenticated else None
-    with transaction.atomic():
-        batch = Batch.objects.create(
-            kind=spec.kind, facility=facility, connection=connection, created_by=creator,
-            filename=filename[:255], total_rows=total, ticket_count=len(good),
-            duplicate_rows=duplicates, invalid_rows=len(bad),
-        )
-        tickets = (
-            Ticket(kind=spec.kind, facility=facility, connection=connection, batch=batch,
-                   encounter_id=encounters.get(r.account), created_by=creator,
-                   request=r.request, request_hash=r.request_hash,
-                   account_number=r.account[:50], patient_name=r.patient[:200],
-                   payer=r.payer[:200], next_poll_at=now, queued_at=now)
-            for r in good
-        )
-        _bulk(Ticket, tickets)
-        _bulk(BatchRowError, (BatchRowError(batch=batch, line_number=line, message=message,
-                                            raw=raw) for line, message, raw in bad))
-    return batch
+    tickets = (
+        Ticket(kind=spec.kind, facility=batch.facility, connection=batch.connection,
+               batch=batch, encounter_id=encounters.get(r.account),
+               created_by_id=batch.created_by_id,
+               request=r.request, request_hash=r.request_hash,
+               account_number=r.account[:50], patient_name=r.patient[:200],
+               payer=r.payer[:200], next_poll_at=now, queued_at=now)
+        for r in reading.good
+    )
+    _bulk(Ticket, tickets)
+    _bulk(BatchRowError, (BatchRowError(batch=batch, line_number=line, message=message,
+                                        raw=raw) for line, message, raw in reading.bad))
 
 
 def _bulk(model: Any, objects: Iterable[Any]) -> None:

@@ -54,6 +54,15 @@ def decrypt(stored: str) -> str:
     return fernet().decrypt(stored[len(PREFIX) :].encode()).decode()
 
 
+def encrypt_bytes(plaintext: bytes) -> bytes:
+    """A Fernet token (no prefix: a binary column holds nothing else)."""
+    return fernet().encrypt(plaintext)
+
+
+def decrypt_bytes(token: bytes | memoryview) -> bytes:
+    return fernet().decrypt(bytes(token))
+
+
 def rotate(stored: str) -> str:
     """Re-encrypt a stored value under the newest key."""
     return PREFIX + fernet().rotate(stored[len(PREFIX) :].encode()).decode()

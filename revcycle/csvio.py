@@ -150,6 +150,16 @@ def read_upload(upload: IO[bytes], columns: Sequence[Column]) -> ParsedCsv:
     return _parse(stream, delimiter, lookup, columns)
 
 
+def read_head(upload: IO[bytes], columns: Sequence[Column]) -> ParsedCsv:
+    """The header of an uploaded CSV from its first bytes alone (a large file's rows are
+    read later, by a worker). Its rows are cut at the head's end: read only the header."""
+    raw = getattr(upload, "file", upload)
+    raw.seek(0)
+    head = raw.read(HEAD_BYTES)
+    raw.seek(0)
+    return read_csv(head.decode(_encoding(head), errors="replace"), columns)
+
+
 def _parse(stream: IO[str], delimiter: str, lookup: dict[str, str],
            columns: Sequence[Column]) -> ParsedCsv:
     # Only the delimiter varies between spreadsheets; every exporter quotes with ".

@@ -282,7 +282,15 @@ class CodeDescription(models.Model):
 
 
 class Batch(models.Model):
-    """One uploaded CSV (or a run_batch file): its rows became tickets or row errors."""
+    """One uploaded CSV (or a run_batch file): its rows became tickets or row errors.
+
+    A large file is read by a worker (batches.start_reading): the batch waits in READING,
+    with its file stored encrypted (UploadChunk), until the worker has read every row."""
+
+    class State(models.TextChoices):
+        READING = "reading", "Reading the file"
+        READ = "read", "Read"
+        UNREADABLE = "unreadable", "The file could not be read"
 
     kind = models.CharField(max_length=30)
     facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="batches")
@@ -296,6 +304,11 @@ class Batch(models.Model):
     ticket_count = models.PositiveIntegerField(default=0)
     duplicate_rows = models.PositiveIntegerField(default=0)
     invalid_rows = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.READ)
+    sheet = models.CharField(max_length=100, blank=True)  # of a workbook read later
+    rows_read = models.PositiveIntegerField(default=0)  # progress of a READING batch
+    read_attempts = models.PositiveSmallIntegerField(default=0)
+    read_error = models.TextField(blank=True)  # why an UNREADABLE file was refused
 
     class Meta:
         ordering = ["-created_at"]
@@ -303,6 +316,23 @@ class Batch(models.Model):
 
     def __str__(self) -> str:
         return f"batch {self.pk} {self.kind} ({self.ticket_count} tickets)"
+
+
+class UploadChunk(models.Model):
+    """A piece of a large upload waiting for its worker, Fernet-encrypted (it holds PHI).
+    Deleted in the transaction that stores the batch's rows, or when the file is refused."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["batch", "number"]
+        constraints = [models.UniqueConstraint(fields=["batch", "number"],
+                                               name="one_chunk_per_number")]
+
+    def __str__(self) -> str:
+        return f"batch {self.batch_id} chunk {self.number}"
 
 
 class BatchRowError(models.Model):

@@ -16,6 +16,9 @@
   left polling still signs its user out after the idle timeout. A poll that arrives after
   that gets HX-Redirect to the login page, never a login form inside the fragment.
 - A fragment that swaps itself in never carries a `load` trigger (it would loop).
+- A page that changes shape when its thing is done (a batch whose file a worker was
+  reading) answers the poll that sees it done with `reload_page()` (HX-Refresh): htmx
+  loads the whole page again, which no longer polls for that.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django_htmx.http import HTMX_STOP_POLLING
+from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRefresh
 from django_htmx.middleware import HtmxDetails
 
 POLL_HEADER = "X-Poll"
@@ -69,3 +72,8 @@ def answer(request: HttpRequest, response: HttpResponse, *, final: bool) -> Http
     """A poll for a thing now final gets the last fragment with 286; anything else (the
     page, a poll of a pending thing) passes unchanged."""
     return stop_polling(response) if final and is_poll(request) else response
+
+
+def reload_page() -> HttpResponse:
+    """The answer to a poll whose page must be drawn anew (HX-Refresh: htmx reloads it)."""
+    return HttpResponseClientRefresh()

@@ -314,6 +314,9 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 MAX_BATCH_ROWS = envint("MAX_BATCH_ROWS", "100000")
+# A file over this is read by a django-q2 worker, not in the request (batches.start_reading):
+# 1 MB is about 5,000 rows of the claim-status template, a few seconds of reading.
+UPLOAD_BACKGROUND_BYTES = envint("UPLOAD_BACKGROUND_BYTES", str(1024 * 1024))
 
 # The ticket engine (revcycle/engine.py).
 ENGINE_THREADS = envint("ENGINE_THREADS", "16")
