@@ -100,7 +100,8 @@ def upload(request: HttpRequest, spec: str) -> HttpResponse:
             return redirect(the_spec.url_names()["detail"], pk=batch.pk)
     return render(request, "batches/upload.html", _context(
         the_spec, form=form, max_rows=settings.MAX_BATCH_ROWS,
-        max_mb=settings.UPLOAD_MAX_BYTES / (1024 * 1024)))
+        max_mb=settings.UPLOAD_MAX_BYTES / (1024 * 1024),
+        background_mb=settings.UPLOAD_BACKGROUND_BYTES / (1024 * 1024)))
 
 
 def _submit(request: HttpRequest, spec: BatchSpec, data: dict[str, Any]) -> Batch:

@@ -376,3 +376,10 @@ def test_a_batch_no_worker_read_within_the_hour_is_refused_and_forgotten(
     from revcycle.schedules import SCHEDULES
     assert SCHEDULES["uploads: refuse files no worker read"].func == \
         "revcycle.tasks.refuse_stale_reads"
+
+
+def test_the_upload_page_says_which_files_are_read_in_the_background(
+        client_for: Any, alice: Any) -> None:
+    page = client_for(alice).get(URL).content.decode()
+
+    assert "a file over 1 MB is read in the background" in page
