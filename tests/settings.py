@@ -12,3 +12,9 @@ import os
 os.environ.setdefault("DEBUG", "1")
 
 from revcycle.settings import *  # noqa: E402, F403
+
+# Django empties the tables between transactional tests with one TRUNCATE of them all; the
+# audit log refuses TRUNCATE on PostgreSQL unless the session allows it (migration 0013).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    _options = DATABASES["default"].setdefault("OPTIONS", {})  # noqa: F405
+    _options["options"] = (_options.get("options", "") + " -c revcycle.allow_audit_truncate=on")

@@ -96,3 +96,14 @@ def test_a_deletion_in_the_admin_names_who_deleted(client_for, ada, encounter):
     assert not Encounter.objects.filter(pk=encounter.pk).exists()
     deletion = AuditEvent.objects.get(action="delete")
     assert deletion.username == "ada"
+
+
+@on_postgresql
+def test_postgresql_refuses_truncate_unless_the_session_allows_it(event):
+    with pytest.raises(DatabaseError, match=r"append-only \(TRUNCATE refused\)"), \
+            transaction.atomic(), connection.cursor() as cursor:
+        # The test settings allow it on every connection (the flush between tests): undo
+        # that for this transaction, as a production session is.
+        cursor.execute("SET LOCAL revcycle.allow_audit_truncate = 'off'")
+        cursor.execute("TRUNCATE revcycle_auditevent")
+    assert _unchanged(event)
