@@ -39,7 +39,8 @@ def integrex_fast(integrex):
 @pytest.mark.django_db(transaction=True)
 @responses.activate
 def test_run_batch_runs_a_csv_to_the_end_and_writes_the_export(tmp_path, integrex_fast,
-                                                               capsys):
+                                                               capsys, settings):
+    settings.UPLOAD_BACKGROUND_BYTES = 10  # a large file too: run_batch reads in-process
     responses.add(responses.POST, AUTH_URL, json={"access_token": "t", "expires_in": 3599})
     responses.add_callback(responses.POST, CLAIM_URL, callback=_submit)
     responses.add_callback(responses.GET, CLAIM_URL, callback=_answer)
