@@ -47,20 +47,26 @@ def test_a_step_whose_lease_was_taken_while_it_ran_cannot_save_its_result(
     assert ticket.lease_owner == "worker-2"  # the other worker's lease is untouched
 
 
-def test_a_lease_taken_while_results_are_stored_rolls_the_results_back(
+def test_results_are_stored_after_the_lease_checked_state_change_in_its_transaction(
         make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
-    # The lease holds when the Done step begins storing, and is taken during the store
-    # (between the engine's check and its save): the save fails, so nothing it stored stays.
+    # The Done step changes the state first: that UPDATE is the compare-and-set on
+    # lease_owner and takes the row's lock (PostgreSQL; the write lock on SQLite), so no
+    # other worker can take the lease while the results are written, and a lease already
+    # lost stores nothing (test_a_done_step_whose_lease_was_taken_stores_nothing).
+    seen: list[tuple[str, str]] = []
+
     def store() -> None:
-        Ticket.objects.filter(pk=ticket.pk).update(payer="written by the loser")
-        _steal(ticket)
+        seen.append(tuple(Ticket.objects.filter(pk=ticket.pk).values_list(
+            "state", "lease_owner").get()))
+        raise RuntimeError("disk full")
 
     echo_kind.poll = lambda t: engine.Done("paid", {"x": 1}, 200, store=store)
     ticket = make_ticket(state=Ticket.State.PROCESSING, remote_id="R-1")
     ticket = _run(ticket)
 
-    # (The steal ran on this test's one connection, so it is rolled back with the rest.)
-    assert (ticket.state, ticket.outcome, ticket.payer) == (Ticket.State.PROCESSING, "", "")
+    assert seen == [(Ticket.State.DONE, "")]
+    # The failed store took the state change with it: the ticket is open to try again.
+    assert (ticket.state, ticket.outcome) == (Ticket.State.PROCESSING, "")
     assert ticket.response is None
 
 
