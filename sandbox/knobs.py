@@ -8,9 +8,12 @@ the built-in default. Benchmarks dial a running server; tests set headers or set
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import itertools
+import json
 import logging
+import os
 import random
 import threading
 import time
@@ -211,8 +214,62 @@ class InFlight:
             # Requests still running stay counted: the peak restarts from them.
             self.peak = dict(self.now)
 
+    def peaks(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.peak)
 
-IN_FLIGHT = InFlight()
+
+class SharedInFlight(InFlight):
+    """The same counts, shared by every process of a sandbox served by several (the
+    bench's scale run needs more requests a second than one process can answer): kept in
+    a small JSON file, changed under an exclusive flock, so the peak is the most requests
+    answered at once by all the processes together."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def _change(self, change: Callable[[dict[str, dict[str, int]]], None]
+                ) -> dict[str, dict[str, int]]:
+        with self.lock, open(self.path, "a+", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+            handle.seek(0)
+            state = json.loads(handle.read() or "{}")
+            state.setdefault("now", {})
+            state.setdefault("peak", {})
+            change(state)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(state))
+            return state
+
+    def enter(self, service: str) -> None:
+        def change(state: dict[str, dict[str, int]]) -> None:
+            now = state["now"][service] = state["now"].get(service, 0) + 1
+            state["peak"][service] = max(state["peak"].get(service, 0), now)
+
+        self.now = self._change(change)["now"]
+
+    def leave(self, service: str) -> None:
+        def change(state: dict[str, dict[str, int]]) -> None:
+            state["now"][service] = state["now"].get(service, 0) - 1
+
+        self.now = self._change(change)["now"]
+
+    def reset(self) -> None:
+        def change(state: dict[str, dict[str, int]]) -> None:
+            state["peak"] = dict(state["now"])
+
+        self._change(change)
+
+    def peaks(self) -> dict[str, int]:
+        return dict(self._change(lambda state: None)["peak"])
+
+
+# SANDBOX_IN_FLIGHT_FILE: count across processes (the bench sets it; tests and the demo
+# serve the sandbox from one process and count in memory).
+IN_FLIGHT = (SharedInFlight(os.environ["SANDBOX_IN_FLIGHT_FILE"])
+             if os.environ.get("SANDBOX_IN_FLIGHT_FILE") else InFlight())
 
 
 def count_request(service: str, endpoint: str, method: str) -> None:
@@ -243,8 +300,7 @@ def stats() -> dict[str, Any]:
             s["gets"] += r.count
     totals = {key: sum(s[key] for s in by_service.values())
               for key in ("requests", "token_requests", "posts", "gets")}
-    with IN_FLIGHT.lock:
-        peak = dict(IN_FLIGHT.peak)
+    peak = IN_FLIGHT.peaks()
     return {"endpoints": endpoints, "by_service": by_service, "totals": totals,
             "in_flight_peak": peak}
 

@@ -54,3 +54,16 @@ def test_exit_status_fails_on_a_miss_unless_report_only() -> None:
     assert goals.exit_status([True, None, True], report_only=False) == 0
     assert goals.exit_status([True, False], report_only=False) == 1
     assert goals.exit_status([True, False], report_only=True) == 0
+
+
+def test_scale_checks_pass_at_the_goal_and_name_each_miss() -> None:
+    at_goal = goals.scale_checks(wall=1.3 * 62.5, floor=62.5, double_posts=0, peak=64, cap=64,
+                                 not_done=0)
+    assert [c.ok for c in at_goal] == [True, True, True, True]
+    missed = goals.scale_checks(wall=90.0, floor=62.5, double_posts=1, peak=65, cap=64,
+                                not_done=3)
+    assert [c.ok for c in missed] == [False, False, False, False]
+    assert [c.value for c in missed] == [pytest.approx(1.44), 1, 65, 3]
+    unmeasured = goals.scale_checks(wall=None, floor=62.5, double_posts=0, peak=None, cap=64,
+                                    not_done=0)
+    assert [c.ok for c in unmeasured] == [None, True, None, True]

@@ -109,3 +109,19 @@ def test_stats_report_the_most_requests_in_flight_at_once(rf: Any) -> None:
     assert knobs.stats()["in_flight_peak"]["integrex"] == 2
     knobs.reset_stats()
     assert knobs.stats()["in_flight_peak"]["integrex"] == 0
+
+
+def test_a_shared_count_sees_the_requests_of_every_process(tmp_path: Any) -> None:
+    # Two counters on one file stand for two sandbox processes (the bench's scale run).
+    path = str(tmp_path / "in-flight.json")
+    first, second = knobs.SharedInFlight(path), knobs.SharedInFlight(path)
+    first.enter("integrex")
+    second.enter("integrex")
+    second.enter("smart")
+    assert first.peaks() == {"integrex": 2, "smart": 1}
+    first.leave("integrex")
+    second.leave("integrex")
+    second.reset()  # the peak restarts from the one request still being answered
+    assert first.peaks() == {"integrex": 0, "smart": 1}
+    first.enter("integrex")
+    assert second.peaks()["integrex"] == 1

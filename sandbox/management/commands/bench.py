@@ -3,7 +3,7 @@
 Runs on a database of its own (see sandbox/benchkit.py) with DEBUG off, the sandbox served
 by its own gunicorn (threads enough that its latency is the only wait), the app by another
 gunicorn, and the engine by `manage.py engine`. Sections: batch, naive, screens, export,
-webhooks (`--only` picks some). Prints one table; exits 1 when a goal is missed."""
+webhooks, scale (`--only` picks some). Prints one table; exits 1 when a goal is missed."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,14 @@ from django.db import connection as db
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from sandbox import benchgoals as goals
 from sandbox import benchkit as kit
 from sandbox.benchkit import Figure
 
-SECTIONS = ("batch", "naive", "screens", "export", "webhooks")
+# scale last: it replaces the one worker with two engine processes.
+SECTIONS = ("batch", "naive", "screens", "export", "webhooks", "scale")
 
 
 def production_env() -> dict[str, str]:
@@ -59,7 +62,10 @@ def start_services(procs: kit.Processes, *, sandbox_threads: int, app_threads: i
                    worker_env: dict[str, str] | None = None) -> tuple[str, str]:
     """The sandbox and the app on free loopback ports, and the worker; returns their roots."""
     sandbox_port, app_port = kit.free_port(), kit.free_port()
-    sandbox_env = kit.child_env()
+    # The sandbox's processes count requests in flight together (the cap's proof).
+    in_flight_file = Path(settings.VAR_DIR) / "sandbox-in-flight.json"
+    in_flight_file.unlink(missing_ok=True)
+    sandbox_env = kit.child_env(SANDBOX_IN_FLIGHT_FILE=str(in_flight_file))
     sandbox_url = kit.sandbox_database_url()
     if sandbox_url:
         path = Path(sandbox_url.removeprefix("sqlite:///"))
@@ -84,7 +90,27 @@ def start_services(procs: kit.Processes, *, sandbox_threads: int, app_threads: i
     app_root = f"http://{kit.LOOPBACK}:{app_port}"
     kit.wait_http(f"{sandbox_root}/stats", child=sandbox)
     kit.wait_http(f"{app_root}/healthz", child=app)
+    wait_for_engines(1)
     return sandbox_root, app_root
+
+
+def wait_for_engines(count: int, timeout: float = 120.0) -> None:
+    """Until `count` engines hold a row: their start-up (imports, checks) is over, so the
+    CPU measured from here on is the engines' work, not their loading."""
+    from revcycle.models import EnginePump
+
+    deadline = time.monotonic() + timeout
+    while EnginePump.objects.exclude(owner="").count() < count:
+        if time.monotonic() > deadline:
+            raise CommandError(f"{count} engine(s) did not start within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def load_figure(section: str, before: tuple[float, ...]) -> Figure:
+    """The load average around a run: wall-clock figures mean little on a busy machine."""
+    after = os.getloadavg()
+    return Figure(section, "load average (1 min) at start / end",
+                  f"{before[0]:.1f} / {after[0]:.1f} on {os.cpu_count()} cores")
 
 
 class Command(BaseCommand):
@@ -108,6 +134,14 @@ class Command(BaseCommand):
         parser.add_argument("--webhook-count", type=int, default=3000)
         parser.add_argument("--webhook-seconds", type=float, default=20.0)
         parser.add_argument("--webhook-threads", type=int, default=4)
+        parser.add_argument("--scale-tickets", type=int, default=10_000)
+        parser.add_argument("--scale-in-flight", type=int, default=64,
+                            help="The scale run's connection cap (and T*'s c).")
+        parser.add_argument("--scale-engines", type=int, default=2)
+        parser.add_argument("--scale-threads", type=int, default=40,
+                            help="Threads per engine in the scale run (together more than "
+                                 "the cap, so the cap is what holds them back).")
+        parser.add_argument("--scale-timeout", type=float, default=1200.0)
         parser.add_argument("--report-only", action="store_true",
                             help="Print the figures and goals but never exit non-zero.")
         parser.add_argument("--json", dest="json_path", default="",
@@ -175,6 +209,7 @@ class Command(BaseCommand):
         kit.sandbox_reset_stats(self.sandbox_root)
         time.sleep(1.2)  # the sandbox re-reads its knobs about once a second
         world = self._world()
+        load = os.getloadavg()
         cpu_before = self.procs.cpu_seconds()
         run = kit.upload_batch(world, kit.claim_rows(o["tickets"]), "bench.csv")
         self.stdout.write(f"  batch {run.batch_id}: {run.tickets} tickets queued in "
@@ -220,6 +255,85 @@ class Command(BaseCommand):
         add(Figure("batch", "CPU s: worker / sandbox / app",
                    f"{cpu.get('worker', 0):.1f} / {cpu.get('sandbox', 0):.1f} / "
                    f"{cpu.get('app', 0):.1f}"))
+        add(load_figure("batch", load))
+
+    # Scale: many tickets, two engine processes -----------------------------------------
+
+    def section_scale(self) -> None:
+        from revcycle.models import Connection, Ticket
+
+        o = self.opts
+        if db.vendor != "postgresql":
+            self.figures.append(Figure("scale", "two engines on one database",
+                                       "skipped: needs PostgreSQL (DATABASE_URL=postgres://...)"))
+            return
+        cap, engines = o["scale_in_flight"], o["scale_engines"]
+        kit.sandbox_knobs(self.sandbox_root, latency_ms=o["latency_ms"],
+                          ready_after=o["ready_after"])
+        time.sleep(1.2)  # the sandbox re-reads its knobs about once a second
+        # The one worker of the other sections makes way for `engines` processes.
+        self.procs.stop("worker")
+        world = kit.make_world(self.sandbox_root, poll_interval=o["poll_interval"],
+                               concurrency=cap)
+        # Held back until every engine runs, so none takes the whole batch alone.
+        Connection.objects.filter(pk=world.connection.pk).update(
+            backoff_until=timezone.now() + timedelta(hours=1))
+        run = kit.upload_batch(world, kit.claim_rows(o["scale_tickets"], prefix="SC"),
+                               "scale.csv")
+        self.stdout.write(f"  batch {run.batch_id}: {run.tickets} tickets queued in "
+                          f"{time.time() - run.started:.1f} s")
+        names = [f"engine-{n}" for n in range(1, engines + 1)]
+        for name in names:
+            self.procs.start(name, kit.manage_argv("engine", "--threads",
+                                                   str(o["scale_threads"])), kit.child_env())
+        wait_for_engines(engines)
+        kit.sandbox_reset_stats(self.sandbox_root)
+        load = os.getloadavg()
+        cpu_before = self.procs.cpu_seconds()
+        run.started = time.time()  # from the release: the upload is the batch section's
+        Connection.objects.filter(pk=world.connection.pk).update(backoff_until=None)
+        kit.wait_for_batch(run, timeout=o["scale_timeout"], report=self.stdout.write,
+                           every=15.0)
+        cpu_after = self.procs.cpu_seconds()
+        engine_cpu = sum(cpu_after.get(n, 0) - cpu_before.get(n, 0) for n in names)
+        stats = kit.sandbox_stats(self.sandbox_root)
+        service = stats["by_service"].get("integrex", {})
+        posts = kit.sandbox_posts("SC")
+        double_posts = sum(n - 1 for n in posts.values() if n > 1)
+        done = Ticket.objects.filter(batch_id=run.batch_id, state=Ticket.State.DONE).count()
+        latency = o["latency_ms"] / 1000
+        floor = goals.floor_seconds(tickets=run.tickets, latency=latency, in_flight=cap,
+                                    interval=o["poll_interval"])
+        requests_total = service.get("posts", 0) + service.get("gets", 0)
+        add = self.figures.append
+        add(Figure("scale", "T* = max(2nL/c, nL/c + I + L)",
+                   f"{floor:.1f} s (n={run.tickets}, L={latency:g} s, c={cap}, "
+                   f"I={o['poll_interval']} s)"))
+        add(Figure("scale", f"{run.tickets} tickets, {engines} engines x "
+                   f"{o['scale_threads']} threads: release to last result",
+                   "timed out" if run.wall is None else f"{run.wall:.1f} s",
+                   f"<= {goals.SCALE_RATIO_MAX:g} T* = {goals.SCALE_RATIO_MAX * floor:.1f} s",
+                   run.wall is not None and run.wall <= goals.SCALE_RATIO_MAX * floor))
+        for check in goals.scale_checks(
+                wall=run.wall, floor=floor, double_posts=double_posts,
+                peak=stats["in_flight_peak"].get("integrex"), cap=cap,
+                not_done=run.tickets - done):
+            add(kit.check_figure("scale", check))
+        once = sum(1 for n in posts.values() if n == 1)
+        add(Figure("scale", "tickets with exactly one POST", str(once), str(run.tickets),
+                   once == run.tickets))
+        for check in goals.batch_checks(wall=None, floor=floor, worker_cpu=engine_cpu,
+                                        requests=requests_total)[1:]:
+            add(kit.check_figure("scale", check, label="engines"))
+        if run.wall:
+            capacity = goals.capacity_per_second(latency=latency, in_flight=cap)
+            add(Figure("scale", "API requests per second / capacity c/L",
+                       f"{requests_total / run.wall:.1f} / {capacity:.0f} "
+                       f"({requests_total / run.wall / capacity:.0%})"))
+        add(Figure("scale", "CPU s: engines / sandbox",
+                   f"{engine_cpu:.1f} / "
+                   f"{cpu_after.get('sandbox', 0) - cpu_before.get('sandbox', 0):.1f}"))
+        add(load_figure("scale", load))
 
     # The naive way ------------------------------------------------------------------
 
