@@ -467,9 +467,11 @@ def pump(
                 if workers.wait_free(1, scan_every):
                     workers.wait_free(gather, CLAIM_GATHER_SECONDS)
             elif not claimed:
-                # Nothing due, or the connection's cap is full: scan again when one of our
-                # steps ends (it frees a place under the cap) or after scan_every.
-                workers.wait_free(workers.free + 1, scan_every)
+                # Nothing due, or the connection's cap is full: scan again after scan_every,
+                # or sooner once a claim's worth of our own steps has ended (each freed a
+                # place under the cap). Not at every step's end: tickets falling due one by
+                # one would then be claimed one by one.
+                workers.wait_free(workers.free + gather, scan_every)
     finally:
         workers.stop()
     return workers.done
