@@ -170,10 +170,21 @@ def fault_rng() -> random.Random:
     return random.Random(f"{getattr(settings, 'SANDBOX_SEED', 1234)}:{n}")
 
 
+def _release_pooled_connection() -> None:
+    """With a connection pool (the bench's scale run on PostgreSQL), give the connection
+    back while the request sleeps its latency: 64 requests in flight must not hold 64 of
+    the server's connections (max_connections is 100, shared with the engines)."""
+    from django.db import connection
+
+    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+        connection.close()
+
+
 def injected_fault(request: HttpRequest) -> HttpResponse | None:
     """Sleep the latency (real HTTP waiting), then maybe answer 500 or 429."""
     latency = knob("latency_ms", request)
     if latency > 0:
+        _release_pooled_connection()
         time.sleep(latency / 1000)
     rng = fault_rng()
     if rng.random() < knob("error_rate", request):

@@ -80,6 +80,9 @@ def start_services(procs: kit.Processes, *, sandbox_threads: int, app_threads: i
         url = sandbox_env["DATABASE_URL"]
         sandbox_env["DATABASE_URL"] = (url + ("&" if "?" in url else "?")
                                        + "options=-c%20synchronous_commit%3Doff")
+        # A few pooled connections per process, given back while a request sleeps its
+        # latency: the engines' threads each hold one, and max_connections is 100.
+        sandbox_env.update(DATABASE_POOL="1", DATABASE_POOL_MAX_SIZE="6")
     # Two processes: one Python process (one GIL) answers only ~35 requests a second, and
     # the sandbox must not be the bottleneck.
     sandbox = procs.start("sandbox", kit.gunicorn_argv(sandbox_port, threads=sandbox_threads,
@@ -138,9 +141,10 @@ class Command(BaseCommand):
         parser.add_argument("--scale-in-flight", type=int, default=64,
                             help="The scale run's connection cap (and T*'s c).")
         parser.add_argument("--scale-engines", type=int, default=2)
-        parser.add_argument("--scale-threads", type=int, default=40,
-                            help="Threads per engine in the scale run (together more than "
-                                 "the cap, so the cap is what holds them back).")
+        parser.add_argument("--scale-threads", type=int, default=34,
+                            help="Threads per engine in the scale run: together more than "
+                                 "the cap, so the cap is what holds them back. Each holds a "
+                                 "PostgreSQL connection (max_connections is 100 by default).")
         parser.add_argument("--scale-timeout", type=float, default=1200.0)
         parser.add_argument("--report-only", action="store_true",
                             help="Print the figures and goals but never exit non-zero.")
