@@ -137,8 +137,8 @@ def claim_tickets(owner: str, limit: int, *, kinds: list[str] | None = None,
                   batch_id: int | None = None) -> list[Ticket]:
     """claim_due, returning the leased tickets with their connection: the candidates are
     read whole, so a step needs no SELECT of its own. A claim is a fixed number of
-    statements (BEGIN, candidates, busy count, one UPDATE for every lease, COMMIT) however
-    many tickets it leases."""
+    statements (BEGIN, candidates, their connections, busy count, one UPDATE for every
+    lease, COMMIT) however many tickets it leases."""
     if limit <= 0:
         return []
     now = timezone.now()
@@ -149,7 +149,6 @@ def claim_tickets(owner: str, limit: int, *, kinds: list[str] | None = None,
             Ticket.objects.due(now)
             .filter(connection__active=True, connection__flagged_at__isnull=True)
             .exclude(connection__backoff_until__gt=now)
-            .select_related("connection")
             .order_by("next_poll_at")
         )
         if kinds:
@@ -162,21 +161,25 @@ def claim_tickets(owner: str, limit: int, *, kinds: list[str] | None = None,
         candidates = list(due[: limit * 2])
         if not candidates:
             return []
-        connection_ids = {t.connection_id for t in candidates}
+        connections_of = Connection.objects.filter(
+            pk__in={t.connection_id for t in candidates}).order_by("pk")
         if db_connection.vendor == "postgresql":
             # Serialise claimers per connection (engines on other machines, a run_batch),
             # so two counting busy tickets at once cannot both take the last places under
             # the connection's concurrency cap. On SQLite the write lock taken at BEGIN
             # serialises them already.
-            list(Connection.objects.select_for_update(of=("self",)).filter(
-                pk__in=connection_ids).order_by("pk").values_list("pk"))
+            connections_of = connections_of.select_for_update(of=("self",))
+        # Each connection read (and its secrets decrypted) once per claim, not per ticket;
+        # the claim's tickets share it.
+        by_id = {c.pk: c for c in connections_of}
         busy = dict(
-            Ticket.objects.filter(lease_until__gt=now, connection_id__in=connection_ids)
+            Ticket.objects.filter(lease_until__gt=now, connection_id__in=by_id)
             .order_by().values_list("connection_id")
             .annotate(n=Count("id"))
         )
         chosen: list[Ticket] = []
         for ticket in candidates:
+            ticket.connection = by_id[ticket.connection_id]
             if busy.get(ticket.connection_id, 0) >= (ticket.connection.max_concurrency or 1):
                 continue
             busy[ticket.connection_id] = busy.get(ticket.connection_id, 0) + 1
