@@ -18,6 +18,17 @@
       c.checked = box.checked;
     });
   });
+  // Enter in a text field submits its form as its FIRST button would: in the worklist's
+  // bulk bar that is "Assign", not the "Mark resolved" the reason was typed for. A field
+  // marked data-enter-clicks="<button id>" presses its own button instead.
+  document.addEventListener("keydown", function (event) {
+    var field = event.target.closest && event.target.closest("input[data-enter-clicks]");
+    if (!field || event.key !== "Enter") return;
+    var button = document.getElementById(field.dataset.enterClicks);
+    if (!button) return;
+    event.preventDefault();
+    button.click();
+  });
   // htmx swaps in fresh bars (batch progress polling): size them on every load.
   document.addEventListener("htmx:load", function (event) { sizeBars(event.target); });
   if (document.readyState === "loading") {
