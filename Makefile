@@ -87,7 +87,7 @@ checks: typecheck
 
 # PNGs of the main screens for the README (docs/screenshots/), from seeded demo data.
 screenshots: setup
-	$(BIN)/pytest tools/screenshots.py -p no:randomly -p no:cacheprovider -q
+	$(BIN)/pytest tests/e2e/screenshots.py -p no:randomly -q
 
 clean:
 	rm -rf $(VENV) var node_modules
