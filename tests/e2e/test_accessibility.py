@@ -110,9 +110,12 @@ def test_the_error_pages_have_no_serious_violation(page, login, alice) -> None:
     assert found == [], "\n".join(found)
 
 
+LIVE = "id => { const r = document.getElementById(id); return r && r.closest('[aria-live]') }"
+
+
 def test_the_regions_htmx_refreshes_are_live_regions(page, login, alice, records) -> None:
-    """Screen readers announce a result that arrives by polling: each polled region is an
-    aria-live region on the page, and so is the fragment a poll swaps in (outerHTML)."""
+    """Screen readers announce a result that arrives by polling: each polled region sits in
+    an aria-live region on the page, and so does the fragment a poll swaps in."""
     waiting = records["batch"].tickets.filter(state="queued").get()
     login(alice)
     regions = {
@@ -126,9 +129,8 @@ def test_the_regions_htmx_refreshes_are_live_regions(page, login, alice, records
     silent = []
     for path, region in regions.items():
         page.goto(path)
-        live = page.locator(f"#{region}")
-        assert live.get_attribute("hx-trigger"), f"{path} #{region} no longer polls"
-        if live.get_attribute("aria-live") != "polite":
+        assert page.locator(f"#{region}").get_attribute("hx-trigger"), f"{path} #{region}"
+        if page.evaluate(f"id => ({LIVE})(id)?.getAttribute('aria-live')", region) != "polite":
             silent.append(f"{path} #{region}")
         # The poll as htmx sends it, with the page's session.
         fragment = page.request.get(path, headers={"HX-Request": "true", "X-Poll": "1"}).text()
@@ -138,7 +140,25 @@ def test_the_regions_htmx_refreshes_are_live_regions(page, login, alice, records
     assert silent == []
     # The desk's search results arrive by HTMX too.
     page.goto("/smart/")
-    assert page.locator("#sessions").get_attribute("aria-live") == "polite"
+    assert page.evaluate(f"id => ({LIVE})(id)?.getAttribute('aria-live')", "sessions") == "polite"
+
+
+def test_a_poll_changes_the_live_region_it_does_not_replace_it(page, login, alice,
+                                                                records) -> None:
+    """A live region swapped out whole (outerHTML) is a new region, and a screen reader
+    never announces a new region's content: the region that announces stays in the page
+    (static/js/app.js), and what a poll brings lands inside it."""
+    waiting = records["batch"].tickets.filter(state="queued").get()
+    login(alice)
+    page.goto(f"/claims/status/{waiting.pk}/")
+    page.evaluate(f"""() => {{ window.__live = ({LIVE})("claim-result");
+                              document.getElementById("claim-result").dataset.old = "1"; }}""")
+    # The fragment of the next poll, settled, in the same wrapper, with no region of its own.
+    page.locator("[data-live] > #claim-result:not([data-old]):not([aria-live])").wait_for(
+        state="attached")
+    assert page.evaluate(f"() => ({LIVE})('claim-result') === window.__live") is True
+    assert page.evaluate("() => window.__live.getAttribute('aria-live')") == "polite"
+    assert page.locator("[aria-live] [aria-live]").count() == 0  # no region inside another
 
 
 def test_every_page_starts_with_a_skip_link_to_main(page, login, alice) -> None:
