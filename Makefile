@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
+# The browser tests' npm tools (axe-core, package-lock.json), installed beside the venv.
+NPM_STAMP := node_modules/.installed
 # Every dependency, pinned with its hashes (`make lock` regenerates it from pyproject.toml's
 # ranges): what CI and every install get, byte for byte.
 LOCK := requirements.lock
@@ -18,7 +20,8 @@ SOAK_ARGS ?=
 DEBUG ?= 1
 export DEBUG
 
-.PHONY: demo test test-e2e bench soak lint typecheck checks lock setup migrate clean mutants
+.PHONY: demo test test-e2e bench soak lint typecheck checks lock setup migrate clean mutants \
+	screenshots
 
 # A changed lock (or pyproject.toml) reinstalls. --require-hashes refuses any package whose
 # file differs from the one locked; the project itself is installed without dependencies,
@@ -31,13 +34,20 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# The accessibility scan injects axe-core from node_modules (tests/e2e/test_accessibility.py).
+# `npm ci` installs exactly package-lock.json, again only when the lock changes.
+$(NPM_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed for the browser tests (apt-get install -y npm)"; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
 # After changing pyproject.toml's dependencies: regenerate the lock, then `make setup`.
 lock:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q uv
 	$(BIN)/$(LOCK_COMMAND)
 
-setup: $(STAMP)
+setup: $(STAMP) $(NPM_STAMP)
 
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
@@ -46,7 +56,7 @@ demo: migrate
 	$(PY) manage.py demo_setup --port $(PORT)
 	$(PY) manage.py serve_demo --port $(PORT)
 
-test: $(STAMP)
+test: setup
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not e2e" $(PYTEST_ARGS)
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
@@ -75,5 +85,9 @@ typecheck: $(STAMP)
 checks: typecheck
 	$(PY) manage.py makemigrations --check --dry-run
 
+# PNGs of the main screens for the README (docs/screenshots/), from seeded demo data.
+screenshots: setup
+	$(BIN)/pytest tests/e2e/screenshots.py -p no:randomly -q
+
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules

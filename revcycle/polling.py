@@ -3,7 +3,9 @@
 - A polling element is drawn with `{% poll_attrs url every %}` (templatetags/polling.py):
   `hx-get` its own URL, `hx-trigger="every Ns"`, `hx-swap="outerHTML"`, the header
   `X-Poll: 1`, and `aria-live="polite"` so a screen reader hears the change. Only while the
-  thing is pending; a final fragment has none of these but keeps `aria-live`.
+  thing is pending; a final fragment has none of these but keeps `aria-live`. The page's
+  script (static/js/app.js) moves `aria-live` to a wrapper no swap replaces: a region
+  swapped out whole would be a new one, whose content screen readers do not announce.
 - A poll is recognised by that header and nothing else: `is_poll(request)`.
 - One view serves the page and its fragment (`if request.htmx`). A poll costs a few
   indexed reads, never a call to a service.

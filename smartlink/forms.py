@@ -32,12 +32,27 @@ class ActivateForm(forms.Form):
         error_messages={"invalid": "Letters, digits, dashes, dots or slashes only."})
 
 
+def name_row_inputs(form: forms.Form, noun: str) -> None:
+    """Give each input of a formset row its own accessible name ("Line 2 Quantity"): the
+    table shows its column headings once, and a screen reader reads no label otherwise."""
+    row = (form.prefix or "").rsplit("-", 1)[-1]
+    if not row.isdigit():
+        return  # a form on its own shows its labels
+    for name, field in form.fields.items():
+        label = field.label or name.replace("_", " ").capitalize()
+        field.widget.attrs.setdefault("aria-label", f"{noun} {int(row) + 1} {label}")
+
+
 class LineForm(forms.Form):
     code = forms.CharField(max_length=30)
     description = forms.CharField(max_length=200)
     quantity = forms.DecimalField(min_value=Decimal("0.01"), max_digits=10, decimal_places=2)
     unit_price = forms.DecimalField(min_value=Decimal("0"), max_digits=12, decimal_places=2,
                                     label="Unit price")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        name_row_inputs(self, "Line")
 
     def as_line(self) -> dict[str, Any]:
         d = self.cleaned_data
@@ -51,6 +66,10 @@ class DiagnosisForm(forms.Form):
     code = forms.CharField(max_length=10, label="ICD-10 code", help_text=ICD10CM_HELP)
     description = forms.CharField(max_length=200, required=False,
                                   help_text="Blank: the code's description on file.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        name_row_inputs(self, "Diagnosis")
 
     def clean_code(self) -> str:
         code = "".join(self.cleaned_data["code"].split()).upper()

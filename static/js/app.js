@@ -18,9 +18,45 @@
       c.checked = box.checked;
     });
   });
-  // htmx swaps in fresh bars (batch progress polling): size them on every load.
-  document.addEventListener("htmx:load", function (event) { sizeBars(event.target); });
+  // Enter in a text field submits its form as its FIRST button would: in the worklist's
+  // bulk bar that is "Assign", not the "Mark resolved" the reason was typed for. A field
+  // marked data-enter-clicks="<button id>" presses its own button instead.
+  document.addEventListener("keydown", function (event) {
+    var field = event.target.closest && event.target.closest("input[data-enter-clicks]");
+    if (!field || event.key !== "Enter") return;
+    var button = document.getElementById(field.dataset.enterClicks);
+    if (!button) return;
+    event.preventDefault();
+    button.click();
+  });
+  // A screen reader announces what changes INSIDE a live region that stays in the page. A
+  // poll swaps its region out whole (hx-swap="outerHTML", revcycle/polling.py), and a region
+  // put in the old one's place is a new region, whose content is never announced. So each
+  // region the server marks aria-live is moved into a wrapper that no swap replaces; the
+  // wrapper is the live region, and the regions swapped in inside it drop the attribute.
+  function keepLiveRegions(root) {
+    var regions = Array.prototype.slice.call(root.querySelectorAll("[aria-live]"));
+    if (root.matches && root.matches("[aria-live]")) regions.push(root);
+    regions.forEach(function (region) {
+      if (region.hasAttribute("data-live")) return;  // a wrapper already
+      var wrapper = region.parentElement;
+      if (!wrapper) return;
+      if (!wrapper.hasAttribute("data-live")) {
+        wrapper = document.createElement("div");
+        wrapper.setAttribute("data-live", "");
+        wrapper.setAttribute("aria-live", region.getAttribute("aria-live"));
+        region.parentNode.insertBefore(wrapper, region);
+        wrapper.appendChild(region);
+      }
+      region.removeAttribute("aria-live");
+    });
+  }
+  function prepare(root) { sizeBars(root); keepLiveRegions(root); }
+  // htmx swaps in fresh bars (batch progress polling) and fresh regions: prepare each, and
+  // again once htmx has settled (settling puts the new fragment's attributes back).
+  document.addEventListener("htmx:load", function (event) { prepare(event.target); });
+  document.addEventListener("htmx:afterSettle", function () { keepLiveRegions(document); });
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { sizeBars(document); });
-  } else { sizeBars(document); }
+    document.addEventListener("DOMContentLoaded", function () { prepare(document); });
+  } else { prepare(document); }
 })();

@@ -8,11 +8,18 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
+from revcycle.models import Batch, Connection, Encounter, Ticket
+from smartlink.models import SmartBenefit, SmartInvoice, SmartMember, SmartSession
 from tests.conftest import PASSWORD, totp_now
+from tests.followup.conftest import make_ticket
+from tests.payer.helpers import queue
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # around it are ordinary synchronous calls.
@@ -87,3 +94,37 @@ def engine_worker(transactional_db: Any) -> Iterator[threading.Event]:
     yield stop
     stop.set()
     thread.join(timeout=40)
+
+
+@pytest.fixture
+def records(transactional_db: Any, alice: Any, encounter: Encounter, integrex: Connection,
+            smart: Connection, payer: Connection, st_marys: Any) -> dict[str, Any]:
+    """One of everything a page shows: a claim status ticket in a half-done batch, a
+    discovery lookup, a payer claim, an active Smart visit with an invoice."""
+    claim = make_ticket(integrex, encounter=encounter, amount="1250.00")
+    waiting = make_ticket(integrex, encounter=encounter, state="queued", outcome="")
+    batch = Batch.objects.create(kind="claim_status", facility=st_marys, connection=integrex,
+                                 created_by=alice, filename="claims.csv", total_rows=2,
+                                 ticket_count=2)
+    Ticket.objects.filter(pk__in=[claim.pk, waiting.pk]).update(batch=batch)
+    lookup = make_ticket(integrex, kind="discovery", encounter=encounter, outcome="")
+    payer_claim = queue(payer, encounter, alice)
+    visit = SmartSession.objects.create(
+        connection=smart, facility=st_marys, session_id="62863", patient_number="23025764",
+        status=SmartSession.Status.ACTIVE, visit_number="AKHILS001",
+        opened_at=timezone.now() - timedelta(hours=2),
+        expires_at=timezone.now() + timedelta(hours=22))
+    member = SmartMember.objects.create(session=visit, member_number="SAMPLETEST502",
+                                        first_name="AMINA", last_name="OTIENO",
+                                        scheme="KCB STAFF MEDICAL SCHEME", insurer="BRITAM")
+    benefit = SmartBenefit.objects.create(member=member, benefit_id="93181", name="OUTPATIENT",
+                                          limit=Decimal("100000"), balance=Decimal("5000.00"))
+    invoice = SmartInvoice.objects.create(
+        connection=smart, facility=st_marys, session=visit, invoice_number="INV1500835",
+        visit_number=visit.visit_number, patient_number=visit.patient_number,
+        smart_benefit=benefit, benefit_id=benefit.benefit_id, total_amount=Decimal("1500"),
+        lines=[{"code": "CONS01", "description": "Consultation", "quantity": "1",
+                "unit_price": "1500"}],
+        status=SmartInvoice.Status.PENDING)
+    return {"claim": claim, "batch": batch, "lookup": lookup, "payer_claim": payer_claim,
+            "visit": visit, "invoice": invoice, "encounter": encounter, "integrex": integrex}
