@@ -104,7 +104,7 @@ def test_the_claim_page_is_an_audited_view_and_its_fragment_polls_until_final(
     final = client.get(f"/claims/payer/{claim.pk}/", **POLL)
     assert final.status_code == 286  # htmx: stop polling
     assert b"every 2s" not in final.content
-    assert b"1000.00" in final.content
+    assert b"$1,000.00" in final.content
     assert AuditEvent.objects.filter(action="view", object_id=str(claim.pk)).count() == 1
 
 
