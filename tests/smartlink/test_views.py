@@ -18,8 +18,31 @@ MEMBER = {"memberNumber": "SAMPLETEST502", "firstName": "AMINA", "lastName": "OT
 
 
 def _post_invoice(client, session, benefit_id="93181", **extra):
+    """Post the invoice form; a refusal redirects to the visit page, which is read (the
+    page a person sees next), while a post that was taken stays its redirect."""
     benefit = session.member.benefits.get(benefit_id=benefit_id)
-    return client.post(f"/smart/sessions/{session.pk}/invoice/", invoice_post(benefit, **extra))
+    response = client.post(f"/smart/sessions/{session.pk}/invoice/",
+                           invoice_post(benefit, **extra))
+    if response.status_code == 302 and response.url == f"/smart/sessions/{session.pk}/":
+        return client.get(response.url)
+    return response
+
+
+def test_a_refused_post_redirects_and_a_reload_does_not_post_again(client_for, alice,
+                                                                   active_session):
+    client = client_for(alice)
+    _post_invoice(client, active_session)
+    benefit = active_session.member.benefits.get(benefit_id="93181")
+    url = f"/smart/sessions/{active_session.pk}/"
+
+    refused = client.post(f"{url}invoice/", invoice_post(benefit, invoice_number="INV2"))
+    assert refused.status_code == 302 and refused.url == url
+    page = client.get(url).content.decode()
+    assert page.count("already has invoice INV1500835") == 1  # the message, once
+    assert 'value="INV2"' in page  # what was typed is still there to correct
+    reloaded = client.get(url).content.decode()  # a refresh reads the page again
+    assert "already has invoice" not in reloaded and 'value="INV2"' not in reloaded
+    assert SmartInvoice.objects.count() == 1
 
 
 def test_lookup_shows_the_pending_sessions_with_the_time_left(api, client_for, alice, smart):
