@@ -624,6 +624,8 @@ class ConnectionMinute(models.Model):
     class Meta:
         # The table the follow-up app created before the model moved here; every row stays.
         db_table = "followup_connectionminute"
+        verbose_name = "requests per minute"  # not "Connection minutes"
+        verbose_name_plural = "requests per minute"
         constraints = [
             # Also serves summary(connection, since): WHERE connection_id = ? AND minute >= ?.
             models.UniqueConstraint(fields=["connection", "minute"], name="uniq_connection_minute")
