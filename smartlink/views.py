@@ -155,7 +155,8 @@ def _visit_context(session: SmartSession, request: HttpRequest, **forms: Any) ->
         "over_balance": forms.get("over_balance"),
         "duplicate": forms.get("duplicate"),
         "can_override": has_perm(request.user, "override_duplicates"),
-        "invoices": session.invoices.all(), "events": session.events.select_related("invoice", "user"),
+        "invoices": session.invoices.all(),
+        "events": session.events.select_related("invoice", "user"),
         "show_raw": _shows_raw(request),
     }
 

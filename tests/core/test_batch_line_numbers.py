@@ -20,13 +20,15 @@ FILES = {
     "claim_status": "\n".join([
         CLAIM_HEADER, claim_row(1, dob="1970-13-02"), claim_row(2), claim_row(2),
         claim_row(3)]) + "\n",
-    "discovery": """patientFirstName,patientLastName,patientDob,patientGender,SSN,beginDos,Region,Account
+    "discovery": """\
+patientFirstName,patientLastName,patientDob,patientGender,SSN,beginDos,Region,Account
 BAD,DATE,1980-13-06,M,,2026-10-02,CA,ACC1003
 JANE,DOE,1970-01-02,F,123-45-6789,2026-10-01,CA,ACC1001
 JANE,DOE,1970-01-02,F,123-45-6789,2026-10-01,CA,ACC1001
 JOHN,ROE,1980-05-06,M,,2026-10-02,CA,ACC1002
 """,
-    "payer_claim": """patient_name,insurance_id,diagnosis_code,amount,procedure_code,date_of_service,patient_id
+    "payer_claim": """\
+patient_name,insurance_id,diagnosis_code,amount,procedure_code,date_of_service,patient_id
 JOHN ROE,BC-123-456,E11,300.00,99213,2026-01-05,ACC1002
 JANE DOE,BC-789-456,J20.9,1250.00,99213,2026-01-05,ACC1001
 JANE DOE,BC-789-456,J20.9,1250.00,99213,2026-01-05,ACC1001
