@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('revcycle', '0012_ticket_line_number'),
+        ('revcycle', '0014_ticket_line_number'),
     ]
 
     operations = [
