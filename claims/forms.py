@@ -20,7 +20,7 @@ def _date_field(label: str, *, required: bool = False, past: bool = True) -> for
     return DayField(
         label=label, required=required,
         validators=[validate_not_future] if past else [],
-        widget=forms.DateInput(attrs={"placeholder": "yyyy-mm-dd"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
 

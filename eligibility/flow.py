@@ -104,8 +104,9 @@ def queue_lookup(*, facility: Facility, connection: Connection, body: dict[str, 
     return Ticket.objects.create(
         kind=KIND, facility=facility, connection=connection, encounter=encounter, batch=batch,
         created_by=user, request=body, account_number=body["internalAccountNumber1"][:50],
-        # payerName is a search region ("CA"), not a payer: the payers found replace this.
-        patient_name=name[:200], payer=body["payerId"][:200],
+        # payerId is a search region ("CA"), not a payer: the column stays blank until the
+        # payers found fill it (store_coverages).
+        patient_name=name[:200], payer="",
         next_poll_at=timezone.now(),
     )
 

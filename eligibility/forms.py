@@ -14,7 +14,7 @@ from revcycle.access import facilities_for
 from revcycle.validators import DayField, normalise_ssn, validate_not_future, validate_npi
 
 GENDERS = [("", "—"), ("F", "F (female)"), ("M", "M (male)")]
-DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class SsnInput(forms.TextInput):

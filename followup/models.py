@@ -39,6 +39,8 @@ class FollowUp(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "follow-up"  # not "Follow ups"
+        verbose_name_plural = "follow-ups"
         indexes = [
             # The worklist's assignee filter ("mine", a colleague's) and the digest's
             # per-assignee scan: followup_followup WHERE assignee_id = ? AND status = ?.
@@ -163,6 +165,7 @@ class RecheckRun(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        verbose_name = "re-check run"  # spelt as the re-check policy is
 
     def __str__(self) -> str:
         return f"re-check run {self.started_at:%Y-%m-%d %H:%M}: {self.requeued} requeued"

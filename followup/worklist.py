@@ -4,7 +4,7 @@ and row 100,000)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from followup import sources
 from followup.models import FollowUp, RecheckPolicy
+from revcycle import services
 from revcycle.models import Ticket
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -84,6 +85,8 @@ class Page:
     total_amount: Decimal
     next_cursor: str
     is_first: bool
+    # The amounts per currency ("USD", "KES"): a sum across currencies means nothing.
+    totals: list[tuple[str, Decimal]] = field(default_factory=list)
 
 
 def paginate(qs: QuerySet[Ticket], sort: str, size: int,
@@ -91,7 +94,12 @@ def paginate(qs: QuerySet[Ticket], sort: str, size: int,
     """Keyset paging on (sort key, id): no OFFSET, so a late page costs what the first does.
     `cursor` is the last row's (sort key, id), read by followup.filters.parse_cursor."""
     field, _kind, descending = SORTS[sort]
-    summary = qs.aggregate(n=Count("id"), amount=Sum("amount"))
+    by_currency = currency_kinds()
+    summary = qs.aggregate(
+        # Each alias differs from the field's name: an alias "amount" would shadow it.
+        n=Count("id"), sum_all=Sum("amount"),
+        **{f"sum_{code}": Sum("amount", filter=Q(connection__kind__in=kinds))
+           for code, kinds in by_currency.items()})
     ordered = qs.order_by(f"-{field}" if descending else field, "-id" if descending else "id")
     if cursor is not None:
         value, last_id = cursor
@@ -104,8 +112,19 @@ def paginate(qs: QuerySet[Ticket], sort: str, size: int,
         rows = rows[:size]
         last = rows[-1]
         next_cursor = f"{getattr(last, field)}~{last.pk}"
-    return Page(rows=rows, total=summary["n"], total_amount=summary["amount"] or Decimal("0"),
-                next_cursor=next_cursor, is_first=cursor is None)
+    totals = [(code, summary[f"sum_{code}"]) for code in sorted(by_currency)
+              if summary[f"sum_{code}"] is not None]
+    return Page(rows=rows, total=summary["n"], total_amount=summary["sum_all"] or Decimal("0"),
+                next_cursor=next_cursor, is_first=cursor is None, totals=totals)
+
+
+def currency_kinds() -> dict[str, list[str]]:
+    """Each currency and the connection kinds whose amounts are in it."""
+    out: dict[str, list[str]] = {}
+    for service in services.SERVICES.values():
+        if service.currency:
+            out.setdefault(service.currency, []).append(service.kind)
+    return out
 
 
 def mask_name(name: str) -> str:

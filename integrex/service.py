@@ -14,6 +14,6 @@ def headers(connection: Any) -> dict[str, str]:
 
 
 SERVICE = services.Service(
-    kind="integrex", label="Integrex Health", auth=services.Auth.CLIENT_CREDENTIALS,
+    kind="integrex", currency="USD", label="Integrex Health", auth=services.Auth.CLIENT_CREDENTIALS,
     token_path="auth", headers=headers, credential_fields=("client_id", "client_secret"),
 )

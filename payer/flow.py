@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from payer.client import ClaimAnswer, amount, day, error_details, get_claim, submit_claim
 from payer.models import ClaimEvent, PayerClaim
+from payer.service import PAYER_NAME
 from revcycle import engine, errors, parse, schedules, services
 from revcycle.csvio import lenient_get
 from revcycle.models import Connection, Encounter, Facility, Ticket
@@ -96,7 +97,7 @@ def create_claim(
                 request=body,
                 account_number=encounter.account_number if encounter else "",
                 patient_name=body["patient_name"][:200],
-                payer=connection.name[:200],
+                payer=PAYER_NAME,
                 next_poll_at=timezone.now(),
             )
             claim = PayerClaim.objects.create(

@@ -62,7 +62,7 @@ class ClaimFieldsForm(forms.Form):
     date_of_service = forms.DateField(
         required=False,
         validators=[validate_not_future],
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     priority = forms.ChoiceField(
         required=False,
@@ -89,7 +89,7 @@ class ClaimFieldsForm(forms.Form):
     patient_dob = forms.DateField(
         required=False,
         validators=[validate_not_future],
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     patient_gender = forms.ChoiceField(
         required=False, choices=[("", "—"), ("M", "M"), ("F", "F"), ("Other", "Other")]

@@ -17,7 +17,12 @@ def headers(connection: Any) -> dict[str, str]:
     return sent
 
 
+# The payer a connection of this kind sends claims to: what the screens' Payer column shows
+# (a connection's name, "HCMS payer sandbox", is where we send, not who pays).
+PAYER_NAME = "HCMS"
+
 SERVICE = services.Service(
-    kind="payer", label="Payer claims API (HCMS)", auth=services.Auth.NONE, headers=headers,
+    kind="payer", currency="USD", label="Payer claims API (HCMS)", auth=services.Auth.NONE,
+    headers=headers,
     credential_fields=("api_key", "provider_id", "webhook_secret"),
 )

@@ -349,7 +349,7 @@ def _save_rows(spec: BatchSpec, batch: Batch, reading: _Reading) -> None:
     tickets = (
         Ticket(kind=spec.kind, facility=batch.facility, connection=batch.connection,
                batch=batch, encounter_id=encounters.get(r.account),
-               created_by_id=batch.created_by_id,
+               created_by_id=batch.created_by_id, line_number=r.line,
                request=r.request, request_hash=r.request_hash,
                account_number=r.account[:50], patient_name=r.patient[:200],
                payer=r.payer[:200], next_poll_at=now, queued_at=now)

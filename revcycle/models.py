@@ -409,6 +409,9 @@ class Ticket(models.Model):
     batch = models.ForeignKey(
         Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="tickets"
     )
+    # The row's line in the uploaded file (the header is line 1), as the batch page and its
+    # invalid rows number them; blank for single lookups and batches from before it was kept.
+    line_number = models.PositiveIntegerField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -621,6 +624,8 @@ class ConnectionMinute(models.Model):
     class Meta:
         # The table the follow-up app created before the model moved here; every row stays.
         db_table = "followup_connectionminute"
+        verbose_name = "requests per minute"  # not "Connection minutes"
+        verbose_name_plural = "requests per minute"
         constraints = [
             # Also serves summary(connection, since): WHERE connection_id = ? AND minute >= ?.
             models.UniqueConstraint(fields=["connection", "minute"], name="uniq_connection_minute")

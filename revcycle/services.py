@@ -41,6 +41,7 @@ class Service:
     token_path: str = ""  # below the base URL, when the connection leaves it blank
     headers: Callable[[Any], dict[str, str]] = no_headers  # extra headers for a connection
     credential_fields: tuple[str, ...] = ()  # Connection fields this service needs
+    currency: str = ""  # ISO 4217 code of the amounts it deals in ("" when unknown)
 
     @property
     def uses_oauth(self) -> bool:
@@ -129,6 +130,13 @@ def for_connection(connection: Any) -> Service:
 def summarise(ticket_kind: str, request: dict[str, Any]) -> Summary:
     kind = TICKET_KINDS.get(ticket_kind)
     return kind.summary(request) if kind else Summary()
+
+
+def currency(name: str) -> str:
+    """The currency of a ticket kind's or a service's amounts ("" when not registered)."""
+    kind = TICKET_KINDS.get(name)
+    service = SERVICES.get(kind.service if kind else name)
+    return service.currency if service else ""
 
 
 def kind_label(ticket_kind: str) -> str:

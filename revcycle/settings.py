@@ -286,6 +286,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
+# Dates read 2026-10-01 and 2026-10-01 14:05 on every page (revcycle/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["revcycle.formats"]
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -17,6 +17,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -488,7 +489,10 @@ def desk(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("The Smart desk is for admins.")
     form = OpenSessionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        open_session(form.cleaned_data["patient_number"])
+        opened = open_session(form.cleaned_data["patient_number"])
+        messages.success(request, f"Opened session {opened.pk} for patient file "
+                                  f"{opened.patient_number}: PENDING until "
+                                  f"{timezone.localtime(opened.expires_at):%Y-%m-%d %H:%M}.")
         return redirect("sandbox:smart-desk")
     sessions = SmartSession.objects.all()[:50]
     demo = [p["smart_patient_number"] for p in demo_data.DEMO_PATIENTS]

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import IntegrityError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -152,10 +152,11 @@ def _visit_context(session: SmartSession, request: HttpRequest, **forms: Any) ->
                                                                 smart_copay=smart_copay),
         "lines": forms.get("lines") or LineFormSet(prefix="lines"),
         "diagnoses": forms.get("diagnoses") or DiagnosisFormSet(prefix="dx"),
-        "problem": forms.get("problem", ""), "over_balance": forms.get("over_balance"),
+        "over_balance": forms.get("over_balance"),
         "duplicate": forms.get("duplicate"),
         "can_override": has_perm(request.user, "override_duplicates"),
-        "invoices": session.invoices.all(), "events": session.events.filter(invoice=None),
+        "invoices": session.invoices.all(),
+        "events": session.events.select_related("invoice", "user"),
         "show_raw": _shows_raw(request),
     }
 
@@ -167,10 +168,55 @@ def _shows_raw(request: HttpRequest) -> bool:
 
 @permission_required("view_results")
 def visit(request: HttpRequest, pk: int) -> HttpResponse:
-    """Steps 3-5 for one session: member, benefits, co-pay and the invoice."""
+    """Steps 3-5 for one session: member, benefits, co-pay and the invoice (with a refused
+    post's fields, when the post was just refused)."""
     session = _session(request, pk)
     record_event(request, "view", session, encounter=session.encounter)
-    return render(request, "smartlink/visit.html", _visit_context(session, request))
+    forms = _refused_forms(request, session)
+    return render(request, "smartlink/visit.html", _visit_context(session, request, **forms))
+
+
+REFUSED_DRAFT = "smart_refused_invoice"  # the session key of a refused post's fields
+
+
+def _refuse(request: HttpRequest, session: SmartSession, problem: str = "", *,
+            duplicate: SmartInvoice | None = None,
+            over_balance: tuple[Decimal, Decimal] | None = None) -> HttpResponse:
+    """Post/redirect/get for a refused invoice: the reason is a message and the fields wait
+    in the session for the visit page, so reloading that page never posts again."""
+    request.session[REFUSED_DRAFT] = {
+        "session": session.pk,
+        "data": {k: request.POST.getlist(k) for k in request.POST
+                 if k != "csrfmiddlewaretoken"},
+        "duplicate": duplicate.pk if duplicate else None,
+        "over_balance": [str(v) for v in over_balance] if over_balance else None,
+    }
+    if problem:
+        messages.error(request, problem)
+    return redirect("smartlink:visit", pk=session.pk)
+
+
+def _refused_forms(request: HttpRequest, session: SmartSession) -> dict[str, Any]:
+    """The refused post's forms, bound again to its fields (shown once, then forgotten)."""
+    draft = request.session.pop(REFUSED_DRAFT, None)
+    member = getattr(session, "member", None)
+    if not draft or draft.get("session") != session.pk or member is None:
+        return {}
+    data = QueryDict(mutable=True)
+    for key, values in draft["data"].items():
+        data.setlist(key, values)
+    smart_copay = SmartFacility.for_facility(session.facility).manages_copay
+    forms: dict[str, Any] = {
+        "invoice_form": InvoiceForm(data, member=member, smart_copay=smart_copay),
+        "lines": LineFormSet(data, prefix="lines"),
+        "diagnoses": DiagnosisFormSet(data, prefix="dx"),
+    }
+    if draft["duplicate"]:
+        forms["duplicate"] = SmartInvoice.objects.filter(pk=draft["duplicate"]).first()
+    if draft["over_balance"]:
+        claimed, balance = (Decimal(v) for v in draft["over_balance"])
+        forms["over_balance"] = {"claimed": claimed, "balance": balance}
+    return forms
 
 
 @require_GET
@@ -221,18 +267,15 @@ def post_invoice(request: HttpRequest, pk: int) -> HttpResponse:
     form = InvoiceForm(request.POST, member=member, smart_copay=smart_copay)
     lines = LineFormSet(request.POST, prefix="lines")
     diagnoses = DiagnosisFormSet(request.POST, prefix="dx")
-    forms = {"invoice_form": form, "lines": lines, "diagnoses": diagnoses}
     if not (form.is_valid() and lines.is_valid() and diagnoses.is_valid()):
-        return render(request, "smartlink/visit.html", _visit_context(session, request, **forms))
+        return _refuse(request, session, "The invoice was not posted: correct the fields marked.")
     line_rows = [f.as_line() for f in lines if f.has_changed() and f.cleaned_data]
     dx_rows = [f.as_diagnosis() for f in diagnoses if f.has_changed() and f.cleaned_data]
     if not line_rows:
-        return render(request, "smartlink/visit.html", _visit_context(
-            session, request, problem="An invoice needs at least one line.", **forms))
+        return _refuse(request, session, "An invoice needs at least one line.")
     if not dx_rows and not SmartFacility.for_facility(session.facility).late_diagnosis:
-        return render(request, "smartlink/visit.html", _visit_context(
-            session, request, problem=flow.NO_DIAGNOSIS.format(facility=session.facility.name),
-            **forms))
+        return _refuse(request, session,
+                       flow.NO_DIAGNOSIS.format(facility=session.facility.name))
     benefit = form.cleaned_data["benefit"]
     total = sum((Decimal(r["amount"]) for r in line_rows), Decimal("0"))
     reason = form.cleaned_data["override_reason"].strip()
@@ -242,31 +285,25 @@ def post_invoice(request: HttpRequest, pk: int) -> HttpResponse:
         problem = (f"Visit {session.visit_number} already has invoice "
                    f"{duplicate.invoice_number} on {benefit.name}. A visit carries one invoice "
                    "per benefit; a manager can allow a second one with a reason.")
-        return render(request, "smartlink/visit.html", _visit_context(
-            session, request, problem=problem, duplicate=duplicate, **forms))
+        return _refuse(request, session, problem, duplicate=duplicate)
     try:
         copay = (_smart_copay(session, benefit, total) if smart_copay
                  else form.cleaned_data.get("copay_amount") or Decimal("0"))
     except errors.ApiError as exc:
-        return render(request, "smartlink/visit.html", _visit_context(
-            session, request, problem=f"Smart did not give the co-pay: {exc.message}", **forms))
+        return _refuse(request, session, f"Smart did not give the co-pay: {exc.message}")
     claimed = total - copay
     if (benefit.balance is not None and claimed > benefit.balance
             and not form.cleaned_data["accept_over_balance"]):
-        return render(request, "smartlink/visit.html", _visit_context(
-            session, request, over_balance={"claimed": claimed, "balance": benefit.balance},
-            **forms))
+        return _refuse(request, session, over_balance=(claimed, benefit.balance))
     try:
         invoice = flow.create_invoice(
             session=session, benefit=benefit, invoice_number=form.cleaned_data["invoice_number"],
             lines=line_rows, diagnoses=dx_rows, copay_amount=copay, copay_from_smart=smart_copay,
             user=request.user, override_reason=reason if duplicate else "")
     except IntegrityError:
-        return render(request, "smartlink/visit.html", _visit_context(
-            session, request, problem="That invoice number is taken; use another.", **forms))
+        return _refuse(request, session, "That invoice number is taken; use another.")
     except flow.InvoiceProblem as exc:
-        return render(request, "smartlink/visit.html", _visit_context(
-            session, request, problem=exc.message, **forms))
+        return _refuse(request, session, exc.message)
     record_event(request, "submit", invoice, encounter=session.encounter,
                  detail=f"invoice {invoice.pk} queued")
     if duplicate:

@@ -1,6 +1,10 @@
 """One format for money on every screen: the currency where it is known, thousands
 separators and two decimals ("$1,250.00", "KES 13,000.00"); blank when there is no amount.
-Cells that hold money also carry the `money` CSS class, which right-aligns them."""
+Cells that hold money also carry the `money` CSS class, which right-aligns them.
+
+The filter's argument is a currency code ("KES") or the name of a ticket kind or service
+(`{{ t.amount|money:t.kind }}`): the registry (revcycle/services.py) knows each service's
+currency, so a list that mixes services shows each amount in its own."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+
+from revcycle import services
 
 register = template.Library()
 
@@ -23,7 +29,7 @@ def format_money(value: Any, currency: str = "") -> str:
         return str(value)
     sign = "-" if amount < 0 else ""
     digits = f"{abs(amount):,.2f}"
-    code = currency.upper()
+    code = (services.currency(currency) or currency).upper()
     if code in SYMBOLS:
         return f"{sign}{SYMBOLS[code]}{digits}"
     return f"{sign}{code} {digits}" if code else f"{sign}{digits}"
@@ -32,3 +38,10 @@ def format_money(value: Any, currency: str = "") -> str:
 @register.filter
 def money(value: Any, currency: str = "") -> str:
     return format_money(value, currency)
+
+
+@register.filter
+def amount_cell(value: Any) -> Any:
+    """A table cell that may hold an amount (a Decimal) or a count: amounts in the money
+    format, anything else as it is."""
+    return format_money(value) if isinstance(value, Decimal) else value

@@ -47,7 +47,7 @@ def test_the_worklist_total_is_the_sum_of_its_rows_for_single_and_batch_lookups(
                   cleaned=form.cleaned_data)
     Ticket.objects.update(state="done", outcome="denied")
     body = client_for(alice).get(reverse("followup:worklist")).content.decode()
-    total = _money(re.search(r"· ([\d,.]+) in total", body).group(1))
-    rows = re.findall(r'<td class="num">([\d,]+\.\d\d)</td>', body)
+    total = _money(re.search(r"· \$([\d,.]+) in total", body).group(1))
+    rows = re.findall(r'<td class="num money">\$([\d,]+\.\d\d)</td>', body)
     assert len(rows) == 3
     assert total == sum(_money(r) for r in rows) == Decimal("1359.75")

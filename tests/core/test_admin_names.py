@@ -11,3 +11,7 @@ def test_the_admin_index_names_models_in_words(client_for: Any, ada: Any) -> Non
     text = client_for(ada).get("/admin/").content.decode()
     assert "Digests sent" in text and "OAuth tokens" in text
     assert "Digest sents" not in text and "O auth tokens" not in text
+    assert ">Follow-ups<" in text and ">Re-check runs<" in text
+    assert ">Requests per minute<" in text
+    assert "Follow ups" not in text and "Recheck runs" not in text
+    assert "Connection minutes" not in text

@@ -69,6 +69,9 @@ def test_switching_to_production_asks_for_confirmation_first(client_for: Any, ad
     assert Connection.objects.get(pk=integrex.pk).environment == "T"
     page = client_for(ada).get(_confirm_url(integrex)).content.decode()
     assert "to production (P)?" in page
+    # The admin's own frame: its title and header, as on every admin page.
+    assert "<title>Switch to production? | revcycle admin</title>" in page
+    assert "revcycle administration" in page
     assert not AuditEvent.objects.filter(object_id=str(integrex.pk),
                                          detail__contains="-> P").exists()
 

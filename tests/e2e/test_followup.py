@@ -137,7 +137,7 @@ def test_the_dashboard_renders_demo_data_and_its_numbers_match_the_tables(
     assert sum(table.values()) == expected
     smart_card = page.locator("#chart-smart")
     smart_card.locator("summary").click()
-    assert "1250.00" in smart_card.locator("tbody").inner_text()
+    assert "1,250.00" in smart_card.locator("tbody").inner_text()
     with page.expect_download() as download:
         page.locator("#chart-payers").get_by_role("link", name="Download CSV").click()
     content = Path(download.value.path()).read_text()

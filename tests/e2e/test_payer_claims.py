@@ -116,7 +116,7 @@ def test_an_excluded_procedure_is_approved_by_the_payers_webhook_while_the_page_
                    "the payment_processed webhook")
         page.reload()
         assert page.locator("#claim-status").inner_text() == "Paid"
-        assert page.locator("#paid-amount").inner_text() == "4000.00"
+        assert page.locator("#paid-amount").inner_text() == "$4,000.00"
         signed = set(WebhookDelivery.objects.filter(outcome="accepted")
                      .values_list("signed_by", flat=True))
         assert signed == {"header"}  # over the raw body, no timestamp

@@ -113,7 +113,7 @@ def test_the_result_page_shows_coverage_cards_and_a_masked_ssn(
     page = response.content.decode()
     assert page.count("data-coverage=") == 2
     assert "AETNA" in page and "UNITEDHEALTHCARE" in page and "NGUYEN" in page
-    assert "W900112233" in page and "GRP55501" in page and "$1250.50 / $3000.00" in page
+    assert "W900112233" in page and "GRP55501" in page and "$1,250.50 / $3,000.00" in page
     assert "***-**-6789" in page and SSN not in page and "123456789" not in page
     assert "Raw answer" not in page  # billers never see the raw JSON
     assert AuditEvent.objects.filter(action="view", object_id=str(ticket.pk)).exists()

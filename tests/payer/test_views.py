@@ -7,6 +7,7 @@ from unittest import mock
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from payer.models import PayerClaim
 from revcycle.models import AuditEvent
@@ -104,7 +105,7 @@ def test_the_claim_page_is_an_audited_view_and_its_fragment_polls_until_final(
     final = client.get(f"/claims/payer/{claim.pk}/", **POLL)
     assert final.status_code == 286  # htmx: stop polling
     assert b"every 2s" not in final.content
-    assert b"1000.00" in final.content
+    assert b"$1,000.00" in final.content
     assert AuditEvent.objects.filter(action="view", object_id=str(claim.pk)).count() == 1
 
 
@@ -240,3 +241,18 @@ def test_correct_and_resend_does_not_copy_another_facilitys_claim(
     response = client_for(bob).get(reverse("payer:new") + f"?from={claim.pk}")
     assert response.status_code == 404
     assert b"BC-789-456" not in response.content
+
+
+def test_a_refused_code_says_why_once(client_for, alice, payer, st_marys, encounter):
+    response = client_for(alice).post("/claims/payer/new/", _form_data(
+        payer, st_marys, encounter, diagnosis_code="E11", procedure_code="12"))
+    text = response.content.decode()
+    assert response.status_code == 200 and not PayerClaim.objects.exists()
+    [diagnosis_error] = response.context["form"].errors["diagnosis_code"]
+    [procedure_error] = response.context["form"].errors["procedure_code"]
+    assert text.count(escape(diagnosis_error)) == 1
+    assert text.count(escape(procedure_error)) == 1
+    # The box that checks codes as they are typed is not asked on load: its answer would
+    # repeat the message.
+    assert 'hx-trigger="load, input changed delay:300ms from:#id_diagnosis_code' not in text
+    assert 'hx-trigger="input changed delay:300ms from:#id_diagnosis_code' in text

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from sandbox.credentials import smart_client
-from sandbox.models import SmartClaim
+from sandbox.models import SmartClaim, SmartSession
 from sandbox.smart import member_for, open_session
 
 from .conftest import SMART, basic, smart_login
@@ -246,6 +246,17 @@ def test_the_desk_lets_an_admin_open_a_session(client_for: Any, ada: Any) -> Non
     assert response.status_code == 302
     page = client.get(f"{SMART}/desk/")
     assert PATIENT in page.content.decode() and "PENDING" in page.content.decode()
+
+
+def test_the_desk_has_the_sites_layout_and_confirms_the_session_it_opened(
+        client_for: Any, ada: Any) -> None:
+    client = client_for(ada)
+    page = client.post(f"{SMART}/desk/", {"patient_number": PATIENT}, follow=True)
+    text = page.content.decode()
+    opened = SmartSession.objects.get(patient_number=PATIENT)
+    assert f"Opened session {opened.pk} for patient file {PATIENT}: PENDING until" in text
+    assert 'class="skip-link"' in text and "<title>Smart desk (sandbox) · revcycle</title>" \
+        in text  # templates/base.html
 
 
 def test_the_desk_is_forbidden_to_billers(client_for: Any, alice: Any) -> None:

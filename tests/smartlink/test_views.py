@@ -18,8 +18,31 @@ MEMBER = {"memberNumber": "SAMPLETEST502", "firstName": "AMINA", "lastName": "OT
 
 
 def _post_invoice(client, session, benefit_id="93181", **extra):
+    """Post the invoice form; a refusal redirects to the visit page, which is read (the
+    page a person sees next), while a post that was taken stays its redirect."""
     benefit = session.member.benefits.get(benefit_id=benefit_id)
-    return client.post(f"/smart/sessions/{session.pk}/invoice/", invoice_post(benefit, **extra))
+    response = client.post(f"/smart/sessions/{session.pk}/invoice/",
+                           invoice_post(benefit, **extra))
+    if response.status_code == 302 and response.url == f"/smart/sessions/{session.pk}/":
+        return client.get(response.url)
+    return response
+
+
+def test_a_refused_post_redirects_and_a_reload_does_not_post_again(client_for, alice,
+                                                                   active_session):
+    client = client_for(alice)
+    _post_invoice(client, active_session)
+    benefit = active_session.member.benefits.get(benefit_id="93181")
+    url = f"/smart/sessions/{active_session.pk}/"
+
+    refused = client.post(f"{url}invoice/", invoice_post(benefit, invoice_number="INV2"))
+    assert refused.status_code == 302 and refused.url == url
+    page = client.get(url).content.decode()
+    assert page.count("already has invoice INV1500835") == 1  # the message, once
+    assert 'value="INV2"' in page  # what was typed is still there to correct
+    reloaded = client.get(url).content.decode()  # a refresh reads the page again
+    assert "already has invoice" not in reloaded and 'value="INV2"' not in reloaded
+    assert SmartInvoice.objects.count() == 1
 
 
 def test_lookup_shows_the_pending_sessions_with_the_time_left(api, client_for, alice, smart):
@@ -318,3 +341,39 @@ def test_bob_gets_404_for_st_marys_sessions_and_invoices(client_for, alice, bob,
                   {"visit_number": "X"}).status_code == 404
     assert c.post(f"/smart/invoices/{invoice.pk}/check/").status_code == 404
     assert b"INV1500835" not in c.get("/smart/").content
+
+
+def test_the_visit_number_example_carries_this_year(api, client_for, ada, smart):
+    opened = timezone.now() - timedelta(hours=3)
+    api.add(responses.GET, f"{BASE}/api/visit", json=[{
+        "sessionId": 62863, "patientNumber": "23025764", "status": "PENDING",
+        "openedAt": opened.isoformat(), "expiresAt": (opened + timedelta(hours=24)).isoformat()}])
+
+    response = client_for(ada).post("/smart/lookup/", {"patient_number": "23025764"},
+                                    HTTP_HX_REQUEST="true")
+
+    assert f'placeholder="e.g. OP-{timezone.localdate().year}-0042"' in response.content.decode()
+
+
+def test_the_invoice_lists_its_diagnoses_in_a_table_with_headers(client_for, alice,
+                                                                 active_session):
+    _post_invoice(client_for(alice), active_session)
+    invoice = SmartInvoice.objects.get()
+
+    text = client_for(alice).get(f"/smart/invoices/{invoice.pk}/").content.decode()
+
+    table = re.search(r'<table id="diagnoses">.*?</table>', text, flags=re.S).group(0)
+    assert "<th>ICD-10 code</th><th>Description</th>" in table
+    assert '<td class="mono">J06.9</td>' in table
+
+
+def test_the_visit_history_lists_its_invoices(client_for, alice, active_session):
+    _post_invoice(client_for(alice), active_session)
+    invoice = SmartInvoice.objects.get()
+    invoice.log("posted", "Smart stored the invoice.")
+
+    text = client_for(alice).get(f"/smart/sessions/{active_session.pk}/").content.decode()
+
+    history = text.split("<h2>History</h2>")[1]
+    assert f'<a href="/smart/invoices/{invoice.pk}/">Invoice INV1500835</a>: <strong>Posted' \
+        in history
