@@ -70,3 +70,14 @@ def test_an_unreachable_service_stores_why(mocked: Any, payer: Connection) -> No
     assert (ok, message) == (False, "Could not reach the service (connection error).")
     payer.refresh_from_db()
     assert payer.last_health_message == message and payer.last_health_ok is False
+
+
+def test_a_passing_health_check_then_a_token_is_stored(mocked: Any,
+                                                       integrex: Connection) -> None:
+    mocked.get(INTEGREX_HEALTH, json={"status": "up"})
+    token = mocked.post(INTEGREX_TOKEN, json={"access_token": "tok", "expires_in": 3600})
+    message = "Health check passed and a token was issued."
+    assert api.health_check(integrex) == (True, message)
+    assert len(token.calls) == 1
+    integrex.refresh_from_db()
+    assert (integrex.last_health_ok, integrex.last_health_message) == (True, message)
