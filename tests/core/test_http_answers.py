@@ -107,3 +107,17 @@ def test_each_thread_keeps_one_session_with_retries_and_our_user_agent(
     assert first.headers["User-Agent"] == http.USER_AGENT
     assert first.get_adapter(URL).max_retries.status_forcelist == (502, 503, 504)
     assert first not in _in_a_new_thread(make)  # requests' Session is not thread-safe
+
+
+def test_a_long_page_is_kept_to_2000_characters(mocked: Any, payer: Connection) -> None:
+    mocked.post(URL, status=400, content_type="text/html", body="x" * 3000)
+    with pytest.raises(errors.BadRequest) as caught:
+        api.call(payer, "POST", "claims", json={})
+    assert caught.value.body == {"_unparsed": "x" * 2000}
+
+
+def test_a_long_text_message_is_cut_to_500_characters(mocked: Any, payer: Connection) -> None:
+    mocked.post(URL, status=400, json="y" * 600)
+    with pytest.raises(errors.BadRequest) as caught:
+        api.call(payer, "POST", "claims", json={})
+    assert caught.value.message == "y" * 500
