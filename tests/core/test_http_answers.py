@@ -4,6 +4,7 @@ and revcycle/api.py)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ import requests
 import responses
 from urllib3.response import HTTPResponse
 
-from revcycle import api, errors, http
+from revcycle import api, errors, http, metrics
 from revcycle.models import Connection
 
 URL = "https://payer.test/api/claims"
@@ -121,3 +122,30 @@ def test_a_long_text_message_is_cut_to_500_characters(mocked: Any, payer: Connec
     with pytest.raises(errors.BadRequest) as caught:
         api.call(payer, "POST", "claims", json={})
     assert caught.value.message == "y" * 500
+
+
+def test_a_post_sends_its_json_body(mocked: Any, payer: Connection) -> None:
+    call = mocked.post(URL, json={"ok": True})
+    api.call(payer, "POST", "claims", json={"invoiceNumber": "INV-1", "amount": "12.50"})
+    assert json.loads(call.calls[0].request.body) == {"invoiceNumber": "INV-1",
+                                                      "amount": "12.50"}
+
+
+@pytest.mark.parametrize("answer,errors_counted", [
+    (dict(status=200, json={}), 0), (dict(status=404, json={}), 0),
+    (dict(status=402, json={}), 1), (dict(status=500, json={}), 1),
+    (dict(body=requests.ConnectionError("refused")), 1),
+], ids=["200", "404", "402", "500", "unreachable"])
+def test_each_request_is_counted_for_its_connection_with_its_errors(
+        mocked: Any, payer: Connection, answer: dict[str, Any], errors_counted: int,
+        monkeypatch: Any) -> None:
+    monkeypatch.setattr(metrics, "FLUSH_SECONDS", 3600)  # the counts stay in memory to read
+    mocked.post(URL, **answer)
+    try:
+        api.call(payer, "POST", "claims", json={})
+    except errors.ApiError:
+        pass
+    [(key, counts)] = metrics._pending.items()
+    assert key[0] == payer.pk
+    assert counts[:2] == [1, errors_counted]  # requests, errors
+    assert counts[-1] == 0  # a mocked answer is not slower than the slowest bucket's bound
