@@ -149,3 +149,24 @@ def test_each_request_is_counted_for_its_connection_with_its_errors(
     assert key[0] == payer.pk
     assert counts[:2] == [1, errors_counted]  # requests, errors
     assert counts[-1] == 0  # a mocked answer is not slower than the slowest bucket's bound
+
+
+@pytest.mark.parametrize("status,error,message", [
+    (400, errors.BadRequest, "no"),
+    (401, errors.Unauthorized, "no"),
+    (402, errors.AuthenticationFailed,
+     "{service} refused our credentials or our IP address (402): no"),
+    (404, errors.NotFound, "no"),
+    (409, errors.Conflict, "no"),
+    (429, errors.RateLimited, "{service} asked us to slow down (429)."),
+    (418, errors.BadRequest, "no"),
+])
+def test_each_refusal_keeps_its_status_body_and_message(mocked: Any, payer: Connection,
+                                                        status: int, error: type[Exception],
+                                                        message: str) -> None:
+    mocked.get(URL, status=status, json={"message": "no"})
+    with pytest.raises(error) as caught:
+        api.call(payer, "GET", "claims")
+    assert type(caught.value) is error
+    assert caught.value.message == message.format(service=payer.get_kind_display())
+    assert (caught.value.status, caught.value.body) == (status, {"message": "no"})

@@ -13,7 +13,7 @@ import requests
 import responses
 from django.utils import timezone
 
-from revcycle import errors, oauth
+from revcycle import errors, http, oauth
 from revcycle.models import Connection, OAuthToken
 
 INTEGREX_TOKEN = "https://integrex.test/api/v2/auth"
@@ -186,3 +186,25 @@ def test_discard_drops_the_stored_and_the_cached_token(mocked: Any,
     row = OAuthToken.objects.get(connection=smart)
     assert (row.access_token, row.refresh_token, row.expires_at) == ("", "", None)
     assert smart.pk not in oauth._cache
+
+
+def test_every_token_request_authenticates_the_client_and_has_a_timeout(
+        mocked: Any, smart: Connection) -> None:
+    """The password login and the refresh each send HTTP Basic client auth, and neither can
+    hold a worker forever."""
+    mocked.post(SMART_TOKEN, json={"access_token": "tok", "expires_in": 3600,
+                                   "refresh_token": "refresh-1"})
+    oauth.access_token(smart)
+    OAuthToken.objects.filter(connection=smart).update(expires_at=timezone.now())
+    oauth.access_token(smart, stale="tok")
+    login, refresh = (call.request for call in mocked.calls)
+    assert "grant_type=password" in login.body and "grant_type=refresh_token" in refresh.body
+    for sent in (login, refresh):
+        assert sent.headers["Authorization"] == "Basic SGltaWxvX0hNSVM6c21hcnQtc2VjcmV0"
+        assert sent.req_kwargs["timeout"] == http.timeouts()
+
+
+def test_a_client_credentials_request_has_a_timeout(mocked: Any, integrex: Connection) -> None:
+    _issue(mocked, INTEGREX_TOKEN, expires_in=3600)
+    oauth.access_token(integrex)
+    assert mocked.calls[0].request.req_kwargs["timeout"] == http.timeouts()
