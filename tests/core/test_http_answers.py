@@ -170,3 +170,31 @@ def test_each_refusal_keeps_its_status_body_and_message(mocked: Any, payer: Conn
     assert type(caught.value) is error
     assert caught.value.message == message.format(service=payer.get_kind_display())
     assert (caught.value.status, caught.value.body) == (status, {"message": "no"})
+
+
+def test_every_call_carries_the_connect_and_read_timeouts(mocked: Any,
+                                                          payer: Connection) -> None:
+    call = mocked.get(URL, json={})
+    api.call(payer, "GET", "claims")
+    assert call.calls[0].request.req_kwargs["timeout"] == http.timeouts()
+
+
+@pytest.mark.parametrize("method,failure,error,message", [
+    ("GET", requests.ConnectTimeout("slow"), errors.Unavailable,
+     "The service did not answer the connection in time."),
+    ("POST", requests.ReadTimeout("slow"), errors.UnknownOutcome,
+     "The service took too long to answer; it may still have acted on the request."),
+    ("GET", requests.ConnectionError("reset"), errors.Unavailable,
+     "Could not reach the service (connection error)."),
+    ("POST", requests.ConnectionError("reset"), errors.UnknownOutcome,
+     "The connection dropped; the service may or may not have received the request."),
+    ("GET", requests.TooManyRedirects("loop"), errors.Unavailable,
+     "The request failed: TooManyRedirects."),
+], ids=["connect-timeout", "read-timeout", "get-dropped", "post-dropped", "other"])
+def test_a_transport_failure_says_whether_the_service_may_have_acted(
+        mocked: Any, payer: Connection, method: str, failure: Exception,
+        error: type[Exception], message: str) -> None:
+    mocked.add(method, URL, body=failure)
+    with pytest.raises(error) as caught:
+        api.call(payer, method, "claims", json={} if method == "POST" else None)
+    assert type(caught.value) is error and caught.value.message == message
