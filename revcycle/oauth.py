@@ -21,7 +21,12 @@ from typing import Any
 import requests
 from django.db import models, transaction
 from django.utils import timezone
-from oauthlib.oauth2 import BackendApplicationClient, LegacyApplicationClient, OAuth2Error
+from oauthlib.oauth2 import (
+    BackendApplicationClient,
+    LegacyApplicationClient,
+    MissingTokenError,
+    OAuth2Error,
+)
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
@@ -105,6 +110,11 @@ def _request_token(connection: Connection, refresh_token: str = "") -> dict[str,
         else:
             token = session.fetch_token(url, auth=_basic(connection), include_client_id=False,
                                         timeout=timeouts())
+    except (MissingTokenError, ValueError, KeyError) as exc:
+        # A page or a token-less answer: oauthlib reads a body that is not JSON as a form and
+        # finds no token in it. Only a 401/402/403 says the credentials were refused.
+        code = session.last_status.get("code")  # type: ignore[attr-defined]
+        raise _unreadable(connection, code) from exc
     except OAuth2Error as exc:
         code = session.last_status.get("code")  # type: ignore[attr-defined]
         if code and code >= 500:
@@ -116,21 +126,25 @@ def _request_token(connection: Connection, refresh_token: str = "") -> dict[str,
             + (", username and password." if _password_grant(connection) else "."),
             status=code,
         ) from exc
-    except (ValueError, KeyError) as exc:  # a non-JSON or token-less answer
-        code = session.last_status.get("code")  # type: ignore[attr-defined]
-        if code in (401, 402, 403):
-            raise errors.AuthenticationFailed(
-                f"{connection.name}: the token service refused our credentials (HTTP {code}).",
-                status=code) from exc
-        raise errors.BadResponse(
-            f"{connection.name}: the token service gave an unreadable answer (HTTP {code}).",
-            status=code) from exc
     except requests.Timeout as exc:
         raise errors.Unavailable("The token service did not answer in time.") from exc
     except requests.RequestException as exc:
         raise errors.Unavailable(
             f"Could not reach the token service ({type(exc).__name__}).") from exc
     return token
+
+
+def _unreadable(connection: Connection, code: int | None) -> errors.ApiError:
+    """The error for a token answer that holds no token, by its HTTP status."""
+    if code and code >= 500:
+        return errors.Unavailable(f"The token service had an error ({code}).", status=code)
+    if code in (401, 402, 403):
+        return errors.AuthenticationFailed(
+            f"{connection.name}: the token service refused our credentials (HTTP {code}).",
+            status=code)
+    return errors.BadResponse(
+        f"{connection.name}: the token service gave an unreadable answer (HTTP {code}).",
+        status=code)
 
 
 REFRESH_LEASE = timedelta(seconds=45)

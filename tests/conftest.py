@@ -25,15 +25,18 @@ POLL = {"HTTP_HX_REQUEST": "true", "HTTP_X_POLL": "1"}
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> Any:
-    """Tokens, code descriptions and request counters live in process memory: each test
-    starts as a new process would, and leaves nothing for the next."""
-    from revcycle import codes, context_processors, metrics, oauth
+    """Tokens, code descriptions, request counters and pooled HTTP sessions live in process
+    memory: each test starts as a new process would, and leaves nothing for the next (a
+    session kept from an earlier test would hide a broken `mount_retries`)."""
+    from revcycle import api, codes, context_processors, http, metrics, oauth
 
     def clear() -> None:
         context_processors.clear_stall_cache()
         oauth._cache.clear()
         codes.clear_cache()
         metrics._pending.clear()
+        vars(http._local).pop("plain", None)
+        vars(api._local).pop("session", None)
 
     clear()
     yield

@@ -22,18 +22,25 @@ GUARDS: dict[str, list[str]] = {
     "revcycle/access.py": ["tests/core/test_facility_isolation.py", "tests/core/test_roles.py",
                            "tests/core/test_every_url_and_role.py"],
     "revcycle/audit.py": ["tests/core/test_audit.py"],
-    "revcycle/oauth.py": ["tests/core/test_oauth.py", "tests/core/test_oauth_processes.py"],
+    "revcycle/oauth.py": ["tests/core/test_oauth.py", "tests/core/test_oauth_processes.py",
+                          "tests/core/test_oauth_tokens_stored.py"],
     "revcycle/engine.py": ["tests/core/test_engine.py", "tests/core/test_engine_promises.py",
-                           "tests/core/test_engine_status.py"],
-    "revcycle/http.py": ["tests/core/test_http.py", "tests/core/test_oauth.py"],
-    "revcycle/api.py": ["tests/core/test_http.py", "tests/core/test_oauth.py"],
+                           "tests/core/test_engine_status.py", "tests/core/test_engine_pump.py",
+                           "tests/core/test_engine_steps_saved.py"],
+    "revcycle/http.py": ["tests/core/test_http.py", "tests/core/test_http_answers.py",
+                         "tests/core/test_dropped_connections.py", "tests/core/test_oauth.py"],
+    "revcycle/api.py": ["tests/core/test_http.py", "tests/core/test_http_answers.py",
+                        "tests/core/test_dropped_connections.py", "tests/core/test_oauth.py",
+                        "tests/core/test_health_check.py"],
     "payer/webhooks.py": ["tests/payer/test_webhooks.py", "tests/props/test_webhook_bodies.py"],
     "payer/flow.py": ["tests/payer"],
     "smartlink/flow.py": ["tests/smartlink"],
 }
 
 
-def main(module: str) -> None:
+def main(module: str, again: list[str]) -> None:
+    """Mutate `module` from a clean start; or, given mutant names (globs allowed), run only
+    those again in the existing mutants/ (after tests were added for its survivors)."""
     if module not in GUARDS:
         sys.exit(f"Unknown module {module!r}; one of: {', '.join(GUARDS)}")
     from mutmut import configuration
@@ -43,15 +50,16 @@ def main(module: str) -> None:
     configuration._config = replace(
         configuration.config(), only_mutate=[module],
         pytest_add_cli_args_test_selection=tests)
-    shutil.rmtree("mutants", ignore_errors=True)
+    if not again:
+        shutil.rmtree("mutants", ignore_errors=True)
     started = time.monotonic()
     dotted = module.removesuffix(".py").replace("/", ".")
     try:
-        cli(["run", "--max-children", "1", f"{dotted}.*"], standalone_mode=False)
+        cli(["run", "--max-children", "1", *(again or [f"{dotted}.*"])], standalone_mode=False)
     finally:
         print(f"{module}: {time.monotonic() - started:.0f} s with {' '.join(tests)}")
     cli(["results"], standalone_mode=False)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])

@@ -68,7 +68,7 @@ def test_a_dropped_connection_on_get_is_unavailable_so_the_engine_retries_it(
         api.call(payer, "GET", "claims")
 
     assert not isinstance(caught.value, errors.UnknownOutcome)
-    assert hits and set(hits) == {"GET"}
+    assert hits == ["GET"]  # read=0: not even a GET is re-sent at once by urllib3
 
 
 def test_a_connection_error_on_post_is_an_unknown_outcome(payer: Connection) -> None:

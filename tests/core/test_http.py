@@ -23,12 +23,20 @@ def mocked() -> Iterator[responses.RequestsMock]:
         yield mock
 
 
-def test_a_503_on_get_is_retried(mocked: Any, payer: Connection) -> None:
-    call = mocked.get(URL, status=503, json={"message": "busy"})
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_a_gateway_error_on_get_is_retried(mocked: Any, payer: Connection, status: int) -> None:
+    call = mocked.get(URL, status=status, json={"message": "busy"})
     mocked.get(URL, json={"claims": []})
     assert api.call(payer, "GET", "claims").data == {"claims": []}
     assert len(mocked.calls) == 2
-    assert len(call.calls) >= 1
+    assert len(call.calls) == 1
+
+
+def test_a_500_on_get_is_not_retried(mocked: Any, payer: Connection) -> None:
+    mocked.get(URL, status=500, json={"message": "bug"})
+    with pytest.raises(errors.Unavailable) as caught:
+        api.call(payer, "GET", "claims")
+    assert len(mocked.calls) == 1 and caught.value.status == 500
 
 
 def test_a_post_is_never_retried_on_503(mocked: Any, payer: Connection) -> None:
