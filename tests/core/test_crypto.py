@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -75,6 +80,14 @@ def test_the_blind_index_ignores_case_and_punctuation_but_not_the_purpose_or_key
     assert crypto.blind_index("AB123", "ssn") != index
 
 
+def test_a_stored_blind_index_is_the_hmac_of_the_upper_case_value(settings: Any) -> None:
+    # Indexes stored yesterday must match today's: a known answer, not a comparison of two
+    # computed values (which would change together if the normalisation changed).
+    settings.BLIND_INDEX_KEY = "index key"
+    expected = hmac.new(b"index key:member", b"AB123", hashlib.sha256).hexdigest()
+    assert crypto.blind_index("ab-12 3", "member") == expected
+
+
 def test_empty_and_missing_text_stay_as_they_are() -> None:
     field = crypto.EncryptedTextField()
     assert field.get_prep_value("") == "" and field.get_prep_value(None) is None
@@ -102,6 +115,23 @@ def test_the_json_field_serialises_for_dumps() -> None:
     field = crypto.EncryptedJSONField()
     field.attname = "response"
     assert field.value_to_string(Holder()) == '{"paid": "12.50"}'
+
+
+def test_the_json_field_stores_dates_and_amounts_as_text(settings: Any) -> None:
+    settings.FIELD_ENCRYPTION_KEYS = [KEY]
+    field = crypto.EncryptedJSONField()
+    value = {"dos": date(2026, 3, 1), "paid": Decimal("12.50"),
+             "at": datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)}
+    stored = field.get_prep_value(value)
+    assert json.loads(crypto.decrypt(stored)) == {
+        "dos": "2026-03-01", "paid": "12.50", "at": "2026-03-01 09:30:00+00:00"}
+
+    class Holder:
+        response = value
+
+    field.attname = "response"
+    assert json.loads(field.value_to_string(Holder())) == {
+        "dos": "2026-03-01", "paid": "12.50", "at": "2026-03-01 09:30:00+00:00"}
 
 
 @pytest.mark.parametrize("ssn,masked", [
