@@ -43,6 +43,7 @@ def test_the_invoice_is_posted_and_followed_until_billed(api, active_session, al
     run_due()
     invoice.refresh_from_db()
     assert invoice.status == "pending" and invoice.smart_claim_id == "SC9"
+    assert invoice.posted_at is not None and invoice.last_error == ""
     body = json.loads(calls_to(api, "api/claims", "POST")[0].request.body)
     assert body == {
         "invoiceNumber": "INV1500835", "visitNumber": "AKHILS001", "benefitId": "93181",
@@ -99,7 +100,9 @@ def test_after_an_unknown_outcome_it_looks_the_invoice_up_and_never_posts_twice(
     assert len(calls_to(api, "api/claim-status")) == 1
     assert invoice.status == "pending" and invoice.posted_at is not None
     assert invoice.ticket.state == Ticket.State.SUBMITTED
-    assert "not posted again" in invoice.events.get(action="checked before re-post").detail
+    checked = invoice.events.get(action="checked before re-post")
+    assert "not posted again" in checked.detail
+    assert checked.raw == {"status": "Pending", "claimId": "SC7"}
 
 
 def test_a_404_while_smart_indexes_the_invoice_is_looked_up_again_later_not_reposted(
@@ -114,6 +117,14 @@ def test_a_404_while_smart_indexes_the_invoice_is_looked_up_again_later_not_repo
     run_due()  # 404 again
     ticket = Ticket.objects.get(pk=invoice.ticket_id)
     assert ticket.state == Ticket.State.QUEUED and ticket.next_poll_at > timezone.now()
+    # A fifth of the 300 s window between looks, said to the person reading the ticket.
+    assert ticket.last_error.startswith(
+        "Smart does not list invoice INV1500835 yet; it may have stored it. Looking again in "
+        "60 s, before anything is posted again.")
+    noted = invoice.events.filter(action="not listed yet").first()
+    assert noted.detail == ("Smart does not list invoice INV1500835 yet (Invoice INV1500835 "
+                            "not found); looking again in 60 s.")
+    assert noted.raw == spring(404, "Not Found", "Invoice INV1500835 not found")
     api.replace(responses.GET, STATUS, json={"status": "Billed", "claimId": "SC7"})
     run_due()
 
@@ -237,7 +248,9 @@ def test_an_invoice_smart_refuses_is_marked_refused_with_its_message(api, active
     assert invoice.last_error == "Smart refused the invoice: benefitId 1 is not a benefit"
     assert invoice.ticket.state == Ticket.State.FAILED
     assert invoice.ticket.last_error == "benefitId 1 is not a benefit"
-    assert invoice.events.get(action="refused").raw == body
+    refused = invoice.events.get(action="refused")
+    assert refused.raw == body
+    assert refused.detail == "Smart answered HTTP 400: benefitId 1 is not a benefit"
 
 
 def test_an_invoice_without_a_diagnosis_is_refused_before_anything_is_sent(
