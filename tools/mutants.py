@@ -40,8 +40,9 @@ GUARDS: dict[str, list[str]] = {
 }
 
 
-def main(module: str, pattern: str = "*") -> None:
-    """`pattern` narrows the run to some functions, e.g. `x_verify*` (mutmut's mutant names)."""
+def main(module: str, *patterns: str) -> None:
+    """`patterns` narrow the run to some functions or mutants, e.g. `x_verify*` (mutmut's
+    names without the module); by default every mutant of the module runs."""
     if module not in GUARDS:
         sys.exit(f"Unknown module {module!r}; one of: {', '.join(GUARDS)}")
     from mutmut import configuration
@@ -55,11 +56,12 @@ def main(module: str, pattern: str = "*") -> None:
     started = time.monotonic()
     dotted = module.removesuffix(".py").replace("/", ".")
     try:
-        cli(["run", "--max-children", "1", f"{dotted}.{pattern}"], standalone_mode=False)
+        names = [f"{dotted}.{pattern}" for pattern in patterns or ["*"]]
+        cli(["run", "--max-children", "1", *names], standalone_mode=False)
     finally:
         print(f"{module}: {time.monotonic() - started:.0f} s with {' '.join(tests)}")
     cli(["results"], standalone_mode=False)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:])

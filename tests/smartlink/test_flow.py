@@ -100,8 +100,9 @@ def test_after_an_unknown_outcome_it_looks_the_invoice_up_and_never_posts_twice(
     assert len(calls_to(api, "api/claim-status")) == 1
     assert invoice.status == "pending" and invoice.posted_at is not None
     assert invoice.ticket.state == Ticket.State.SUBMITTED
+    assert invoice.ticket.last_http_status == 200
     checked = invoice.events.get(action="checked before re-post")
-    assert "not posted again" in checked.detail
+    assert checked.detail == "Smart already has it (Pending); not posted again."
     assert checked.raw == {"status": "Pending", "claimId": "SC7"}
 
 
@@ -117,6 +118,7 @@ def test_a_404_while_smart_indexes_the_invoice_is_looked_up_again_later_not_repo
     run_due()  # 404 again
     ticket = Ticket.objects.get(pk=invoice.ticket_id)
     assert ticket.state == Ticket.State.QUEUED and ticket.next_poll_at > timezone.now()
+    assert ticket.last_http_status == 404 and ticket.last_error.endswith("Retrying in 60 s.")
     # A fifth of the 300 s window between looks, said to the person reading the ticket.
     assert ticket.last_error.startswith(
         "Smart does not list invoice INV1500835 yet; it may have stored it. Looking again in "
@@ -167,9 +169,15 @@ def test_any_409_on_a_repost_means_smart_has_it_and_its_status_is_watched(
 
     invoice.refresh_from_db()
     assert invoice.status != SmartInvoice.Status.REFUSED
-    assert invoice.posted_at is not None
+    assert invoice.posted_at is not None and invoice.posted_at == invoice.sent_at
     assert invoice.ticket.state == Ticket.State.SUBMITTED
-    assert invoice.events.filter(action="smart has it").exists()
+    assert invoice.last_error.startswith("Smart says it has this invoice already (HTTP 409: ")
+    assert invoice.last_error.endswith("). Following its status; it counts as posted.")
+    noted = invoice.events.get(action="smart has it")
+    assert noted.detail.startswith("Re-post answered HTTP 409 (")
+    assert noted.detail.endswith("): the earlier post arrived. Not posted again; watching its "
+                                 "status.")
+    assert noted.raw == spring(409, "Conflict", text)
     api.replace(responses.GET, STATUS, json={"status": "Billed"})
     run_due()
     invoice.refresh_from_db()
