@@ -429,3 +429,29 @@ def test_an_event_differing_in_one_field_is_not_taken_for_a_copy(
     outcomes = list(WebhookDelivery.objects.order_by("id").values_list("outcome", flat=True))
     assert outcomes == ["accepted", "accepted"]
     assert len(set(WebhookDelivery.objects.values_list("content_key", flat=True))) == 2
+
+
+def test_a_timestamp_exactly_at_the_tolerance_is_fresh_and_one_second_more_is_stale():
+    from payer.webhooks import Refused, _check_fresh
+
+    now = 1_800_000_000.0
+    _check_fresh(str(int(now) - 300), now)
+    _check_fresh(str(int(now) + 300), now)
+    with pytest.raises(Refused) as refused:
+        _check_fresh(str(int(now) - 301), now)
+    assert (refused.value.status, refused.value.reason) == (400, "stale timestamp (+301 s from now)")
+    with pytest.raises(Refused) as refused:
+        _check_fresh(str(int(now) + 301), now)
+    assert refused.value.reason == "stale timestamp (-301 s from now)"
+
+
+@pytest.mark.parametrize("timestamp", ["", None, "yesterday", "2026-01-12T09:00:00"])
+def test_a_missing_unreadable_or_zoneless_timestamp_is_refused(timestamp):
+    from payer.webhooks import Refused, _check_fresh
+
+    moment = datetime(2026, 1, 12, 9, 0, tzinfo=UTC).timestamp()
+    with pytest.raises(Refused) as refused:
+        _check_fresh(timestamp, moment)
+    assert (refused.value.status, refused.value.reason) == (400, "missing or unreadable timestamp")
+    _check_fresh("2026-01-12T09:00:00Z", moment)
+    _check_fresh("2026-01-12T11:00:00+02:00", moment)
