@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -123,7 +123,7 @@ def test_the_json_field_stores_dates_and_amounts_as_text(settings: Any) -> None:
     settings.FIELD_ENCRYPTION_KEYS = [KEY]
     field = crypto.EncryptedJSONField()
     value = {"dos": date(2026, 3, 1), "paid": Decimal("12.50"),
-             "at": datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)}
+             "at": datetime(2026, 3, 1, 9, 30, tzinfo=UTC)}
     stored = field.get_prep_value(value)
     assert json.loads(crypto.decrypt(stored)) == {
         "dos": "2026-03-01", "paid": "12.50", "at": "2026-03-01 09:30:00+00:00"}

@@ -439,7 +439,8 @@ def test_a_timestamp_exactly_at_the_tolerance_is_fresh_and_one_second_more_is_st
     _check_fresh(str(int(now) + 300), now)
     with pytest.raises(Refused) as refused:
         _check_fresh(str(int(now) - 301), now)
-    assert (refused.value.status, refused.value.reason) == (400, "stale timestamp (+301 s from now)")
+    assert (refused.value.status, refused.value.reason) == (
+        400, "stale timestamp (+301 s from now)")
     with pytest.raises(Refused) as refused:
         _check_fresh(str(int(now) + 301), now)
     assert refused.value.reason == "stale timestamp (-301 s from now)"
