@@ -90,7 +90,8 @@ def test_a_guarded_view_runs_only_for_a_role_that_grants_it(rf: Any, alice: User
 def test_a_record_of_another_facility_is_404(alice: User, bob: User,
                                              encounter: Encounter) -> None:
     assert get_for_user(Encounter.objects, alice, pk=encounter.pk) == encounter
-    with pytest.raises(Http404, match="facility you do not work for"):
+    with pytest.raises(Http404, match="^No such record, or it belongs to a facility you do "
+                                      "not work for.$"):
         get_for_user(Encounter.objects, bob, pk=encounter.pk)
     with pytest.raises(Http404):
         get_for_user(Encounter.objects, alice, pk=encounter.pk + 1000)
