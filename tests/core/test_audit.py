@@ -87,3 +87,23 @@ def test_a_failed_sign_in_keeps_only_the_first_two_letters_typed() -> None:
 
     assert mask_username("  hunter2-password ") == "hu***"
     assert mask_username("   ") == "" and mask_username("") == ""
+
+
+def test_an_admin_page_that_recorded_its_own_read_adds_no_second_row(
+        rf: Any, ada: Any, encounter: Any) -> None:
+    from django.urls import resolve, reverse
+
+    from revcycle.audit import record_admin_read
+
+    def read(url: str, *, recorded: bool) -> None:
+        request = rf.get(url)
+        request.user, request.session, request.resolver_match = ada, {}, resolve(url)
+        request._audit_read_recorded = recorded
+        record_admin_read(request)
+
+    change = reverse("admin:revcycle_encounter_change", args=[encounter.pk])
+    read(change, recorded=True)
+    read(reverse("audit_log"), recorded=False)  # not an admin page
+    assert not AuditEvent.objects.exists()
+    read(change, recorded=False)
+    assert AuditEvent.objects.get().detail == "admin change view"
