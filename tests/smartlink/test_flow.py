@@ -219,13 +219,20 @@ def test_smart_no_longer_listing_a_posted_invoice_after_the_window_needs_a_perso
     invoice = _invoice(active_session, alice)
     run_due()
     run_due()  # within the window: looked up again later
-    assert Ticket.objects.get(pk=invoice.ticket_id).state == Ticket.State.SUBMITTED
+    ticket = Ticket.objects.get(pk=invoice.ticket_id)
+    assert ticket.state == Ticket.State.SUBMITTED and ticket.last_http_status == 404
+    assert ticket.last_error.startswith("Smart does not list invoice INV1500835 yet; it may "
+                                        "have stored it. Looking again in 60 s")
+    assert invoice.events.filter(action="not listed yet").count() == 1
     _window_over(invoice)
 
     run_due()
 
     invoice.refresh_from_db()
     assert invoice.ticket.state == Ticket.State.FAILED
+    gone = invoice.events.get(action="not listed")
+    assert gone.detail == "Smart still does not list invoice INV1500835: No invoice"
+    assert gone.raw == spring(404, "Not Found", "No invoice")
     assert "do not post it again" in invoice.ticket.last_error
     assert invoice.status == "pending"  # still blocks a second invoice
     assert len(calls_to(api, "api/claims", "POST")) == 1
