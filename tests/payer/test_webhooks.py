@@ -422,7 +422,8 @@ def test_an_event_differing_in_one_field_is_not_taken_for_a_copy(
                               patient_name="JOHN ROE", diagnosis_code="J20.9",
                               amount="100.00", status="under_review")
     base = {"event_type": "claim_status_update", "claim_id": CLAIM_ID,
-            "new_status": "approved", "timestamp": "2026-01-12T09:00:00Z"}
+            "new_status": "approved", "timestamp": "2026-01-12T09:00:00Z",
+            "payment_details": {"approved_amount": 1000.0}}
     for event in (base, {**base, **DIFFERENT_BY_ONE_FIELD[field]}):
         event = {**event, "event_id": str(uuid.uuid4())}
         assert _raw_signed(client, payer, json.dumps(event).encode()).status_code == 200

@@ -55,6 +55,8 @@ def test_the_invoice_is_posted_and_followed_until_billed(api, active_session, al
         "totalAmount": "1500.00", "copayAmount": "200"}
 
     run_due()  # still Pending at Smart
+    ticket = Ticket.objects.get(pk=invoice.ticket_id)
+    assert ticket.state == "processing" and ticket.last_error == ""
     api.replace(responses.GET, STATUS, json={"status": "Billed"})
     run_due()
 
@@ -63,6 +65,7 @@ def test_the_invoice_is_posted_and_followed_until_billed(api, active_session, al
     assert invoice.ticket.state == Ticket.State.DONE and invoice.ticket.outcome == "billed"
     assert len(calls_to(api, "api/claims", "POST")) == 1
     assert [e.action for e in invoice.events.all()] == ["created", "posted", "status"]
+    assert invoice.events.get(action="status").detail == "Smart: Billed."
 
 
 def spring(status, phrase, message, path="/providerapi-dev/api/claims"):
@@ -230,6 +233,8 @@ def test_smart_no_longer_listing_a_posted_invoice_after_the_window_needs_a_perso
 
     invoice.refresh_from_db()
     assert invoice.ticket.state == Ticket.State.FAILED
+    assert invoice.ticket.last_http_status == 404
+    assert "5 min after it was sent" in invoice.ticket.last_error
     gone = invoice.events.get(action="not listed")
     assert gone.detail == "Smart still does not list invoice INV1500835: No invoice"
     assert gone.raw == spring(404, "Not Found", "No invoice")
@@ -249,6 +254,7 @@ def test_a_worker_killed_mid_post_looks_the_invoice_up_first(api, active_session
     assert calls_to(api, "api/claims", "POST") == []
     invoice.refresh_from_db()
     assert invoice.status == "billed" and invoice.ticket.state == Ticket.State.DONE
+    assert invoice.posted_at is not None
 
 
 def test_an_invoice_smart_refuses_is_marked_refused_with_its_message(api, active_session, alice):
