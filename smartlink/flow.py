@@ -307,9 +307,8 @@ def check_now(invoice: SmartInvoice, user: Any = None) -> bool:
     return requeued
 
 
-def requeue_open(now: Any = None) -> int:
+def requeue_open() -> int:
     """The background check: every invoice not final whose ticket has stopped gets checked."""
-    now = now or timezone.now()
     count = 0
     stale = (SmartInvoice.objects.not_final().filter(ticket__isnull=False)
              .exclude(ticket__state__in=Ticket.OPEN_STATES).select_related("ticket"))

@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -41,13 +46,15 @@ def test_a_passphrase_is_stretched_to_the_same_key_every_time(settings: Any) -> 
 
 def test_a_passphrase_of_exactly_32_characters_is_accepted_and_31_refused() -> None:
     crypto._fernet_for("x" * 32)
-    with pytest.raises(ImproperlyConfigured, match="32"):
+    with pytest.raises(ImproperlyConfigured,
+                       match=r"^each FIELD_ENCRYPTION_KEYS entry needs 32\+ characters$"):
         crypto._fernet_for("x" * 31)
 
 
 def test_decrypt_refuses_plain_text_and_a_wrong_key(settings: Any) -> None:
     settings.FIELD_ENCRYPTION_KEYS = [KEY]
-    with pytest.raises(ValueError, match="not encrypted"):
+    with pytest.raises(ValueError, match="^value is not encrypted: refusing to treat plain "
+                                         "text as a secret$"):
         crypto.decrypt("secret")
     stored = crypto.encrypt("secret")
     settings.FIELD_ENCRYPTION_KEYS = [OTHER_KEY]
@@ -73,6 +80,14 @@ def test_the_blind_index_ignores_case_and_punctuation_but_not_the_purpose_or_key
     assert crypto.blind_index("--", "ssn") == ""
     settings.BLIND_INDEX_KEY = "another key"
     assert crypto.blind_index("AB123", "ssn") != index
+
+
+def test_a_stored_blind_index_is_the_hmac_of_the_upper_case_value(settings: Any) -> None:
+    # Indexes stored yesterday must match today's: a known answer, not a comparison of two
+    # computed values (which would change together if the normalisation changed).
+    settings.BLIND_INDEX_KEY = "index key"
+    expected = hmac.new(b"index key:member", b"AB123", hashlib.sha256).hexdigest()
+    assert crypto.blind_index("ab-12 3", "member") == expected
 
 
 def test_empty_and_missing_text_stay_as_they_are() -> None:
@@ -102,6 +117,23 @@ def test_the_json_field_serialises_for_dumps() -> None:
     field = crypto.EncryptedJSONField()
     field.attname = "response"
     assert field.value_to_string(Holder()) == '{"paid": "12.50"}'
+
+
+def test_the_json_field_stores_dates_and_amounts_as_text(settings: Any) -> None:
+    settings.FIELD_ENCRYPTION_KEYS = [KEY]
+    field = crypto.EncryptedJSONField()
+    value = {"dos": date(2026, 3, 1), "paid": Decimal("12.50"),
+             "at": datetime(2026, 3, 1, 9, 30, tzinfo=UTC)}
+    stored = field.get_prep_value(value)
+    assert json.loads(crypto.decrypt(stored)) == {
+        "dos": "2026-03-01", "paid": "12.50", "at": "2026-03-01 09:30:00+00:00"}
+
+    class Holder:
+        response = value
+
+    field.attname = "response"
+    assert json.loads(field.value_to_string(Holder())) == {
+        "dos": "2026-03-01", "paid": "12.50", "at": "2026-03-01 09:30:00+00:00"}
 
 
 @pytest.mark.parametrize("ssn,masked", [

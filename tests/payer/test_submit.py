@@ -246,3 +246,61 @@ def test_a_manager_who_checked_with_the_payer_can_resend(payer, encounter, alice
     assert claim.status == "approved"
     assert claim.resend_confirmed_by == maya
     assert len(responses.calls) == 2
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_5xx_other_than_503_after_the_post_stops_as_unknown_and_is_not_resent(
+        payer, encounter, alice, status):
+    responses.post(f"{BASE}/claims/", json={"error": "gateway"}, status=status)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    assert claim.status == "unknown"
+    assert Ticket.objects.get(pk=claim.ticket_id).outcome == "unknown"
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_503_is_retried_because_the_payer_processed_nothing(payer, encounter, alice):
+    responses.post(f"{BASE}/claims/", json={"error": "busy"}, status=503)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    assert claim.status == "queued"
+    assert Ticket.objects.get(pk=claim.ticket_id).state == "queued"
+
+
+@pytest.mark.parametrize("status", ["queued", "error", "under_review"])
+def test_only_a_claim_of_unknown_outcome_can_be_resent_or_given_an_id(
+        payer, encounter, alice, maya, status):
+    from payer import flow as payer_flow
+
+    claim = queue(payer, encounter, alice)
+    PayerClaim.objects.filter(pk=claim.pk).update(status=status)
+    claim.refresh_from_db()
+    assert not payer_flow.confirm_resend(claim, maya)
+    assert not payer_flow.found_at_payer(claim, "CLM-NEW", alice)
+    claim.refresh_from_db()
+    assert (claim.status, claim.claim_id, claim.resend_confirmed_by) == (status, "", None)
+    assert claim.events.count() == 1  # "Queued for sending." only
+
+
+@responses.activate
+def test_a_payer_claim_id_already_on_another_claim_is_not_taken(payer, encounter, alice, maya):
+    from payer import flow as payer_flow
+
+    responses.post(f"{BASE}/claims/", body=requests.ReadTimeout("read timed out"))
+    other = queue(payer, encounter, alice, reference="RC-OTHER")
+    PayerClaim.objects.filter(pk=other.pk).update(claim_id="CLM-TAKEN", status="approved")
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    assert not payer_flow.found_at_payer(claim, "CLM-TAKEN", alice)
+    assert not payer_flow.found_at_payer(claim, "   ", alice)
+    claim.refresh_from_db()
+    assert (claim.status, claim.claim_id) == ("unknown", "")
+    assert payer_flow.found_at_payer(claim, " CLM-MINE ", alice)
+    claim.refresh_from_db()
+    assert claim.claim_id == "CLM-MINE"
+    noted = claim.events.latest("id")
+    assert (noted.status, noted.source, noted.message) == (
+        "unknown", "person", "alice entered the payer's claim id; looking it up.")
+    assert Ticket.objects.get(pk=claim.ticket_id).state == "queued"

@@ -399,3 +399,61 @@ def test_a_conflicted_claim_is_on_the_follow_up_worklist(client, payer, under_re
     rejected = _payload("rejected", message="Not covered", payment_details=None)
     _raw_signed(client, payer, json.dumps(rejected).encode())
     assert on_worklist()
+
+
+# Each field the content key covers, changed alone: a different event, not a copy.
+DIFFERENT_BY_ONE_FIELD = {
+    "claim_id": {"claim_id": "CLM-SECOND"},
+    "event_type": {"event_type": "status_update"},
+    "new_status": {"new_status": "rejected"},
+    "status": {"status": "approved"},
+    "timestamp": {"timestamp": "2026-01-12T09:00:01Z"},
+    "processed_date": {"processed_date": "2026-01-12"},
+    "payment_details": {"payment_details": {"approved_amount": 999.0}},
+}
+
+
+@pytest.mark.parametrize("field", DIFFERENT_BY_ONE_FIELD)
+def test_an_event_differing_in_one_field_is_not_taken_for_a_copy(
+        client, payer, under_review, st_marys, field):
+    from payer.models import PayerClaim
+
+    PayerClaim.objects.create(facility=st_marys, connection=payer, claim_id="CLM-SECOND",
+                              patient_name="JOHN ROE", diagnosis_code="J20.9",
+                              amount="100.00", status="under_review")
+    base = {"event_type": "claim_status_update", "claim_id": CLAIM_ID,
+            "new_status": "approved", "timestamp": "2026-01-12T09:00:00Z",
+            "payment_details": {"approved_amount": 1000.0}}
+    for event in (base, {**base, **DIFFERENT_BY_ONE_FIELD[field]}):
+        event = {**event, "event_id": str(uuid.uuid4())}
+        assert _raw_signed(client, payer, json.dumps(event).encode()).status_code == 200
+    outcomes = list(WebhookDelivery.objects.order_by("id").values_list("outcome", flat=True))
+    assert outcomes == ["accepted", "accepted"]
+    assert len(set(WebhookDelivery.objects.values_list("content_key", flat=True))) == 2
+
+
+def test_a_timestamp_exactly_at_the_tolerance_is_fresh_and_one_second_more_is_stale():
+    from payer.webhooks import Refused, _check_fresh
+
+    now = 1_800_000_000.0
+    _check_fresh(str(int(now) - 300), now)
+    _check_fresh(str(int(now) + 300), now)
+    with pytest.raises(Refused) as refused:
+        _check_fresh(str(int(now) - 301), now)
+    assert (refused.value.status, refused.value.reason) == (
+        400, "stale timestamp (+301 s from now)")
+    with pytest.raises(Refused) as refused:
+        _check_fresh(str(int(now) + 301), now)
+    assert refused.value.reason == "stale timestamp (-301 s from now)"
+
+
+@pytest.mark.parametrize("timestamp", ["", None, "yesterday", "2026-01-12T09:00:00"])
+def test_a_missing_unreadable_or_zoneless_timestamp_is_refused(timestamp):
+    from payer.webhooks import Refused, _check_fresh
+
+    moment = datetime(2026, 1, 12, 9, 0, tzinfo=UTC).timestamp()
+    with pytest.raises(Refused) as refused:
+        _check_fresh(timestamp, moment)
+    assert (refused.value.status, refused.value.reason) == (400, "missing or unreadable timestamp")
+    _check_fresh("2026-01-12T09:00:00Z", moment)
+    _check_fresh("2026-01-12T11:00:00+02:00", moment)

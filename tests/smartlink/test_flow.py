@@ -43,6 +43,7 @@ def test_the_invoice_is_posted_and_followed_until_billed(api, active_session, al
     run_due()
     invoice.refresh_from_db()
     assert invoice.status == "pending" and invoice.smart_claim_id == "SC9"
+    assert invoice.posted_at is not None and invoice.last_error == ""
     body = json.loads(calls_to(api, "api/claims", "POST")[0].request.body)
     assert body == {
         "invoiceNumber": "INV1500835", "visitNumber": "AKHILS001", "benefitId": "93181",
@@ -54,6 +55,8 @@ def test_the_invoice_is_posted_and_followed_until_billed(api, active_session, al
         "totalAmount": "1500.00", "copayAmount": "200"}
 
     run_due()  # still Pending at Smart
+    ticket = Ticket.objects.get(pk=invoice.ticket_id)
+    assert ticket.state == "processing" and ticket.last_error == ""
     api.replace(responses.GET, STATUS, json={"status": "Billed"})
     run_due()
 
@@ -62,6 +65,7 @@ def test_the_invoice_is_posted_and_followed_until_billed(api, active_session, al
     assert invoice.ticket.state == Ticket.State.DONE and invoice.ticket.outcome == "billed"
     assert len(calls_to(api, "api/claims", "POST")) == 1
     assert [e.action for e in invoice.events.all()] == ["created", "posted", "status"]
+    assert invoice.events.get(action="status").detail == "Smart: Billed."
 
 
 def spring(status, phrase, message, path="/providerapi-dev/api/claims"):
@@ -99,7 +103,10 @@ def test_after_an_unknown_outcome_it_looks_the_invoice_up_and_never_posts_twice(
     assert len(calls_to(api, "api/claim-status")) == 1
     assert invoice.status == "pending" and invoice.posted_at is not None
     assert invoice.ticket.state == Ticket.State.SUBMITTED
-    assert "not posted again" in invoice.events.get(action="checked before re-post").detail
+    assert invoice.ticket.last_http_status == 200
+    checked = invoice.events.get(action="checked before re-post")
+    assert checked.detail == "Smart already has it (Pending); not posted again."
+    assert checked.raw == {"status": "Pending", "claimId": "SC7"}
 
 
 def test_a_404_while_smart_indexes_the_invoice_is_looked_up_again_later_not_reposted(
@@ -114,6 +121,15 @@ def test_a_404_while_smart_indexes_the_invoice_is_looked_up_again_later_not_repo
     run_due()  # 404 again
     ticket = Ticket.objects.get(pk=invoice.ticket_id)
     assert ticket.state == Ticket.State.QUEUED and ticket.next_poll_at > timezone.now()
+    assert ticket.last_http_status == 404 and ticket.last_error.endswith("Retrying in 60 s.")
+    # A fifth of the 300 s window between looks, said to the person reading the ticket.
+    assert ticket.last_error.startswith(
+        "Smart does not list invoice INV1500835 yet; it may have stored it. Looking again in "
+        "60 s, before anything is posted again.")
+    noted = invoice.events.filter(action="not listed yet").first()
+    assert noted.detail == ("Smart does not list invoice INV1500835 yet (Invoice INV1500835 "
+                            "not found); looking again in 60 s.")
+    assert noted.raw == spring(404, "Not Found", "Invoice INV1500835 not found")
     api.replace(responses.GET, STATUS, json={"status": "Billed", "claimId": "SC7"})
     run_due()
 
@@ -156,9 +172,15 @@ def test_any_409_on_a_repost_means_smart_has_it_and_its_status_is_watched(
 
     invoice.refresh_from_db()
     assert invoice.status != SmartInvoice.Status.REFUSED
-    assert invoice.posted_at is not None
+    assert invoice.posted_at is not None and invoice.posted_at == invoice.sent_at
     assert invoice.ticket.state == Ticket.State.SUBMITTED
-    assert invoice.events.filter(action="smart has it").exists()
+    assert invoice.last_error.startswith("Smart says it has this invoice already (HTTP 409: ")
+    assert invoice.last_error.endswith("). Following its status; it counts as posted.")
+    noted = invoice.events.get(action="smart has it")
+    assert noted.detail.startswith("Re-post answered HTTP 409 (")
+    assert noted.detail.endswith("): the earlier post arrived. Not posted again; watching its "
+                                 "status.")
+    assert noted.raw == spring(409, "Conflict", text)
     api.replace(responses.GET, STATUS, json={"status": "Billed"})
     run_due()
     invoice.refresh_from_db()
@@ -200,13 +222,22 @@ def test_smart_no_longer_listing_a_posted_invoice_after_the_window_needs_a_perso
     invoice = _invoice(active_session, alice)
     run_due()
     run_due()  # within the window: looked up again later
-    assert Ticket.objects.get(pk=invoice.ticket_id).state == Ticket.State.SUBMITTED
+    ticket = Ticket.objects.get(pk=invoice.ticket_id)
+    assert ticket.state == Ticket.State.SUBMITTED and ticket.last_http_status == 404
+    assert ticket.last_error.startswith("Smart does not list invoice INV1500835 yet; it may "
+                                        "have stored it. Looking again in 60 s")
+    assert invoice.events.filter(action="not listed yet").count() == 1
     _window_over(invoice)
 
     run_due()
 
     invoice.refresh_from_db()
     assert invoice.ticket.state == Ticket.State.FAILED
+    assert invoice.ticket.last_http_status == 404
+    assert "5 min after it was sent" in invoice.ticket.last_error
+    gone = invoice.events.get(action="not listed")
+    assert gone.detail == "Smart still does not list invoice INV1500835: No invoice"
+    assert gone.raw == spring(404, "Not Found", "No invoice")
     assert "do not post it again" in invoice.ticket.last_error
     assert invoice.status == "pending"  # still blocks a second invoice
     assert len(calls_to(api, "api/claims", "POST")) == 1
@@ -223,6 +254,7 @@ def test_a_worker_killed_mid_post_looks_the_invoice_up_first(api, active_session
     assert calls_to(api, "api/claims", "POST") == []
     invoice.refresh_from_db()
     assert invoice.status == "billed" and invoice.ticket.state == Ticket.State.DONE
+    assert invoice.posted_at is not None
 
 
 def test_an_invoice_smart_refuses_is_marked_refused_with_its_message(api, active_session, alice):
@@ -237,7 +269,9 @@ def test_an_invoice_smart_refuses_is_marked_refused_with_its_message(api, active
     assert invoice.last_error == "Smart refused the invoice: benefitId 1 is not a benefit"
     assert invoice.ticket.state == Ticket.State.FAILED
     assert invoice.ticket.last_error == "benefitId 1 is not a benefit"
-    assert invoice.events.get(action="refused").raw == body
+    refused = invoice.events.get(action="refused")
+    assert refused.raw == body
+    assert refused.detail == "Smart answered HTTP 400: benefitId 1 is not a benefit"
 
 
 def test_an_invoice_without_a_diagnosis_is_refused_before_anything_is_sent(

@@ -92,3 +92,24 @@ def test_pending_sessions_past_24_hours_are_recorded_as_expired(session):
 
     session.refresh_from_db()
     assert session.status == "EXPIRED" and session.events.filter(action="expired").exists()
+
+
+def test_the_background_check_counts_every_invoice_it_requeues(active_session, alice,
+                                                               monkeypatch):
+    monkeypatch.setattr("revcycle.engine.kick", lambda: None)
+    for hours in (30, 40):
+        invoice = _posted(active_session, alice, hours_ago=hours)
+        Ticket.objects.filter(pk=invoice.ticket_id).update(state="expired", attempts=1)
+
+    assert flow.requeue_open() == 2
+    assert Ticket.objects.filter(state="queued").count() == 2
+
+
+def test_a_session_is_expired_at_the_moment_asked_about(session):
+    SmartSession.objects.filter(pk=session.pk).update(
+        expires_at=timezone.now() + timedelta(hours=1))
+
+    assert flow.expire_lapsed_sessions(timezone.now()) == 0
+    assert flow.expire_lapsed_sessions(timezone.now() + timedelta(hours=2)) == 1
+    session.refresh_from_db()
+    assert session.status == "EXPIRED"
