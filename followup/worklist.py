@@ -63,7 +63,7 @@ def bucket_range(name: str, today: date) -> tuple[date | None, date | None]:
 def needing_person(user: Any, now: datetime | None = None,
                    policy: RecheckPolicy | None = None) -> QuerySet[Ticket]:
     now = now or timezone.now()
-    policy = policy or RecheckPolicy.get()
+    policy = policy or RecheckPolicy.cached()
     # The encrypted request and raw answer are never shown here: leave them undecrypted.
     return (Ticket.objects.for_user(user).filter(sources.worklist_condition(now, policy))
             .defer("request", "response")

@@ -27,13 +27,14 @@ POLL = {"HTTP_HX_REQUEST": "true", "HTTP_X_POLL": "1"}
 def _fresh_process_caches() -> Any:
     """Tokens, code descriptions and request counters live in process memory: each test
     starts as a new process would, and leaves nothing for the next."""
-    from revcycle import codes, context_processors, metrics, oauth
+    from revcycle import codes, context_processors, metrics, oauth, shortcache
 
     def clear() -> None:
         context_processors.clear_stall_cache()
         oauth._cache.clear()
         codes.clear_cache()
         metrics._pending.clear()
+        shortcache.clear()
 
     clear()
     yield
