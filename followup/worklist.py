@@ -10,12 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from followup import sources
 from followup.models import FollowUp, RecheckPolicy
 from revcycle.models import Ticket
+from revcycle.paging import COUNT_CAP
 
 PAGE_SIZES = (25, 50, 100, 200)
 AGE_BUCKETS: list[tuple[str, int, int | None]] = [
@@ -31,11 +32,6 @@ SORTS: dict[str, tuple[str, str, bool]] = {
     "account": ("account_number", "str", False),
 }
 DEFAULT_SORT = "age"
-
-
-def age_date_expression() -> Any:
-    """Age runs from the date of service, or from when the request was made."""
-    return Coalesce("service_date", TruncDate("created_at"))
 
 
 def age_days(ticket: Ticket, today: date) -> int:
@@ -65,10 +61,11 @@ def needing_person(user: Any, now: datetime | None = None,
     now = now or timezone.now()
     policy = policy or RecheckPolicy.cached()
     # The encrypted request and raw answer are never shown here: leave them undecrypted.
+    # Ticket.age_date (the date of service, else the day of the request) is a column with
+    # an index, so the default order and its keyset pages do not sort every row.
     return (Ticket.objects.for_user(user).filter(sources.worklist_condition(now, policy))
             .defer("request", "response")
-            .annotate(age_date=age_date_expression(),
-                      amount_key=Coalesce("amount", Value(Decimal("0")),
+            .annotate(amount_key=Coalesce("amount", Value(Decimal("0")),
                                           output_field=DecimalField(max_digits=12,
                                                                     decimal_places=2))))
 
@@ -81,9 +78,23 @@ def open_items(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
 class Page:
     rows: list[Ticket]
     total: int
-    total_amount: Decimal
+    total_amount: Decimal | None  # None when the count stopped at COUNT_CAP
     next_cursor: str
     is_first: bool
+    capped: bool = False
+
+    @property
+    def total_label(self) -> str:
+        return f"{self.total:,}+" if self.capped else f"{self.total:,}"
+
+
+def summary(qs: QuerySet[Ticket]) -> tuple[int, Decimal | None, bool]:
+    """(items, their amount, capped): exact up to COUNT_CAP items; past it the count stops
+    (a poll must not add up a million rows) and no total amount is given."""
+    capped = qs.order_by()[:COUNT_CAP + 1].aggregate(n=Count("id"), amount=Sum("amount"))
+    if capped["n"] > COUNT_CAP:
+        return COUNT_CAP, None, True
+    return capped["n"], capped["amount"] or Decimal("0"), False
 
 
 def paginate(qs: QuerySet[Ticket], sort: str, size: int,
@@ -91,7 +102,7 @@ def paginate(qs: QuerySet[Ticket], sort: str, size: int,
     """Keyset paging on (sort key, id): no OFFSET, so a late page costs what the first does.
     `cursor` is the last row's (sort key, id), read by followup.filters.parse_cursor."""
     field, _kind, descending = SORTS[sort]
-    summary = qs.aggregate(n=Count("id"), amount=Sum("amount"))
+    total, amount, capped = summary(qs)
     ordered = qs.order_by(f"-{field}" if descending else field, "-id" if descending else "id")
     if cursor is not None:
         value, last_id = cursor
@@ -104,8 +115,8 @@ def paginate(qs: QuerySet[Ticket], sort: str, size: int,
         rows = rows[:size]
         last = rows[-1]
         next_cursor = f"{getattr(last, field)}~{last.pk}"
-    return Page(rows=rows, total=summary["n"], total_amount=summary["amount"] or Decimal("0"),
-                next_cursor=next_cursor, is_first=cursor is None)
+    return Page(rows=rows, total=total, total_amount=amount, next_cursor=next_cursor,
+                is_first=cursor is None, capped=capped)
 
 
 def mask_name(name: str) -> str:
