@@ -16,7 +16,7 @@ def fill_age_dates(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('revcycle', '0011_facility_time_zone'),
+        ('revcycle', '0013_audit_refuses_truncate'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
