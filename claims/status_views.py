@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,6 +26,7 @@ from revcycle.audit import record_event
 from revcycle.batches import create_single, visible_batches
 from revcycle.inputs import parse_ids
 from revcycle.models import Encounter, Ticket
+from revcycle.paging import CappedPaginator
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 
@@ -53,7 +53,8 @@ def status_home(request: HtmxHttpRequest) -> HttpResponse:
     tickets, f = filters.qs, filters.shown
     # The encrypted request and raw answer are not shown on the list: leave them undecrypted.
     rows = tickets.select_related("claim_result", "batch").defer("request", "response")
-    page = Paginator(rows, PER_PAGE).get_page(filters.page_number)
+    number = filters.page_number
+    page = CappedPaginator(rows, PER_PAGE, page_number=number).get_page(number)
     template = "claims/status_home.html"
     if request.htmx:
         template += "#rows"

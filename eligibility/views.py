@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -26,6 +25,7 @@ from revcycle.crypto import mask_ssn
 from revcycle.inputs import parse_id
 from revcycle.logfilters import redact
 from revcycle.models import Encounter, Ticket
+from revcycle.paging import CappedPaginator
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 
@@ -91,7 +91,9 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     """The worklist: every discovery lookup of the user's facilities, filtered."""
     filters = filter_tickets(request)
     tickets, f = filters.qs, filters.shown
-    page = Paginator(tickets.select_related("batch"), PER_PAGE).get_page(filters.page_number)
+    number = filters.page_number
+    page = CappedPaginator(tickets.select_related("batch"), PER_PAGE,
+                           page_number=number).get_page(number)
     template = "eligibility/home.html"
     if request.htmx:
         template += "#rows"

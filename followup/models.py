@@ -13,7 +13,11 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from revcycle import shortcache
 from revcycle.models import Encounter, Ticket
+
+POLICY_CACHE_KEY = "followup.recheck_policy"
+POLICY_CACHE_SECONDS = 60
 
 
 class FollowUp(models.Model):
@@ -148,10 +152,17 @@ class RecheckPolicy(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.pk = 1
         super().save(*args, **kwargs)
+        shortcache.forget(POLICY_CACHE_KEY)
 
     @classmethod
     def get(cls) -> RecheckPolicy:
         return cls.objects.get_or_create(pk=1)[0]
+
+    @classmethod
+    def cached(cls) -> RecheckPolicy:
+        """The policy as the worklist reads it on every request: at most
+        POLICY_CACHE_SECONDS old in another process (saving it here forgets it at once)."""
+        return shortcache.get(POLICY_CACHE_KEY, POLICY_CACHE_SECONDS, cls.get)
 
 
 class RecheckRun(models.Model):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -16,7 +16,7 @@ from followup import dashboard as dash
 from followup import sources, timeline, worklist
 from followup.filters import WorklistFilter
 from followup.models import FollowUp, Note, RecheckPolicy, SavedView
-from revcycle import engine, exports, polling
+from revcycle import engine, exports, polling, shortcache
 from revcycle.access import facilities_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.inputs import parse_id, parse_ids
@@ -29,6 +29,26 @@ from revcycle.services import outcome_advice, outcome_label, outcome_labels, tic
 def _colleagues(user: Any) -> Any:
     return (get_user_model().objects.filter(facilities__in=facilities_for(user), is_active=True)
             .distinct().order_by("username"))
+
+
+CHOICES_CACHE_SECONDS = 300  # a new payer or colleague shows in the worklist's menus within
+
+
+class Colleague(NamedTuple):
+    pk: int
+    label: str
+
+
+def _menu_choices(user: Any) -> tuple[list[str], list[Colleague]]:
+    """The payer filter's payers and the colleagues to assign to, for the user's facilities:
+    the payers are a DISTINCT over every ticket there, too dear for each request."""
+    def compute() -> tuple[list[str], list[Colleague]]:
+        payers = list(Ticket.objects.for_user(user).exclude(payer="")
+                      .values_list("payer", flat=True).distinct().order_by("payer")[:200])
+        colleagues = [Colleague(u.pk, u.get_full_name() or u.username)
+                      for u in _colleagues(user)]
+        return payers, colleagues
+    return shortcache.get(("followup.menus", user.pk), CHOICES_CACHE_SECONDS, compute)
 
 
 def _back(request: HttpRequest, default: str) -> str:
@@ -76,6 +96,7 @@ def worklist_view(request: HttpRequest) -> HttpResponse:
     filters = _worklist_filter(request)
     page = worklist.paginate(filters.qs, filters.chosen_sort, filters.page_size, filters.cursor)
     query = filters.querystring()
+    payers, colleagues = _menu_choices(request.user)
     context = {
         "filters": {**filters.shown, "status": filters.chosen_status,
                     "sort": filters.chosen_sort, "size": filters.page_size},
@@ -86,14 +107,13 @@ def worklist_view(request: HttpRequest) -> HttpResponse:
         "domains": sources.DOMAIN_LABELS.items(),
         "outcomes": [*outcome_labels().items(), ("cancelled", "Cancelled"),
                      ("open", "Still open")],
-        "payers": (Ticket.objects.for_user(request.user).exclude(payer="")
-                   .values_list("payer", flat=True).distinct().order_by("payer")[:200]),
+        "payers": payers,
         "buckets": [b[0] for b in worklist.AGE_BUCKETS],
         "sorts": [("age", "Oldest first"), ("-age", "Newest first"),
                   ("-amount", "Largest amount"), ("amount", "Smallest amount"),
                   ("payer", "Payer"), ("account", "Account")],
         "sizes": worklist.PAGE_SIZES,
-        "colleagues": _colleagues(request.user),
+        "colleagues": colleagues,
         "saved_views": SavedView.objects.filter(user=request.user),
         "can_act": has_perm(request.user, "run_lookups"),
     }

@@ -10,13 +10,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from followup import sources
 from followup.models import FollowUp, RecheckPolicy
 from revcycle import services
 from revcycle.models import Ticket
+from revcycle.paging import COUNT_CAP
 
 PAGE_SIZES = (25, 50, 100, 200)
 AGE_BUCKETS: list[tuple[str, int, int | None]] = [
@@ -32,11 +33,6 @@ SORTS: dict[str, tuple[str, str, bool]] = {
     "account": ("account_number", "str", False),
 }
 DEFAULT_SORT = "age"
-
-
-def age_date_expression() -> Any:
-    """Age runs from the date of service, or from when the request was made."""
-    return Coalesce("service_date", TruncDate("created_at"))
 
 
 def age_days(ticket: Ticket, today: date) -> int:
@@ -64,12 +60,13 @@ def bucket_range(name: str, today: date) -> tuple[date | None, date | None]:
 def needing_person(user: Any, now: datetime | None = None,
                    policy: RecheckPolicy | None = None) -> QuerySet[Ticket]:
     now = now or timezone.now()
-    policy = policy or RecheckPolicy.get()
+    policy = policy or RecheckPolicy.cached()
     # The encrypted request and raw answer are never shown here: leave them undecrypted.
+    # Ticket.age_date (the date of service, else the day of the request) is a column with
+    # an index, so the default order and its keyset pages do not sort every row.
     return (Ticket.objects.for_user(user).filter(sources.worklist_condition(now, policy))
             .defer("request", "response")
-            .annotate(age_date=age_date_expression(),
-                      amount_key=Coalesce("amount", Value(Decimal("0")),
+            .annotate(amount_key=Coalesce("amount", Value(Decimal("0")),
                                           output_field=DecimalField(max_digits=12,
                                                                     decimal_places=2))))
 
@@ -82,11 +79,33 @@ def open_items(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
 class Page:
     rows: list[Ticket]
     total: int
-    total_amount: Decimal
+    total_amount: Decimal | None  # None when the count stopped at COUNT_CAP
     next_cursor: str
     is_first: bool
+    capped: bool = False
     # The amounts per currency ("USD", "KES"): a sum across currencies means nothing.
     totals: list[tuple[str, Decimal]] = field(default_factory=list)
+
+    @property
+    def total_label(self) -> str:
+        return f"{self.total:,}+" if self.capped else f"{self.total:,}"
+
+
+def summary(qs: QuerySet[Ticket]) -> tuple[int, Decimal | None, list[tuple[str, Decimal]], bool]:
+    """(items, their amount, the amount per currency, capped): exact up to COUNT_CAP items;
+    past it the count stops (a poll must not add up a million rows) and no amount is given.
+    One statement: the aggregate runs over the capped subquery."""
+    by_currency = currency_kinds()
+    capped = qs.order_by()[:COUNT_CAP + 1].aggregate(
+        # Each alias differs from the field's name: an alias "amount" would shadow it.
+        n=Count("id"), sum_all=Sum("amount"),
+        **{f"sum_{code}": Sum("amount", filter=Q(connection__kind__in=kinds))
+           for code, kinds in by_currency.items()})
+    if capped["n"] > COUNT_CAP:
+        return COUNT_CAP, None, [], True
+    totals = [(code, capped[f"sum_{code}"]) for code in sorted(by_currency)
+              if capped[f"sum_{code}"] is not None]
+    return capped["n"], capped["sum_all"] or Decimal("0"), totals, False
 
 
 def paginate(qs: QuerySet[Ticket], sort: str, size: int,
@@ -94,12 +113,7 @@ def paginate(qs: QuerySet[Ticket], sort: str, size: int,
     """Keyset paging on (sort key, id): no OFFSET, so a late page costs what the first does.
     `cursor` is the last row's (sort key, id), read by followup.filters.parse_cursor."""
     field, _kind, descending = SORTS[sort]
-    by_currency = currency_kinds()
-    summary = qs.aggregate(
-        # Each alias differs from the field's name: an alias "amount" would shadow it.
-        n=Count("id"), sum_all=Sum("amount"),
-        **{f"sum_{code}": Sum("amount", filter=Q(connection__kind__in=kinds))
-           for code, kinds in by_currency.items()})
+    total, amount, totals, capped = summary(qs)
     ordered = qs.order_by(f"-{field}" if descending else field, "-id" if descending else "id")
     if cursor is not None:
         value, last_id = cursor
@@ -112,10 +126,8 @@ def paginate(qs: QuerySet[Ticket], sort: str, size: int,
         rows = rows[:size]
         last = rows[-1]
         next_cursor = f"{getattr(last, field)}~{last.pk}"
-    totals = [(code, summary[f"sum_{code}"]) for code in sorted(by_currency)
-              if summary[f"sum_{code}"] is not None]
-    return Page(rows=rows, total=summary["n"], total_amount=summary["sum_all"] or Decimal("0"),
-                next_cursor=next_cursor, is_first=cursor is None, totals=totals)
+    return Page(rows=rows, total=total, total_amount=amount, next_cursor=next_cursor,
+                is_first=cursor is None, capped=capped, totals=totals)
 
 
 def currency_kinds() -> dict[str, list[str]]:

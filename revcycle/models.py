@@ -424,6 +424,10 @@ class Ticket(models.Model):
     amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True,
                                  help_text="Billed amount, for worklists and aging.")
     service_date = models.DateField(null=True, blank=True, help_text="First date of service.")
+    # Always set (fill_summary): the follow-up worklist sorts and pages on it with an index,
+    # which Coalesce(service_date, the day of created_at) computed per row could not use.
+    age_date = models.DateField(null=True, blank=True, editable=False,
+                                help_text="The date of service, else the day of the request.")
 
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
     outcome = models.CharField(max_length=20, blank=True, help_text="The plain outcome.")
@@ -458,6 +462,8 @@ class Ticket(models.Model):
             # Worklists: a kind's tickets for a facility, newest first, by outcome.
             models.Index(fields=["kind", "facility", "-created_at"], name="ticket_worklist"),
             models.Index(fields=["kind", "outcome", "-created_at"], name="ticket_outcome"),
+            # The follow-up worklist's default order (oldest first) and its keyset pages.
+            models.Index(fields=["age_date", "id"], name="ticket_age_date_id"),
         ]
 
     def __str__(self) -> str:
@@ -482,16 +488,21 @@ class Ticket(models.Model):
         ticket kind's registered summary fills what the caller left blank."""
         if self.request and not self.request_hash:
             self.request_hash = self.hash_request(self.kind, self.connection_id, self.request)
-        if not isinstance(self.request, dict):
-            return
-        summary = services.summarise(self.kind, self.request)
-        self.account_number = self.account_number or summary.account[:50]
-        self.patient_name = self.patient_name or summary.patient[:200]
-        self.payer = self.payer or summary.payer[:200]
-        if self.amount is None:
-            self.amount = summary.amount
-        if self.service_date is None:
-            self.service_date = summary.service_date
+        if isinstance(self.request, dict):
+            summary = services.summarise(self.kind, self.request)
+            self.account_number = self.account_number or summary.account[:50]
+            self.patient_name = self.patient_name or summary.patient[:200]
+            self.payer = self.payer or summary.payer[:200]
+            if self.amount is None:
+                self.amount = summary.amount
+            if self.service_date is None:
+                self.service_date = summary.service_date
+        self.age_date = self.service_date or self.request_day()
+
+    def request_day(self) -> date:
+        """The local day the request was made (today for one not saved yet)."""
+        return timezone.localtime(self.created_at).date() if self.created_at else \
+            timezone.localdate()
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.fill_summary()

@@ -25,10 +25,10 @@ POLL = {"HTTP_HX_REQUEST": "true", "HTTP_X_POLL": "1"}
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> Any:
-    """Tokens, code descriptions, request counters and pooled HTTP sessions live in process
-    memory: each test starts as a new process would, and leaves nothing for the next (a
-    session kept from an earlier test would hide a broken `mount_retries`)."""
-    from revcycle import api, codes, context_processors, http, metrics, oauth
+    """Tokens, code descriptions, request counters, short-lived menus and pooled HTTP sessions
+    live in process memory: each test starts as a new process would, and leaves nothing for
+    the next (a session kept from an earlier test would hide a broken `mount_retries`)."""
+    from revcycle import api, codes, context_processors, http, metrics, oauth, shortcache
 
     def clear() -> None:
         context_processors.clear_stall_cache()
@@ -37,6 +37,7 @@ def _fresh_process_caches() -> Any:
         metrics._pending.clear()
         vars(http._local).pop("plain", None)
         vars(api._local).pop("session", None)
+        shortcache.clear()
 
     clear()
     yield

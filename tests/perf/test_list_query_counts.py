@@ -8,6 +8,8 @@ activity: it is made before counting."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -105,20 +107,31 @@ def test_discovery_worklist_costs_at_most_10_queries_on_any_page(
     assert "PAYER 1" in later.content.decode()
 
 
-# Still over: 13 on the page, 11 on the fragment (session, user, roles, second-factor check,
-# permissions, recheck policy, count+sum, rows, payer and colleague choices, saved views,
-# audit row, session save). strict: the day it fits, this test says so.
-@pytest.mark.xfail(strict=True, reason="follow-up worklist: 13 / 11 queries, budget 10")
+# 10 on the page: session, user, roles, second-factor check, permissions, count+sum, rows,
+# saved views, audit row, session save. The re-check policy and the payer and colleague
+# menus are kept a short while in process memory (revcycle/shortcache.py): the first request
+# of a process (and one a minute after) reads them, 13 queries, and is made before counting.
 @pytest.mark.parametrize("htmx", [False, True], ids=["page", "fragment"])
 def test_followup_worklist_costs_at_most_10_queries_on_page_1_and_the_next_keyset_page(
         client_a, integrex, htmx):
     RecheckPolicy.get()
     _tickets(integrex, "claim_status")
     url = reverse("followup:worklist")
+    client_a.get(url)
     _, first = _counted(client_a, url + "?size=25", htmx)
-    assert len(first.context["rows"]) == 25 and first.context["next_url"]
-    _, later = _counted(client_a, url + first.context["next_url"], htmx)
-    assert len(later.context["rows"]) == 25
+    first_ids, next_url = _worklist_rows(first)
+    assert len(first_ids) == 25 and next_url
+    _, later = _counted(client_a, url + html.unescape(next_url), htmx)
+    later_ids, _ = _worklist_rows(later)
+    assert len(later_ids) == 25 and not set(first_ids) & set(later_ids)
+
+
+def _worklist_rows(response: Any) -> tuple[list[str], str]:
+    """The ticket ids of the worklist's rows and its "Next page" link, read from the HTML
+    (a fragment rendered from a partial carries no response.context)."""
+    text = response.content.decode()
+    found = re.search(r'<a href="([^"]*)" rel="next"', text)
+    return re.findall(r'<tr id="ticket-(\d+)"', text), found.group(1) if found else ""
 
 
 def test_payer_claims_list_costs_at_most_10_queries_on_any_page(
