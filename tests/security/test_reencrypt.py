@@ -50,3 +50,29 @@ def test_a_value_no_key_decrypts_stops_the_run_with_its_place(settings, encounte
     settings.FIELD_ENCRYPTION_KEYS = [NEW]
     with pytest.raises(CommandError, match="revcycle.Encounter id"):
         _run()
+
+
+def test_an_upload_waiting_for_its_worker_reads_with_only_the_new_key_afterwards(
+        settings, st_marys, integrex, monkeypatch):
+    import io
+
+    from revcycle import stored_uploads
+    from revcycle.models import Batch, UploadChunk
+
+    monkeypatch.setattr(stored_uploads, "PIECE_BYTES", 10)
+    old = settings.FIELD_ENCRYPTION_KEYS[0]
+    body = b"patientLastName,subscriberId\nDOE,A1\nROE,A2\n"
+    batch = Batch.objects.create(kind="claim_status", facility=st_marys, connection=integrex,
+                                 state=Batch.State.READING)
+    stored_uploads.store(batch.pk, io.BytesIO(body))
+    assert UploadChunk.objects.filter(batch=batch).count() == 5
+
+    settings.FIELD_ENCRYPTION_KEYS = [NEW, old]
+    output = _run()
+    assert "revcycle.UploadChunk: 5 upload pieces read, 5 rewritten" in output
+
+    settings.FIELD_ENCRYPTION_KEYS = [NEW]
+    assert stored_uploads.open_stored(batch.pk).read() == body
+    event = AuditEvent.objects.get(object_type="revcycle.encryptionkey")
+    assert "5 pieces of uploads waiting to be read" in event.detail
+    assert "Reencrypt: 0 values rewritten" in _run()  # resumable: nothing twice

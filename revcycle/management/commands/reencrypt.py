@@ -2,7 +2,9 @@
 
 Step 2 of the README's rotation: put the new key first in FIELD_ENCRYPTION_KEYS (old ones
 after it), restart, run this, then drop the old key. Every EncryptedTextField and
-EncryptedJSONField of every model is found on its own, so a new model needs no change here.
+EncryptedJSONField of every model is found on its own, so a new model needs no change here;
+the pieces of large uploads waiting for their worker (UploadChunk, raw Fernet tokens in a
+binary column) are rewritten too, or removing the old key would fail those uploads.
 Resumable: it walks each table in primary-key batches and skips values already under the
 newest key, so a run that was stopped simply starts again. Audited.
 """
@@ -37,9 +39,13 @@ def encrypted_columns() -> Iterator[tuple[type[models.Model], list[models.Field]
 
 
 def under_newest_key(stored: str) -> bool:
+    return token_under_newest_key(stored[len(crypto.PREFIX):].encode())
+
+
+def token_under_newest_key(token: bytes) -> bool:
     newest = crypto._fernet_for(settings.FIELD_ENCRYPTION_KEYS[0])
     try:
-        newest.decrypt(stored[len(crypto.PREFIX):].encode())
+        newest.decrypt(token)
     except InvalidToken:
         return False
     return True
@@ -84,6 +90,35 @@ def reencrypt_table(model: type[models.Model], fields: list[models.Field], batch
                      f"(up to id {last})")
 
 
+def reencrypt_upload_chunks(batch: int, progress: Any = None) -> tuple[int, int]:
+    """Rewrite the stored pieces of uploads still waiting to be read; returns (pieces seen,
+    pieces rewritten). Keys are read a batch at a time but each piece (a MB) on its own, as
+    the worker reads them. A piece the worker deletes meanwhile is simply not updated."""
+    from revcycle.models import UploadChunk
+
+    last = seen = rewritten = 0
+    while ids := list(UploadChunk.objects.filter(pk__gt=last).order_by("pk")
+                      .values_list("pk", flat=True)[:batch]):
+        for pk in ids:
+            stored = UploadChunk.objects.filter(pk=pk).values_list("data", flat=True).first()
+            if stored is None or token_under_newest_key(bytes(stored)):
+                continue
+            try:
+                rotated = crypto.fernet().rotate(bytes(stored))
+            except InvalidToken:
+                raise CommandError(
+                    f"revcycle.UploadChunk id {pk}: no key in FIELD_ENCRYPTION_KEYS decrypts "
+                    "it; keep the old key listed") from None
+            rewritten += UploadChunk.objects.filter(pk=pk, data=bytes(stored)).update(
+                data=rotated)
+        seen += len(ids)
+        last = ids[-1]
+        if progress:
+            progress(f"  revcycle.UploadChunk: {seen} upload pieces read, {rewritten} "
+                     f"rewritten (up to id {last})")
+    return seen, rewritten
+
+
 def _lowest(model: type[models.Model]) -> Any:
     """A primary key below every real one: -1 for integer keys, '' for text keys."""
     return -1 if isinstance(model._meta.pk, models.IntegerField | models.AutoField) else ""
@@ -107,8 +142,11 @@ class Command(BaseCommand):
             total_rows += rows
             total_values += values
             tables.append(model._meta.label)
-        detail = (f"reencrypt: {total_values} values rewritten under the newest key, "
-                  f"{total_rows} rows in {len(tables)} tables")
+        pieces, pieces_rewritten = reencrypt_upload_chunks(options["batch_size"],
+                                                           progress=self.stdout.write)
+        detail = (f"reencrypt: {total_values + pieces_rewritten} values rewritten under the "
+                  f"newest key, {total_rows} rows in {len(tables)} tables and "
+                  f"{pieces} pieces of uploads waiting to be read")
         if options["blind_index"]:
             detail += f"; {reindex_encounters()} SSN indexes recomputed"
         record_event(None, "change", object_type="revcycle.encryptionkey", detail=detail)
