@@ -12,12 +12,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
 from followup import health, sources, worklist
 from followup.models import DigestSent, FollowUp, NotificationPreference, RecheckPolicy
+from revcycle import services
 from revcycle.roles import ADMIN, MANAGER
+from revcycle.templatetags.money import format_money
 
 MAX_ACCOUNTS = 20
 
@@ -28,7 +30,7 @@ class Digest:
     new_accounts: list[str] = field(default_factory=list)
     assigned_open: int = 0
     smart_count: int = 0
-    smart_amount: Decimal = Decimal("0")
+    smart_amounts: list[tuple[str, Decimal]] = field(default_factory=list)  # per currency
     troubled: list[str] = field(default_factory=list)
 
     @property
@@ -41,8 +43,9 @@ class Digest:
         if self.new_accounts:
             lines.append("  accounts: " + ", ".join(self.new_accounts))
         lines.append(f"Open items assigned to you: {self.assigned_open}")
+        at_risk = " and ".join(format_money(amount, code) for code, amount in self.smart_amounts)
         lines.append(f"Smart invoices not Billed: {self.smart_count} "
-                     f"({self.smart_amount:,.2f} at risk)")
+                     f"({at_risk or format_money(0)} at risk)")
         if self.troubled:
             lines.append("Connections in trouble: " + ", ".join(self.troubled))
         lines += ["", "Open the worklist in revcycle to act on them. Turn this email off "
@@ -65,13 +68,13 @@ def build(user: Any, now: datetime, policy: RecheckPolicy, troubled: list[str]) 
                                                       created_at__gte=since))
     smart = items.filter(sources.money_at_risk_condition(now, policy))
     is_officer = user.groups.filter(name__in=[MANAGER, ADMIN]).exists()
-    smart_total = smart.aggregate(n=Sum("amount"))["n"] or Decimal("0")
+    smart_totals = services.currency_totals(smart.aggregate(**services.sums_per_currency()))
     return Digest(
         new_items=new.count(),
         new_accounts=list(new.exclude(account_number="").order_by("account_number")
                           .values_list("account_number", flat=True).distinct()[:MAX_ACCOUNTS]),
         assigned_open=items.filter(followup__assignee=user).count(),
-        smart_count=smart.count(), smart_amount=smart_total,
+        smart_count=smart.count(), smart_amounts=smart_totals,
         troubled=troubled if is_officer else [],
     )
 

@@ -296,7 +296,7 @@ def dashboard_csv(request: HttpRequest, name: str) -> HttpResponse:
     record_event(request, "export", object_type="followup.dashboard", object_id=name,
                  detail=f"{len(chart.rows)} rows")
     return exports.table(request, f"{name}-{timezone.localdate():%Y%m%d}", chart.columns,
-                         chart.rows, title=name)
+                         chart.rows, title=name, kinds=chart.amount_kinds)
 
 
 @permission_required("manage_connections")

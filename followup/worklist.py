@@ -95,17 +95,12 @@ def summary(qs: QuerySet[Ticket]) -> tuple[int, Decimal | None, list[tuple[str, 
     """(items, their amount, the amount per currency, capped): exact up to COUNT_CAP items;
     past it the count stops (a poll must not add up a million rows) and no amount is given.
     One statement: the aggregate runs over the capped subquery."""
-    by_currency = currency_kinds()
     capped = qs.order_by()[:COUNT_CAP + 1].aggregate(
         # Each alias differs from the field's name: an alias "amount" would shadow it.
-        n=Count("id"), sum_all=Sum("amount"),
-        **{f"sum_{code}": Sum("amount", filter=Q(connection__kind__in=kinds))
-           for code, kinds in by_currency.items()})
+        n=Count("id"), sum_all=Sum("amount"), **services.sums_per_currency())
     if capped["n"] > COUNT_CAP:
         return COUNT_CAP, None, [], True
-    totals = [(code, capped[f"sum_{code}"]) for code in sorted(by_currency)
-              if capped[f"sum_{code}"] is not None]
-    return capped["n"], capped["sum_all"] or Decimal("0"), totals, False
+    return capped["n"], capped["sum_all"] or Decimal("0"), services.currency_totals(capped), False
 
 
 def paginate(qs: QuerySet[Ticket], sort: str, size: int,
@@ -128,15 +123,6 @@ def paginate(qs: QuerySet[Ticket], sort: str, size: int,
         next_cursor = f"{getattr(last, field)}~{last.pk}"
     return Page(rows=rows, total=total, total_amount=amount, next_cursor=next_cursor,
                 is_first=cursor is None, capped=capped, totals=totals)
-
-
-def currency_kinds() -> dict[str, list[str]]:
-    """Each currency and the connection kinds whose amounts are in it."""
-    out: dict[str, list[str]] = {}
-    for service in services.SERVICES.values():
-        if service.currency:
-            out.setdefault(service.currency, []).append(service.kind)
-    return out
 
 
 def mask_name(name: str) -> str:

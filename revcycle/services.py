@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Q, Sum
 
 
 class Auth(enum.StrEnum):
@@ -137,6 +138,31 @@ def currency(name: str) -> str:
     kind = TICKET_KINDS.get(name)
     service = SERVICES.get(kind.service if kind else name)
     return service.currency if service else ""
+
+
+def currency_kinds() -> dict[str, list[str]]:
+    """Each currency and the service kinds whose amounts are in it."""
+    out: dict[str, list[str]] = {}
+    for service in SERVICES.values():
+        if service.currency:
+            out.setdefault(service.currency, []).append(service.kind)
+    return out
+
+
+def sums_per_currency(field: str = "amount",
+                      kind_path: str = "connection__kind") -> dict[str, Sum]:
+    """`Sum(field)` apart for each currency, keyed `sum_<code>`, for aggregate() or
+    annotate(): the one way pages add up amounts, because a sum across currencies means
+    nothing. An amount of a service with no currency is in no sum."""
+    return {f"sum_{code}": Sum(field, filter=Q(**{f"{kind_path}__in": kinds}))
+            for code, kinds in sorted(currency_kinds().items())}
+
+
+def currency_totals(sums: dict[str, Any]) -> list[tuple[str, Decimal]]:
+    """The (currency, amount) pairs of a row made with sums_per_currency, by code, leaving
+    out currencies with no amount."""
+    return [(code, sums[f"sum_{code}"]) for code in sorted(currency_kinds())
+            if sums.get(f"sum_{code}") is not None]
 
 
 def kind_label(ticket_kind: str) -> str:

@@ -39,9 +39,3 @@ def format_money(value: Any, currency: str = "") -> str:
 def money(value: Any, currency: str = "") -> str:
     return format_money(value, currency)
 
-
-@register.filter
-def amount_cell(value: Any) -> Any:
-    """A table cell that may hold an amount (a Decimal) or a count: amounts in the money
-    format, anything else as it is."""
-    return format_money(value) if isinstance(value, Decimal) else value

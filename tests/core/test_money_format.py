@@ -102,7 +102,8 @@ def test_payer_pages_show_dollars(client_for: Any, alice: Any,
 def test_the_dashboard_tables_show_amounts_with_thousands(
         client_for: Any, alice: Any, dollars_and_shillings: dict[str, Any]) -> None:
     text = client_for(alice).get("/followup/dashboard/").content.decode()
-    assert '<td class="num money">1,250.00</td>' in text
+    assert '<td class="num money">$1,250.00</td>' in text
+    assert '<td class="num money">KES 13,000.00</td>' in text
 
 
 def test_the_account_timeline_shows_amounts_in_their_currency(

@@ -45,8 +45,10 @@ def test_top_denial_reasons_read_carc_codes_from_the_raw_answers(alice, integrex
 def test_money_at_risk_sums_smart_invoices_not_billed(alice, smart):
     make_ticket(smart, kind="smart_invoice_status", outcome="cancelled", amount="300.00")
     make_ticket(smart, kind="smart_invoice_status", outcome="billed", amount="999.00")
-    rows = dashboard.charts(alice)["smart"].rows
-    assert rows == [("Cancelled", pytest.approx(300), 1)]
+    chart = dashboard.charts(alice)["smart"]
+    assert chart.columns == ("Invoice status", "Invoices", "Amount (KES)")
+    assert chart.rows == [("Cancelled", 1, pytest.approx(300))]
+    assert chart.cells == [["Cancelled", 1, "KES 300.00"]]
 
 
 def test_the_dashboard_draws_every_chart_with_its_table(client_for, alice, integrex):
@@ -62,9 +64,50 @@ def test_a_chart_exports_as_csv_and_the_export_is_audited(client_for, alice, int
     make_ticket(integrex, payer="CIGNA", amount="123.45")
     response = client_for(alice).get(reverse("followup:dashboard_csv", args=["payers"]))
     text = b"".join(response.streaming_content).decode()
-    assert text.splitlines()[0] == '"Payer","Amount","Items"'
-    assert '"CIGNA","123.45","1"' in text
+    assert text.splitlines()[0] == '"Payer","Items","Amount (USD)"'
+    assert '"CIGNA","1","123.45"' in text
     assert AuditEvent.objects.filter(action="export", object_id="payers").exists()
+
+
+def _csv(client, name):
+    import csv
+    import io
+
+    response = client.get(reverse("followup:dashboard_csv", args=[name]))
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_every_amount_on_the_dashboard_is_per_currency_never_summed_across(
+        client_for, alice, integrex, smart):
+    today = timezone.localdate()
+    make_ticket(integrex, payer="AETNA", amount="1250.00", service_date=today)
+    make_ticket(smart, kind="smart_invoice_status", outcome="cancelled", payer="AETNA",
+                amount="13000.00", service_date=today)
+    charts = dashboard.charts(alice)
+    assert charts["outcomes"].cells == [["Cancelled", 1, "KES 13,000.00", ""],
+                                        ["Denied", 1, "", "$1,250.00"]]
+    assert charts["payers"].cells == [["AETNA", 2, "KES 13,000.00", "$1,250.00"]]
+    assert charts["aging"].cells[0] == ["0-30", 2, "KES 13,000.00", "$1,250.00"]
+    client = client_for(alice)
+    body = client.get(reverse("followup:dashboard")).content.decode()
+    assert '<td class="num money">KES 13,000.00</td><td class="num money">$1,250.00</td>' in body
+    assert "14,250" not in body  # no sum of shillings and dollars
+    for name in ("payers", "aging", "outcomes"):
+        rows = _csv(client, name)
+        assert rows[0][-2:] == ["Amount (KES)", "Amount (USD)"], name
+        assert "14250.00" not in {cell for row in rows for cell in row}, name
+    assert _csv(client, "payers")[1] == ["AETNA", "2", "13000.00", "1250.00"]
+
+
+def test_more_payers_than_shown_are_summed_per_currency(alice, integrex, smart):
+    for i in range(dashboard.TOP_PAYERS):
+        make_ticket(integrex, payer=f"P{i:02d}", amount="1.00")
+        make_ticket(integrex, payer=f"P{i:02d}", amount="1.00")
+    make_ticket(integrex, payer="ZZ1", amount="5.00")
+    make_ticket(smart, kind="smart_invoice_status", outcome="cancelled", payer="ZZ2",
+                amount="7.00")
+    rows = dashboard.charts(alice)["payers"].cells
+    assert rows[-1] == ["2 other payers", 2, "KES 7.00", "$5.00"]
 
 
 def test_the_timeline_shows_lookups_results_changes_and_notes_in_order(

@@ -50,3 +50,9 @@ def test_the_digest_is_scheduled_daily():
 
     job = SCHEDULES["follow-up: daily digest"]
     assert (job.func, job.minutes) == ("followup.tasks.send_daily_digests", 1440)
+
+
+def test_the_digest_says_money_at_risk_in_its_currency(maya, smart):
+    make_ticket(smart, kind="smart_invoice_status", outcome="cancelled", amount="13000.00")
+    digest.send_all()
+    assert "Smart invoices not Billed: 1 (KES 13,000.00 at risk)" in mail.outbox[0].body
