@@ -16,7 +16,7 @@ from followup import dashboard as dash
 from followup import sources, timeline, worklist
 from followup.filters import WorklistFilter
 from followup.models import FollowUp, Note, RecheckPolicy, SavedView
-from revcycle import engine, exports, polling, shortcache
+from revcycle import engine, exports, polling, services, shortcache
 from revcycle.access import facilities_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.inputs import parse_id, parse_ids
@@ -123,8 +123,9 @@ def worklist_view(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+# The amounts of several services are in several currencies: each row says its own.
 WORKLIST_EXPORT_HEADER = ["ticket", "account", "patient", "domain", "payer", "amount",
-                          "service_date", "age_days", "outcome", "status", "assigned_to"]
+                          "currency", "service_date", "age_days", "outcome", "status", "assigned_to"]
 
 
 @permission_required("export_results")
@@ -147,7 +148,8 @@ def worklist_export(request: HttpRequest) -> StreamingHttpResponse:
         return [t.pk, t.account_number,
                 t.patient_name if show_names else worklist.mask_name(t.patient_name),
                 sources.DOMAIN_LABELS.get(t.kind, t.kind), t.payer,
-                t.amount if t.amount is not None else "", t.service_date or "",
+                t.amount if t.amount is not None else "",
+                services.currency(t.kind) if t.amount is not None else "", t.service_date or "",
                 worklist.age_days(t, today), outcome_label(t.outcome or t.state),
                 followup.status if followup else FollowUp.Status.OPEN,
                 assignee.username if assignee else ""]

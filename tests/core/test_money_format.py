@@ -112,3 +112,14 @@ def test_the_account_timeline_shows_amounts_in_their_currency(
     text = client_for(alice).get(f"/followup/accounts/{encounter.pk}/").content.decode()
     assert '<td class="num money">$1,250.00</td>' in text
     assert '<td class="num money">KES 13,000.00</td>' in text
+
+
+def test_the_worklist_export_says_each_amounts_currency(
+        client_for: Any, alice: Any, dollars_and_shillings: dict[str, Any]) -> None:
+    import csv
+    import io
+
+    response = client_for(alice).get("/followup/export.csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert {(r["amount"], r["currency"]) for r in rows} >= {("1250.00", "USD"),
+                                                           ("13000.00", "KES")}
