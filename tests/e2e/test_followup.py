@@ -137,12 +137,14 @@ def test_the_dashboard_renders_demo_data_and_its_numbers_match_the_tables(
     assert sum(table.values()) == expected
     smart_card = page.locator("#chart-smart")
     smart_card.locator("summary").click()
-    assert "1,250.00" in smart_card.locator("tbody").inner_text()
+    assert "KES 1,250.00" in smart_card.locator("tbody").inner_text()
     with page.expect_download() as download:
         page.locator("#chart-payers").get_by_role("link", name="Download CSV").click()
     content = Path(download.value.path()).read_text()
     rows = list(csv.reader(io.StringIO(content)))  # every cell is quoted (formula safety)
-    assert rows[0] == ["Payer", "Amount", "Items"]
-    total = sum(Decimal(row[1]) for row in rows[1:])
-    assert total == sum(t.amount for t in Ticket.objects.exclude(outcome="paid"))
+    assert rows[0] == ["Payer", "Items", "Amount (KES)", "Amount (USD)"]
+    dollars = sum(Decimal(row[3]) for row in rows[1:] if row[3])
+    assert dollars == sum(t.amount for t in Ticket.objects.filter(connection=integrex)
+                          .exclude(outcome="paid"))
+    assert sum(Decimal(row[2]) for row in rows[1:] if row[2]) == Decimal("1250.00")
     assert re.search(r"AETNA", content)

@@ -87,6 +87,7 @@ def test_every_amount_on_the_dashboard_is_per_currency_never_summed_across(
     assert charts["outcomes"].cells == [["Cancelled", 1, "KES 13,000.00", ""],
                                         ["Denied", 1, "", "$1,250.00"]]
     assert charts["payers"].cells == [["AETNA", 2, "KES 13,000.00", "$1,250.00"]]
+    assert [bar["value"] for bar in charts["payers"].bars] == [2]  # a count, not a sum
     assert charts["aging"].cells[0] == ["0-30", 2, "KES 13,000.00", "$1,250.00"]
     client = client_for(alice)
     body = client.get(reverse("followup:dashboard")).content.decode()
