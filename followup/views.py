@@ -125,7 +125,8 @@ def worklist_view(request: HttpRequest) -> HttpResponse:
 
 # The amounts of several services are in several currencies: each row says its own.
 WORKLIST_EXPORT_HEADER = ["ticket", "account", "patient", "domain", "payer", "amount",
-                          "currency", "service_date", "age_days", "outcome", "status", "assigned_to"]
+                          "currency", "service_date", "age_days", "outcome", "status",
+                          "assigned_to"]
 
 
 @permission_required("export_results")
