@@ -9,6 +9,7 @@ import requests
 import responses
 from django.utils import timezone
 
+from revcycle import engine
 from revcycle.models import Ticket
 from smartlink import flow
 from smartlink.models import SmartInvoice
@@ -110,7 +111,10 @@ def test_after_an_unknown_outcome_it_looks_the_invoice_up_and_never_posts_twice(
 
 
 def test_a_404_while_smart_indexes_the_invoice_is_looked_up_again_later_not_reposted(
-        api, active_session, alice):
+        api, active_session, alice, monkeypatch):
+    # The engine waits the longer of its jittered backoff and the flow's 60 s: the lowest
+    # jitter keeps the backoff under 60 s, so the wait said is the flow's, every run.
+    monkeypatch.setattr(engine.random, "uniform", lambda low, high: low)
     api.add(responses.POST, CLAIMS, body=requests.exceptions.ReadTimeout())
     api.add(responses.GET, STATUS, status=404,
             json=spring(404, "Not Found", "Invoice INV1500835 not found"))
