@@ -457,3 +457,34 @@ def test_a_missing_unreadable_or_zoneless_timestamp_is_refused(timestamp):
     assert (refused.value.status, refused.value.reason) == (400, "missing or unreadable timestamp")
     _check_fresh("2026-01-12T09:00:00Z", moment)
     _check_fresh("2026-01-12T11:00:00+02:00", moment)
+
+
+def test_a_delivery_is_recorded_under_the_body_event_id_then_the_header_id_then_its_content(
+        client, payer, under_review):
+    # The body's id is signed and the header's is not: the body's wins. The recorded key is
+    # the one the unique constraint holds, so it decides what counts as a replay.
+    long_id = "evt-" + "9" * 120
+    with_body_id = _payload(event_id=long_id)
+    header_id_only = _payload("rejected", event_id="")
+    header_id_again = _payload("paid", event_id=None)
+    no_id_at_all = {k: v for k, v in _payload(claim_id="CLM-X").items() if k != "event_id"}
+    for event in (with_body_id, header_id_only, header_id_again):
+        _raw_signed(client, payer, json.dumps(event).encode(), **{"X-Webhook-Id": "hdr-1"})
+    _raw_signed(client, payer, json.dumps(no_id_at_all).encode())
+    rows = list(WebhookDelivery.objects.order_by("id").values_list(
+        "event_key", "outcome", "content_key"))
+    assert [row[:2] for row in rows[:3]] == [
+        (long_id[:100], "accepted"), ("hdr-1", "accepted"), ("hdr-1", "duplicate")]
+    assert rows[3][0] == f"content:{rows[3][2][:60]}"
+
+
+def test_an_event_id_seen_before_changes_nothing_even_with_new_content(
+        client, payer, under_review):
+    first = _payload(event_id="evt-1")
+    again = _payload("rejected", event_id="evt-1", message="Changed its mind")
+    assert _raw_signed(client, payer, json.dumps(first).encode()).status_code == 200
+    assert _raw_signed(client, payer, json.dumps(again).encode()).status_code == 200
+    under_review.refresh_from_db()
+    assert (under_review.status, under_review.conflict) == ("approved", "")
+    outcomes = list(WebhookDelivery.objects.order_by("id").values_list("outcome", flat=True))
+    assert outcomes == ["accepted", "duplicate"]
