@@ -488,3 +488,95 @@ def test_an_event_id_seen_before_changes_nothing_even_with_new_content(
     assert (under_review.status, under_review.conflict) == ("approved", "")
     outcomes = list(WebhookDelivery.objects.order_by("id").values_list("outcome", flat=True))
     assert outcomes == ["accepted", "duplicate"]
+
+
+def _body_of_size(size: int) -> bytes:
+    return b'{"pad": "' + b"A" * (size - 11) + b'"}'
+
+
+def test_a_body_at_the_cap_is_read_and_one_byte_more_is_refused_before_its_signature(
+        payer, under_review):
+    # Without a Content-Length (a chunked POST) the view cannot refuse early: `receive` must
+    # refuse the size before it spends an HMAC over the body.
+    from payer.webhooks import MAX_BODY, receive
+
+    at_cap = _body_of_size(MAX_BODY)
+    assert len(at_cap) == MAX_BODY
+    delivery = receive(payer, {"X-Webhook-Signature": _sig(at_cap)}, at_cap)
+    assert (delivery.outcome, delivery.http_status, delivery.reason) == (
+        "refused", 409, "no claim with this claim_id here")
+    over = _body_of_size(MAX_BODY + 1)
+    delivery = receive(payer, {"X-Webhook-Signature": _sig(b"another body")}, over)
+    assert (delivery.http_status, delivery.reason) == (413, "body over 1000000 bytes")
+    assert_refused_and_unchanged(under_review, "body over 1000000 bytes", 413)
+
+
+@pytest.mark.parametrize("signature", [123, ["sha256=ab"], {"sha256": "ab"}, ""])
+def test_a_body_signature_that_is_not_a_string_is_unsigned(client, payer, under_review,
+                                                            signature):
+    payload = _payload(webhook_signature=signature)
+    response = _post(client, payer, json.dumps(payload).encode(), signature=False)
+    assert response.json() == {"received": False, "error": "unsigned"}
+    assert response.status_code == 401
+    assert_refused_and_unchanged(under_review, "unsigned", 401)
+
+
+@pytest.mark.parametrize(("raw", "status", "reason"), [
+    (b"[" * 20 + b"]" * 20, 400, "body is not a JSON object"),
+    (b"[" * 21 + b"]" * 21, 400, "body nested deeper than 20 levels"),
+    (b'{"a": NaN}', 400, "body is not JSON"),
+    (b'{"a": -Infinity}', 400, "body is not JSON"),
+    (b"\xff{}", 400, "body is not JSON"),
+    (b'{"a": "\\u0000"}', 400, "body holds a NUL character"),
+    (b'{"a": "\\U0000"}', 400, "body is not JSON"),
+])
+def test_parse_refuses_with_the_status_and_reason(raw, status, reason):
+    from payer.webhooks import Refused, parse
+
+    with pytest.raises(Refused) as refused:
+        parse(raw)
+    assert (refused.value.status, refused.value.reason) == (status, reason)
+
+
+def test_parse_reads_a_body_nested_to_the_cap_and_brackets_inside_strings():
+    from payer.webhooks import parse
+
+    deep = b'{"a": ' + b"[" * 19 + b"]" * 19 + b"}"
+    assert parse(deep) == {"a": json.loads(b"[" * 19 + b"]" * 19)}
+    text = '{"note": "' + "[{" * 40 + '\\"[[", "b": "\\\\"}'
+    assert parse(text.encode()) == json.loads(text)
+
+
+@pytest.mark.parametrize(("raw", "depth"), [
+    (b"", 0), (b"{}", 1), (b"[]{}[]", 1), (b'{"a": [1, {"b": []}]}', 4),
+    (b'{"a": "[[[{{{"}', 1), (b'{"a": "\\"[[[", "b": [[]]}', 3), (b"]]]", 0),
+])
+def test_nesting_depth_counts_brackets_outside_strings(raw, depth):
+    from payer.webhooks import nesting_depth
+
+    assert nesting_depth(raw) == depth
+
+
+@pytest.mark.parametrize(("length", "too_big"), [
+    (None, False), ("", False), ("0", False), ("1000000", False), ("1000001", True),
+    ("lots", True), ("-1", False)])
+def test_too_big_reads_the_content_length_header(rf, length, too_big):
+    from payer.webhooks import _too_big
+
+    request = rf.post("/")
+    request.META.pop("CONTENT_LENGTH", None)
+    if length is not None:
+        request.META["CONTENT_LENGTH"] = length
+    assert _too_big(request) is too_big
+
+
+def test_a_content_length_over_1_mb_is_refused_without_reading_the_body(
+        client, payer, under_review):
+    raw = json.dumps(_payload()).encode()
+    response = client.post(f"/claims/payer/webhooks/{payer.pk}/", data=raw,
+                           content_type="application/json", CONTENT_LENGTH="1000001",
+                           headers={"X-Webhook-Signature": _sig(raw)})
+    assert response.status_code == 413
+    assert response.json() == {"received": False, "error": "body over 1000000 bytes"}
+    assert_refused_and_unchanged(under_review, "body over 1000000 bytes", 413)
+    assert WebhookDelivery.objects.get().body_digest == ""
