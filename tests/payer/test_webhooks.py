@@ -580,3 +580,52 @@ def test_a_content_length_over_1_mb_is_refused_without_reading_the_body(
     assert response.json() == {"received": False, "error": "body over 1000000 bytes"}
     assert_refused_and_unchanged(under_review, "body over 1000000 bytes", 413)
     assert WebhookDelivery.objects.get().body_digest == ""
+
+
+def test_an_accepted_event_and_its_copy_are_recorded_with_what_they_said(
+        client, payer, under_review):
+    from payer.webhooks import content_key
+
+    payload = _payload()
+    raw = json.dumps(payload).encode()
+    assert _raw_signed(client, payer, raw).json() == {"received": True}
+    copy = _raw_signed(client, payer, raw)
+    assert (copy.status_code, copy.json()) == (200, {"received": True})
+    accepted, duplicate = WebhookDelivery.objects.order_by("id")
+    said = ("claim_status_update", CLAIM_ID, "approved", "header", content_key(payload),
+            hashlib.sha256(raw).hexdigest(), "127.0.0.1", payload["event_id"], under_review)
+    for row in (accepted, duplicate):
+        assert (row.event_type, row.payer_claim_id, row.new_status, row.signed_by,
+                row.content_key, row.body_digest, row.remote_addr, row.event_key,
+                row.claim) == said
+    assert (accepted.outcome, accepted.http_status, accepted.reason) == ("accepted", 200, "")
+    assert (duplicate.outcome, duplicate.http_status, duplicate.reason) == (
+        "duplicate", 200, "already processed")
+    assert under_review.events.filter(status="approved").count() == 1
+
+
+def test_an_event_without_a_claim_id_never_reaches_a_claim_not_yet_sent(
+        client, payer, under_review, st_marys):
+    from payer.models import PayerClaim
+
+    unsent = PayerClaim.objects.create(facility=st_marys, connection=payer, claim_id="",
+                                       patient_name="JOHN ROE", diagnosis_code="J20.9",
+                                       amount="100.00", status="queued")
+    event = {"event_id": "evt-no-claim", "new_status": "approved",
+             "timestamp": "2026-01-12T09:00:00Z"}
+    response = _raw_signed(client, payer, json.dumps(event).encode())
+    assert response.json() == {"received": False, "error": "no claim with this claim_id here"}
+    assert response.status_code == 409
+    unsent.refresh_from_db()
+    assert (unsent.status, unsent.events.count()) == ("queued", 0)
+    row = WebhookDelivery.objects.get()
+    assert (row.event_type, row.payer_claim_id, row.new_status, row.claim) == ("", "", "approved",
+                                                                               None)
+
+
+def test_long_event_fields_are_recorded_cut_to_their_columns(client, payer, under_review):
+    event = _payload(claim_id="CLM-" + "9" * 120, event_type="t" * 50, new_status="s" * 30)
+    assert _raw_signed(client, payer, json.dumps(event).encode()).status_code == 409
+    row = WebhookDelivery.objects.get()
+    assert (row.payer_claim_id, row.event_type, row.new_status) == (
+        ("CLM-" + "9" * 120)[:100], "t" * 40, "s" * 20)
