@@ -629,3 +629,19 @@ def test_long_event_fields_are_recorded_cut_to_their_columns(client, payer, unde
     row = WebhookDelivery.objects.get()
     assert (row.payer_claim_id, row.event_type, row.new_status) == (
         ("CLM-" + "9" * 120)[:100], "t" * 40, "s" * 20)
+
+
+@pytest.mark.parametrize("forgery", ["wrong secret", "tampered after signing"])
+def test_a_forged_body_signature_is_refused_and_changes_nothing(client, payer, under_review,
+                                                                 forgery):
+    payload = _payload()
+    canonical = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    if forgery == "wrong secret":
+        payload["webhook_signature"] = _sig(canonical, secret="not-the-secret")
+    else:
+        payload["webhook_signature"] = _sig(canonical)
+        payload["payment_details"]["approved_amount"] = 9000.0
+    response = _post(client, payer, json.dumps(payload).encode(), signature=False)
+    assert response.json() == {"received": False, "error": "body signature does not match"}
+    assert response.status_code == 401
+    assert_refused_and_unchanged(under_review, "body signature does not match", 401)
