@@ -550,7 +550,8 @@ def test_parse_reads_a_body_nested_to_the_cap_and_brackets_inside_strings():
 
 @pytest.mark.parametrize(("raw", "depth"), [
     (b"", 0), (b"{}", 1), (b"[]{}[]", 1), (b'{"a": [1, {"b": []}]}', 4),
-    (b'{"a": "[[[{{{"}', 1), (b'{"a": [], "b": [[]]}', 3), (b'{"a": "\\"[[[", "b": [[]]}', 3), (b"]]]", 0),
+    (b'{"a": "[[[{{{"}', 1), (b'{"a": [], "b": [[]]}', 3),
+    (b'{"a": "\\"[[[", "b": [[]]}', 3), (b"]]]", 0),
 ])
 def test_nesting_depth_counts_brackets_outside_strings(raw, depth):
     from payer.webhooks import nesting_depth
