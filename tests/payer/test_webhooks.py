@@ -457,3 +457,191 @@ def test_a_missing_unreadable_or_zoneless_timestamp_is_refused(timestamp):
     assert (refused.value.status, refused.value.reason) == (400, "missing or unreadable timestamp")
     _check_fresh("2026-01-12T09:00:00Z", moment)
     _check_fresh("2026-01-12T11:00:00+02:00", moment)
+
+
+def test_a_delivery_is_recorded_under_the_body_event_id_then_the_header_id_then_its_content(
+        client, payer, under_review):
+    # The body's id is signed and the header's is not: the body's wins. The recorded key is
+    # the one the unique constraint holds, so it decides what counts as a replay.
+    long_id = "evt-" + "9" * 120
+    with_body_id = _payload(event_id=long_id)
+    header_id_only = _payload("rejected", event_id="")
+    header_id_again = _payload("paid", event_id=None)
+    no_id_at_all = {k: v for k, v in _payload(claim_id="CLM-X").items() if k != "event_id"}
+    for event in (with_body_id, header_id_only, header_id_again):
+        _raw_signed(client, payer, json.dumps(event).encode(), **{"X-Webhook-Id": "hdr-1"})
+    _raw_signed(client, payer, json.dumps(no_id_at_all).encode())
+    rows = list(WebhookDelivery.objects.order_by("id").values_list(
+        "event_key", "outcome", "content_key"))
+    assert [row[:2] for row in rows[:3]] == [
+        (long_id[:100], "accepted"), ("hdr-1", "accepted"), ("hdr-1", "duplicate")]
+    assert rows[3][0] == f"content:{rows[3][2][:60]}"
+
+
+def test_an_event_id_seen_before_changes_nothing_even_with_new_content(
+        client, payer, under_review):
+    first = _payload(event_id="evt-1")
+    again = _payload("rejected", event_id="evt-1", message="Changed its mind")
+    assert _raw_signed(client, payer, json.dumps(first).encode()).status_code == 200
+    assert _raw_signed(client, payer, json.dumps(again).encode()).status_code == 200
+    under_review.refresh_from_db()
+    assert (under_review.status, under_review.conflict) == ("approved", "")
+    outcomes = list(WebhookDelivery.objects.order_by("id").values_list("outcome", flat=True))
+    assert outcomes == ["accepted", "duplicate"]
+
+
+def _body_of_size(size: int) -> bytes:
+    return b'{"pad": "' + b"A" * (size - 11) + b'"}'
+
+
+def test_a_body_at_the_cap_is_read_and_one_byte_more_is_refused_before_its_signature(
+        payer, under_review):
+    # Without a Content-Length (a chunked POST) the view cannot refuse early: `receive` must
+    # refuse the size before it spends an HMAC over the body.
+    from payer.webhooks import MAX_BODY, receive
+
+    at_cap = _body_of_size(MAX_BODY)
+    assert len(at_cap) == MAX_BODY
+    delivery = receive(payer, {"X-Webhook-Signature": _sig(at_cap)}, at_cap)
+    assert (delivery.outcome, delivery.http_status, delivery.reason) == (
+        "refused", 409, "no claim with this claim_id here")
+    over = _body_of_size(MAX_BODY + 1)
+    delivery = receive(payer, {"X-Webhook-Signature": _sig(b"another body")}, over)
+    assert (delivery.http_status, delivery.reason) == (413, "body over 1000000 bytes")
+    assert_refused_and_unchanged(under_review, "body over 1000000 bytes", 413)
+
+
+@pytest.mark.parametrize("signature", [123, ["sha256=ab"], {"sha256": "ab"}, ""])
+def test_a_body_signature_that_is_not_a_string_is_unsigned(client, payer, under_review,
+                                                            signature):
+    payload = _payload(webhook_signature=signature)
+    response = _post(client, payer, json.dumps(payload).encode(), signature=False)
+    assert response.json() == {"received": False, "error": "unsigned"}
+    assert response.status_code == 401
+    assert_refused_and_unchanged(under_review, "unsigned", 401)
+
+
+@pytest.mark.parametrize(("raw", "status", "reason"), [
+    (b" " * 1_000_001, 413, "body over 1000000 bytes"),
+    (b"[" * 20 + b"]" * 20, 400, "body is not a JSON object"),
+    (b"[" * 21 + b"]" * 21, 400, "body nested deeper than 20 levels"),
+    (b'{"a": NaN}', 400, "body is not JSON"),
+    (b'{"a": -Infinity}', 400, "body is not JSON"),
+    (b"\xff{}", 400, "body is not JSON"),
+    (b'{"a": "\\u0000"}', 400, "body holds a NUL character"),
+    (b'{"a": "\\U0000"}', 400, "body is not JSON"),
+])
+def test_parse_refuses_with_the_status_and_reason(raw, status, reason):
+    from payer.webhooks import Refused, parse
+
+    with pytest.raises(Refused) as refused:
+        parse(raw)
+    assert (refused.value.status, refused.value.reason) == (status, reason)
+
+
+def test_parse_reads_a_body_nested_to_the_cap_and_brackets_inside_strings():
+    from payer.webhooks import parse
+
+    deep = b'{"a": ' + b"[" * 19 + b"]" * 19 + b"}"
+    assert parse(deep) == {"a": json.loads(b"[" * 19 + b"]" * 19)}
+    text = '{"note": "' + "[{" * 40 + '\\"[[", "b": "\\\\"}'
+    assert parse(text.encode()) == json.loads(text)
+
+
+@pytest.mark.parametrize(("raw", "depth"), [
+    (b"", 0), (b"{}", 1), (b"[]{}[]", 1), (b'{"a": [1, {"b": []}]}', 4),
+    (b'{"a": "[[[{{{"}', 1), (b'{"a": [], "b": [[]]}', 3),
+    (b'{"a": "\\"[[[", "b": [[]]}', 3), (b"]]]", 0),
+])
+def test_nesting_depth_counts_brackets_outside_strings(raw, depth):
+    from payer.webhooks import nesting_depth
+
+    assert nesting_depth(raw) == depth
+
+
+@pytest.mark.parametrize(("length", "too_big"), [
+    (None, False), ("", False), ("0", False), ("1000000", False), ("1000001", True),
+    ("lots", True), ("-1", False)])
+def test_too_big_reads_the_content_length_header(rf, length, too_big):
+    from payer.webhooks import _too_big
+
+    request = rf.post("/")
+    request.META.pop("CONTENT_LENGTH", None)
+    if length is not None:
+        request.META["CONTENT_LENGTH"] = length
+    assert _too_big(request) is too_big
+
+
+def test_a_content_length_over_1_mb_is_refused_without_reading_the_body(
+        client, payer, under_review):
+    raw = json.dumps(_payload()).encode()
+    response = client.post(f"/claims/payer/webhooks/{payer.pk}/", data=raw,
+                           content_type="application/json", CONTENT_LENGTH="1000001",
+                           headers={"X-Webhook-Signature": _sig(raw)})
+    assert response.status_code == 413
+    assert response.json() == {"received": False, "error": "body over 1000000 bytes"}
+    assert_refused_and_unchanged(under_review, "body over 1000000 bytes", 413)
+    assert WebhookDelivery.objects.get().body_digest == ""
+
+
+def test_an_accepted_event_and_its_copy_are_recorded_with_what_they_said(
+        client, payer, under_review):
+    from payer.webhooks import content_key
+
+    payload = _payload()
+    raw = json.dumps(payload).encode()
+    assert _raw_signed(client, payer, raw).json() == {"received": True}
+    copy = _raw_signed(client, payer, raw)
+    assert (copy.status_code, copy.json()) == (200, {"received": True})
+    accepted, duplicate = WebhookDelivery.objects.order_by("id")
+    said = ("claim_status_update", CLAIM_ID, "approved", "header", content_key(payload),
+            hashlib.sha256(raw).hexdigest(), "127.0.0.1", payload["event_id"], under_review)
+    for row in (accepted, duplicate):
+        assert (row.event_type, row.payer_claim_id, row.new_status, row.signed_by,
+                row.content_key, row.body_digest, row.remote_addr, row.event_key,
+                row.claim) == said
+    assert (accepted.outcome, accepted.http_status, accepted.reason) == ("accepted", 200, "")
+    assert (duplicate.outcome, duplicate.http_status, duplicate.reason) == (
+        "duplicate", 200, "already processed")
+    assert under_review.events.filter(status="approved").count() == 1
+
+
+def test_an_event_without_a_claim_id_never_reaches_a_claim_not_yet_sent(
+        client, payer, under_review, st_marys):
+    from payer.models import PayerClaim
+
+    unsent = PayerClaim.objects.create(facility=st_marys, connection=payer, claim_id="",
+                                       patient_name="JOHN ROE", diagnosis_code="J20.9",
+                                       amount="100.00", status="queued")
+    event = {"event_id": "evt-no-claim", "timestamp": "2026-01-12T09:00:00Z"}
+    response = _raw_signed(client, payer, json.dumps(event).encode())
+    assert response.json() == {"received": False, "error": "no claim with this claim_id here"}
+    assert response.status_code == 409
+    unsent.refresh_from_db()
+    assert (unsent.status, unsent.events.count()) == ("queued", 0)
+    row = WebhookDelivery.objects.get()
+    assert (row.event_type, row.payer_claim_id, row.new_status, row.claim) == ("", "", "", None)
+
+
+def test_long_event_fields_are_recorded_cut_to_their_columns(client, payer, under_review):
+    event = _payload(claim_id="CLM-" + "9" * 120, event_type="t" * 50, new_status="s" * 30)
+    assert _raw_signed(client, payer, json.dumps(event).encode()).status_code == 409
+    row = WebhookDelivery.objects.get()
+    assert (row.payer_claim_id, row.event_type, row.new_status) == (
+        ("CLM-" + "9" * 120)[:100], "t" * 40, "s" * 20)
+
+
+@pytest.mark.parametrize("forgery", ["wrong secret", "tampered after signing"])
+def test_a_forged_body_signature_is_refused_and_changes_nothing(client, payer, under_review,
+                                                                 forgery):
+    payload = _payload()
+    canonical = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    if forgery == "wrong secret":
+        payload["webhook_signature"] = _sig(canonical, secret="not-the-secret")
+    else:
+        payload["webhook_signature"] = _sig(canonical)
+        payload["payment_details"]["approved_amount"] = 9000.0
+    response = _post(client, payer, json.dumps(payload).encode(), signature=False)
+    assert response.json() == {"received": False, "error": "body signature does not match"}
+    assert response.status_code == 401
+    assert_refused_and_unchanged(under_review, "body signature does not match", 401)
