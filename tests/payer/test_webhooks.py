@@ -12,7 +12,7 @@ import responses
 
 from payer.models import WebhookDelivery
 from revcycle.models import Ticket
-from tests.payer.helpers import BASE, UNDER_REVIEW, queue, step
+from tests.payer.helpers import BASE, BODY, UNDER_REVIEW, queue, step
 
 pytestmark = pytest.mark.django_db
 SECRET = "whsec-test"
@@ -645,3 +645,33 @@ def test_a_forged_body_signature_is_refused_and_changes_nothing(client, payer, u
     assert response.json() == {"received": False, "error": "body signature does not match"}
     assert response.status_code == 401
     assert_refused_and_unchanged(under_review, "body signature does not match", 401)
+
+
+def test_a_duplicate_names_the_claim_of_its_own_payer_when_two_payers_share_a_claim_id(
+        client, payer, under_review, encounter, alice, st_marys):
+    from revcycle.models import Connection
+
+    other = Connection.objects.create(kind="payer", name="Other payer", base_url=BASE,
+                                      api_key="other-key", provider_id="PROV-002",
+                                      webhook_secret="other-secret")
+    other.facilities.add(st_marys)
+    with responses.RequestsMock() as mock:
+        mock.post(f"{BASE}/claims/", json=UNDER_REVIEW, status=201)
+        theirs = queue(other, encounter, alice, body=dict(BODY, amount="1300.00"),
+                       reference="RC-TEST0002")
+        step(theirs)
+    assert theirs.claim_id == under_review.claim_id  # the same id, at two payers
+
+    def send_twice(connection, secret):
+        raw = json.dumps(_payload(event_id=f"evt-{connection.pk}")).encode()
+        for _ in range(2):
+            timestamp = int(time.time())
+            signature = _sig(f"{timestamp}.".encode() + raw, secret=secret)
+            assert _post(client, connection, raw, timestamp=timestamp,
+                         signature=signature).status_code == 200
+
+    send_twice(other, "other-secret")
+    send_twice(payer, SECRET)
+    rows = WebhookDelivery.objects.order_by("id").values_list("outcome", "claim_id")
+    assert list(rows) == [("accepted", theirs.pk), ("duplicate", theirs.pk),
+                          ("accepted", under_review.pk), ("duplicate", under_review.pk)]
