@@ -36,20 +36,17 @@ class Screen:
     polled: bool = False  # a fragment every open tab asks every few seconds
 
 
-def _followup_deep_url(url: str, size: int = 50) -> str:
+def _followup_deep_url(user: Any, url: str, size: int = 50) -> str:
     """The keyset cursor of the row that ends page DEEP_PAGE - 1 (what "next" leads to)."""
-    from django.contrib.auth.models import User
-
     from followup import worklist
 
-    user = User.objects.get(username="bench")
     field, _kind, _desc = worklist.SORTS[worklist.DEFAULT_SORT]
     qs = worklist.needing_person(user).order_by(field, "id")
     row = qs.values_list(field, "id")[(DEEP_PAGE - 1) * size - 1]
     return f"{url}?after={row[0]}~{row[1]}"
 
 
-def screens(batch_id: int) -> list[Screen]:
+def screens(user: Any, batch_id: int) -> list[Screen]:
     """Every list screen of issue 18, each as a page and (where it has one) a fragment."""
     claims = reverse("claims:status_home")
     discovery = reverse("eligibility:home")
@@ -57,7 +54,7 @@ def screens(batch_id: int) -> list[Screen]:
     payer = reverse("payer:list")
     batch = reverse("claims:batch_detail", args=[batch_id])
     deep = f"?page={DEEP_PAGE}"
-    followup_deep = _followup_deep_url(followup)
+    followup_deep = _followup_deep_url(user, followup)
     out = []
     for htmx in (False, True):
         kind = "rows fragment" if htmx else "page"
@@ -116,7 +113,7 @@ def run_screens(user: Any, batch_id: int, n: int, report: Callable[[str], None])
     client.force_login(user)
     client.get(reverse("claims:status_home"))  # the session's first request records activity
     figures = []
-    for screen in screens(batch_id):
+    for screen in screens(user, batch_id):
         figures += screen_figures(client, screen, n)
         report(f"  {screen.label}: {figures[-1].value if figures else ''}")
     return figures
