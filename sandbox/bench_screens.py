@@ -114,8 +114,11 @@ def run_screens(user: Any, batch_id: int, n: int, report: Callable[[str], None])
     client.get(reverse("claims:status_home"))  # the session's first request records activity
     figures = []
     for screen in screens(user, batch_id):
-        figures += screen_figures(client, screen, n)
-        report(f"  {screen.label}: {figures[-1].value if figures else ''}")
+        measured = screen_figures(client, screen, n)
+        figures += measured
+        for figure in measured:
+            if figure.measure.endswith("queries"):
+                report(f"  {figure.measure.split(':')[0]}: {figure.value}")
     return figures
 
 

@@ -393,6 +393,9 @@ class Command(BaseCommand):
         """(a biller, the biggest claim-status batch), seeded once for both sections."""
         if getattr(self, "screen_data", None) is None:
             world = self._world()
+            # The biller owns the batches: billers see only their own on the batch page.
+            biller = bench_biller(world)
+            world = kit.World(biller, world.facility, world.connection)
             rows = self.opts["screen_rows"]
             started = time.monotonic()
             seeded = benchseed.seed(world, rows, report=self.stdout.write,
@@ -404,7 +407,7 @@ class Command(BaseCommand):
                                        f"{seeded.counts.get('discovery', 0):,} / "
                                        f"{seeded.counts.get('payer claims', 0):,} in "
                                        f"{seconds:.0f} s"))
-            self.screen_data = (bench_biller(world), seeded.batches[0])
+            self.screen_data = (biller, seeded.batches[0])
         return self.screen_data
 
     def section_screens(self) -> None:
