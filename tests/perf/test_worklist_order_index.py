@@ -43,3 +43,22 @@ def test_claim_status_worklist_reads_its_default_order_from_an_index(two_facilit
     assert "ticket_kind_recent" in plan, plan
     assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
     assert len(list(rows[:50])) == 50
+
+
+def test_payer_claims_list_reads_its_default_order_from_an_index(
+        two_facility_biller, payer, lakeside):
+    from decimal import Decimal
+
+    from payer.models import PayerClaim
+
+    PayerClaim.objects.bulk_create(
+        PayerClaim(reference=f"RC-{i}", facility=lakeside, connection=payer,
+                   patient_name="P", diagnosis_code="J45.909", amount=Decimal("1"))
+        for i in range(30))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    rows = PayerClaim.objects.for_user(two_facility_biller).select_related("connection")
+    plan = rows[:50].explain()
+    assert "payer_claim_recent" in plan, plan
+    assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+    assert len(list(rows[:50])) == 30
