@@ -422,7 +422,7 @@ class Command(BaseCommand):
         expected = Ticket.objects.filter(kind="claim_status").count()
         load = os.getloadavg()
         self.figures += bench_screens.run_export(biller, reverse("claims:status_export"),
-                                                 expected)
+                                                 expected, report=self.stdout.write)
         self.figures.append(load_figure("export", load))
 
     # Webhooks -----------------------------------------------------------------------
