@@ -129,6 +129,10 @@ class PayerClaim(models.Model):
             # The list: a facility's claims, newest first, filtered by status.
             models.Index(fields=["facility", "-created_at"], name="payer_claim_list"),
             models.Index(fields=["facility", "status"], name="payer_claim_status"),
+            # The list's default order in full: read in index order, a page stops after 50
+            # rows. payer_claim_list cannot serve it for a user of several facilities
+            # (facility IN (...) interleaves them), and every claim was sorted on each page.
+            models.Index(fields=["-created_at", "-id"], name="payer_claim_recent"),
         ]
         constraints = [
             # The webhook's lookup (connection, claim_id); a payer id names one claim.

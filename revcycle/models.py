@@ -462,6 +462,11 @@ class Ticket(models.Model):
             # Worklists: a kind's tickets for a facility, newest first, by outcome.
             models.Index(fields=["kind", "facility", "-created_at"], name="ticket_worklist"),
             models.Index(fields=["kind", "outcome", "-created_at"], name="ticket_outcome"),
+            # The worklists' default order in full (newest first, then id): read in index
+            # order, LIMIT 50 stops after 50 rows. ticket_worklist cannot serve it when the
+            # user belongs to several facilities (facility IN (...) breaks the order), and
+            # the database then sorted every one of the kind's rows on each poll.
+            models.Index(fields=["kind", "-created_at", "-id"], name="ticket_kind_recent"),
             # The follow-up worklist's default order (oldest first) and its keyset pages.
             models.Index(fields=["age_date", "id"], name="ticket_age_date_id"),
         ]

@@ -194,6 +194,9 @@ def seed(world: Any, total: int, *, report: Callable[[str], None],
 
 
 def seed_payer_claims(world: Any, count: int) -> int:
+    """`count` payer claims, each with its `payer_claim` engine ticket as production makes
+    them (a claim without one would give the planner a column of NULLs to join on, and
+    plans no production database sees)."""
     from payer.models import PayerClaim
     from revcycle.models import Connection
 
@@ -202,6 +205,7 @@ def seed_payer_claims(world: Any, count: int) -> int:
             "kind": "payer", "base_url": "http://127.0.0.1:9/api", "api_key": "bench",
             "provider_id": "BENCH-PROV"})
     payer.facilities.add(world.facility)
+    ticket_ids = _payer_claim_tickets(world, payer, count)
     template = PayerClaim(reference="x", facility=world.facility, connection=payer,
                           created_by=world.user, patient_name="BENCH PATIENT",
                           diagnosis_code="J45.909", amount=Decimal("250.00"),
@@ -214,11 +218,27 @@ def seed_payer_claims(world: Any, count: int) -> int:
     statuses = [s for s in statuses if s in valid] or ["queued"]
 
     def rows() -> Iterator[dict[str, Any]]:
-        for i in range(count):
+        for i, ticket_id in enumerate(ticket_ids):
             at = prep_dt(now - timedelta(seconds=(count - i) * 60))
             yield {"reference": f"RC-B{i:08d}", "claim_id": f"CLM-B{i:08d}",
                    "account_number": f"PA{i:08d}", "status": statuses[i % len(statuses)],
-                   "created_at": at, "status_changed_at": at, "updated_at": at}
+                   "created_at": at, "status_changed_at": at, "updated_at": at,
+                   "ticket_id": ticket_id}
 
     with transaction.atomic():
         return inserter.insert(rows())
+
+
+def _payer_claim_tickets(world: Any, payer: Any, count: int) -> list[int]:
+    """The claims' engine tickets (finished), oldest first; their ids in that order."""
+    from payer.flow import KIND
+    from revcycle.models import Ticket
+
+    template = _template_ticket(world, KIND)
+    template.connection = payer
+    with transaction.atomic():
+        inserter = RawInserter(Ticket, template)
+        inserter.insert(ticket_rows(inserter, kind=KIND, count=count, start=10**8,
+                                    batch_ids=[None], per_batch=count or 1))
+    return list(Ticket.objects.filter(kind=KIND, connection=payer)
+                .order_by("id").values_list("id", flat=True))

@@ -22,11 +22,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection as db
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
+from sandbox import bench_screens, benchseed
 from sandbox import benchgoals as goals
 from sandbox import benchkit as kit
 from sandbox.benchkit import Figure
@@ -132,8 +131,12 @@ class Command(BaseCommand):
         parser.add_argument("--naive-sample", type=int, default=5)
         parser.add_argument("--naive-poll", type=float, default=1.0,
                             help="The naive script's sleep between polls, in seconds.")
-        parser.add_argument("--screen-tickets", type=int, default=100_000)
-        parser.add_argument("--screen-requests", type=int, default=30)
+        parser.add_argument("--screen-rows", type=int, default=1_000_000,
+                            help="Claim-status tickets seeded for the screens and the export "
+                                 "(a fifth as many discovery lookups, a tenth as many payer "
+                                 "claims).")
+        parser.add_argument("--screen-requests", type=int, default=30,
+                            help="Requests measured per screen and page.")
         parser.add_argument("--webhook-count", type=int, default=3000)
         parser.add_argument("--webhook-seconds", type=float, default=20.0)
         parser.add_argument("--webhook-threads", type=int, default=4)
@@ -382,82 +385,45 @@ class Command(BaseCommand):
             self.figures.append(Figure("naive", "speed-up of the engine",
                                        f"{projected / wall:.0f}x"))
 
-    # Screens ------------------------------------------------------------------------
+    # Screens and export (issue 18) -----------------------------------------------------
 
-    def _big_batch(self) -> Any:
-        if getattr(self, "big_batch", None) is None:
-            self.big_batch = fill_tickets(self._world(), self.opts["screen_tickets"],
-                                          self.stdout.write)
-        return self.big_batch
+    def _screen_data(self) -> tuple[Any, Any]:
+        """(a biller, the biggest claim-status batch), seeded once for both sections."""
+        if getattr(self, "screen_data", None) is None:
+            world = self._world()
+            # The biller owns the batches: billers see only their own on the batch page.
+            biller = bench_biller(world)
+            world = kit.World(biller, world.facility, world.connection)
+            rows = self.opts["screen_rows"]
+            started = time.monotonic()
+            seeded = benchseed.seed(world, rows, report=self.stdout.write,
+                                    payer_claims=rows // 10)
+            seconds = time.monotonic() - started
+            self.figures.append(Figure("screens", "rows seeded (claim status / discovery / "
+                                       "payer claims)",
+                                       f"{seeded.counts.get('claim_status', 0):,} / "
+                                       f"{seeded.counts.get('discovery', 0):,} / "
+                                       f"{seeded.counts.get('payer claims', 0):,} in "
+                                       f"{seconds:.0f} s"))
+            self.screen_data = (biller, seeded.batches[0])
+        return self.screen_data
 
     def section_screens(self) -> None:
-        batch = self._big_batch()
-        client = Client()
-        client.force_login(self._world().user)
-        n = self.opts["screen_requests"]
-        for label, url, htmx in screen_urls(batch):
-            polled = htmx and label in POLLED_FRAGMENTS
-            pages = [url, url + ("&" if "?" in url else "?") + "page=400"]
-            counts: list[int] = []
-            times: list[float] = []
-            for page_url in pages:
-                page_times, page_queries, status = measure(client, page_url, n, htmx)
-                if status != 200:
-                    raise CommandError(f"{page_url} answered HTTP {status}")
-                times += page_times
-                counts += page_queries
-            constant = len(set(counts)) == 1
-            p95 = kit.percentile(times, 95)
-            self.figures.append(Figure(
-                "screens", f"{label}: median / p95 server time",
-                f"{kit.median(times):.1f} / {p95:.1f} ms"))
-            self.figures.append(Figure(
-                "screens", f"{label}: queries per request (page 1 and 400)",
-                f"{min(counts)}" if constant else f"{min(counts)}-{max(counts)}"))
-            # A rows fragment of a page that polls is asked every few seconds by every tab.
-            for check in goals.screen_checks(p95_ms=p95, queries=counts,
-                                             median_ms=kit.median(times), poll=polled):
-                self.figures.append(kit.check_figure("screens", check, label=label))
-
-    # Export -------------------------------------------------------------------------
+        biller, batch = self._screen_data()
+        load = os.getloadavg()
+        self.figures += bench_screens.run_screens(biller, batch.pk, self.opts["screen_requests"],
+                                                  self.stdout.write)
+        self.figures.append(load_figure("screens", load))
 
     def section_export(self) -> None:
-        batch = self._big_batch()
         from revcycle.models import Ticket
 
-        url = export_url(batch)
-        client = Client()
-        client.force_login(self._world().user)
-        rss_before = kit.reset_peak_rss()
-        started = time.perf_counter()
-        rows, size = consume(client.get(url))
-        seconds = time.perf_counter() - started
-        peak = kit.peak_rss() - rss_before
-        expected = Ticket.objects.filter(batch=batch).count()
-        self.figures.append(Figure("export", f"{rows:,} rows streamed ({size / 1e6:.0f} MB)",
-                                   f"{rows / seconds:,.0f} rows/s", f"{expected:,} rows",
-                                   rows >= expected))
-        self.figures.append(Figure("export", "peak memory growth (resident, VmHWM)",
-                                   f"{peak / 1e6:.1f} MB",
-                                   f"<= {goals.EXPORT_MEMORY_MB_MAX:g} MB",
-                                   peak <= goals.EXPORT_MEMORY_MB_MAX * 1e6))
-        self._export_xlsx(client, url, expected)
-
-    def _export_xlsx(self, client: Client, url: str, expected: int) -> None:
-        """The same export as .xlsx (xlsxwriter, constant memory, then the file streamed)."""
-        rss_before = kit.reset_peak_rss()
-        started = time.perf_counter()
-        response = client.get(url, {"format": "xlsx"})
-        size = sum(len(chunk) for chunk in response.streaming_content)
-        seconds = time.perf_counter() - started
-        peak = kit.peak_rss() - rss_before
-        self.figures.append(Figure("export", f".xlsx of {expected:,} tickets ({size / 1e6:.0f} MB)",
-                                   f"{seconds:.0f} s", "HTTP 200",
-                                   response.status_code == 200))
-        self.figures.append(Figure("export", ".xlsx peak memory growth (VmHWM)",
-                                   f"{peak / 1e6:.1f} MB",
-                                   f"<= {goals.EXPORT_MEMORY_MB_MAX:g} MB",
-                                   peak <= goals.EXPORT_MEMORY_MB_MAX * 1e6))
+        biller, _batch = self._screen_data()
+        expected = Ticket.objects.filter(kind="claim_status").count()
+        load = os.getloadavg()
+        self.figures += bench_screens.run_export(biller, reverse("claims:status_export"),
+                                                 expected, report=self.stdout.write)
+        self.figures.append(load_figure("export", load))
 
     # Webhooks -----------------------------------------------------------------------
 
@@ -479,94 +445,21 @@ class Command(BaseCommand):
                                    json.dumps(bad) if bad else "none", "none", not bad))
 
 
-# Screens and export helpers ------------------------------------------------------------
+# Screens helpers -----------------------------------------------------------------------
 
 
-def fill_tickets(world: kit.World, total: int, report: Any) -> Any:
-    """A batch of `total` finished tickets, cloned (with their result rows) from finished
-    tickets already in the database, or made up when there are none."""
-    from revcycle.models import Batch, Ticket
-    from sandbox.benchkit import clone_tickets
+def bench_biller(world: kit.World) -> Any:
+    """A biller of the bench facility: billers need no second factor, managers do (the
+    screens would answer them with a redirect to the authenticator set-up)."""
+    from django.contrib.auth.models import Group, User
 
-    started = time.monotonic()
-    batch = Batch.objects.create(kind="claim_status", facility=world.facility,
-                                 connection=world.connection, created_by=world.user,
-                                 filename="screens.csv", total_rows=total, ticket_count=total)
-    templates = list(Ticket.objects.filter(kind="claim_status", state="done")
-                     .values_list("pk", flat=True)[:1000])
-    clone_tickets(templates, total, batch, world)
-    report(f"  {total:,} tickets inserted in {time.monotonic() - started:.0f} s "
-           f"(cloned from {len(templates)} finished tickets)")
-    return batch
-
-
-def _reverse_first(names: list[str], *args: Any) -> str | None:
-    for name in names:
-        try:
-            return reverse(name, args=args)
-        except NoReverseMatch:
-            continue
-    return None
-
-
-# The rows fragments an open page re-asks every few seconds (poll_attrs in the templates
-# claims/status_home.html and batches/detail.html).
-POLLED_FRAGMENTS = {"worklist rows fragment", "batch rows fragment"}
-
-
-def screen_urls(batch: Any) -> list[tuple[str, str, bool]]:
-    """(label, url, htmx): the claim-status worklist and the batch page, page and rows."""
-    urls = []
-    worklist = _reverse_first(["claims:status_worklist", "claims:worklist", "claims:status_list",
-                               "claims:status_home"])
-    if worklist:
-        urls += [("worklist page", worklist, False), ("worklist rows fragment", worklist, True)]
-    followup = _reverse_first(["followup:worklist"])
-    if followup:
-        urls += [("follow-up worklist page", followup, False),
-                 ("follow-up worklist rows", followup, True)]
-    detail = _reverse_first(["claims:batch_detail"], batch.pk)
-    if detail:
-        urls += [("batch page", detail, False), ("batch rows fragment", detail, True)]
-    if not urls:
-        raise CommandError("no worklist or batch page found (is the claims branch merged?)")
-    return urls
-
-
-def measure(client: Client, url: str, n: int, htmx: bool) -> tuple[list[float], list[int], int]:
-    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
-    for _ in range(2):  # warm up templates and caches
-        client.get(url, **headers)
-    times, queries = [], []
-    status = 200
-    for _ in range(n):
-        with CaptureQueriesContext(db) as ctx:
-            started = time.perf_counter()
-            response = client.get(url, **headers)
-            _ = response.content
-            times.append((time.perf_counter() - started) * 1000)
-        queries.append(len(ctx.captured_queries))
-        status = response.status_code if response.status_code != 200 else status
-    return times, queries, status
-
-
-def export_url(batch: Any) -> str:
-    url = _reverse_first(["claims:batch_export"], batch.pk)
-    if not url:
-        raise CommandError("no batch export view (claims:batch_export)")
-    return url
-
-
-def consume(response: Any) -> tuple[int, int]:
-    """(data rows, bytes) of a streamed CSV, read chunk by chunk as a browser would."""
-    if response.status_code != 200:
-        raise CommandError(f"export answered HTTP {response.status_code}")
-    lines = size = 0
-    chunks = response.streaming_content if response.streaming else [response.content]
-    for chunk in chunks:
-        size += len(chunk)
-        lines += chunk.count(b"\n")
-    return max(0, lines - 1), size
+    user, created = User.objects.get_or_create(username="bench-biller")
+    if created:
+        user.set_unusable_password()
+        user.save()
+    user.groups.set(Group.objects.filter(name="biller"))
+    world.facility.members.add(user)
+    return user
 
 
 # Webhook helpers -----------------------------------------------------------------------
