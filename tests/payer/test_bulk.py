@@ -101,4 +101,7 @@ def test_the_batch_page_polls_its_progress(client_for, alice, st_marys, payer):
     batch = Batch.objects.get()
     page = client.get(f"/claims/payer/batches/{batch.pk}/").content.decode()
     assert "hx-trigger" in page and "every" in page
-    assert "0 of 3" in page or "3 queued" in page or "/3" in page
+    # The legend's counts, read from their own elements ("/3" in any URL used to pass).
+    assert '<b data-count="queued">3</b> queued' in page
+    assert 'of <b data-count="total">3</b>' in page
+    assert '<b data-count="done">0</b> done' in page
