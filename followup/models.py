@@ -10,10 +10,10 @@ from datetime import time
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
 
-from revcycle import shortcache
 from revcycle.models import Encounter, Ticket
 
 POLICY_CACHE_KEY = "followup.recheck_policy"
@@ -152,7 +152,7 @@ class RecheckPolicy(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.pk = 1
         super().save(*args, **kwargs)
-        shortcache.forget(POLICY_CACHE_KEY)
+        cache.delete(POLICY_CACHE_KEY)
 
     @classmethod
     def get(cls) -> RecheckPolicy:
@@ -162,7 +162,8 @@ class RecheckPolicy(models.Model):
     def cached(cls) -> RecheckPolicy:
         """The policy as the worklist reads it on every request: at most
         POLICY_CACHE_SECONDS old in another process (saving it here forgets it at once)."""
-        return shortcache.get(POLICY_CACHE_KEY, POLICY_CACHE_SECONDS, cls.get)
+        policy = cache.get_or_set(POLICY_CACHE_KEY, cls.get, POLICY_CACHE_SECONDS)
+        return policy if policy is not None else cls.get()
 
 
 class RecheckRun(models.Model):

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,7 +17,7 @@ from followup import dashboard as dash
 from followup import sources, timeline, worklist
 from followup.filters import WorklistFilter
 from followup.models import FollowUp, Note, RecheckPolicy, SavedView
-from revcycle import engine, exports, polling, services, shortcache
+from revcycle import engine, exports, polling, services
 from revcycle.access import facilities_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.inputs import parse_id, parse_ids
@@ -48,7 +49,9 @@ def _menu_choices(user: Any) -> tuple[list[str], list[Colleague]]:
         colleagues = [Colleague(u.pk, u.get_full_name() or u.username)
                       for u in _colleagues(user)]
         return payers, colleagues
-    return shortcache.get(("followup.menus", user.pk), CHOICES_CACHE_SECONDS, compute)
+    # Django's per-process memory cache (no CACHES setting): up to CHOICES_CACHE_SECONDS
+    # stale in another process.
+    return cache.get_or_set(f"followup.menus.{user.pk}", compute, CHOICES_CACHE_SECONDS)
 
 
 def _back(request: HttpRequest, default: str) -> str:

@@ -28,7 +28,9 @@ def _fresh_process_caches() -> Any:
     """Tokens, code descriptions, request counters, short-lived menus and pooled HTTP sessions
     live in process memory: each test starts as a new process would, and leaves nothing for
     the next (a session kept from an earlier test would hide a broken `mount_retries`)."""
-    from revcycle import api, codes, context_processors, http, metrics, oauth, shortcache
+    from django.core.cache import cache
+
+    from revcycle import api, codes, context_processors, http, metrics, oauth
 
     def clear() -> None:
         context_processors.clear_stall_cache()
@@ -37,7 +39,7 @@ def _fresh_process_caches() -> Any:
         metrics._pending.clear()
         vars(http._local).pop("plain", None)
         vars(api._local).pop("session", None)
-        shortcache.clear()
+        cache.clear()
 
     clear()
     yield

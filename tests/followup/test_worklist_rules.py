@@ -104,3 +104,14 @@ def test_the_age_filter_selects_by_bucket_in_the_database(alice, integrex):
         filters = WorklistFilter({"age": bucket}, worklist.needing_person(alice))
         qs = filters.qs
         assert set(qs.values_list("account_number", flat=True)) == expected
+
+
+@pytest.mark.django_db
+def test_saving_the_recheck_policy_is_read_at_once_by_this_process():
+    # The worklist reads the policy from a short-lived cache; saving it must not leave the
+    # old one there.
+    policy = RecheckPolicy.get()
+    assert RecheckPolicy.cached().first_after_days == policy.first_after_days
+    policy.first_after_days = policy.first_after_days + 7
+    policy.save()
+    assert RecheckPolicy.cached().first_after_days == policy.first_after_days

@@ -109,7 +109,7 @@ def test_discovery_worklist_costs_at_most_10_queries_on_any_page(
 
 # 10 on the page: session, user, roles, second-factor check, permissions, count+sum, rows,
 # saved views, audit row, session save. The re-check policy and the payer and colleague
-# menus are kept a short while in process memory (revcycle/shortcache.py): the first request
+# menus are kept a short while in process memory (Django's memory cache): the first request
 # of a process (and one a minute after) reads them, 13 queries, and is made before counting.
 @pytest.mark.parametrize("htmx", [False, True], ids=["page", "fragment"])
 def test_followup_worklist_costs_at_most_10_queries_on_page_1_and_the_next_keyset_page(
