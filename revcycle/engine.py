@@ -36,10 +36,10 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db import connection as db_connection
-from django.db.models import Count, F, Max, Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
-from revcycle import errors
+from revcycle import errors, leasing
 from revcycle.models import Connection, EnginePump, Ticket
 
 log = logging.getLogger("revcycle.engine")
@@ -137,61 +137,58 @@ def claim_tickets(owner: str, limit: int, *, kinds: list[str] | None = None,
                   batch_id: int | None = None) -> list[Ticket]:
     """claim_due, returning the leased tickets with their connection: the candidates are
     read whole, so a step needs no SELECT of its own. A claim is a fixed number of
-    statements (BEGIN, candidates, their connections, busy count, one UPDATE for every
-    lease, COMMIT) however many tickets it leases."""
+    statements (BEGIN, candidates with their connection's cap, on PostgreSQL the
+    connections' row locks, busy count, one UPDATE for every lease, COMMIT) however many
+    tickets it leases.
+
+    The pump claims several times a second, so the statements are written once as SQL
+    (revcycle.leasing) rather than rebuilt by the ORM at each claim: the ORM's building
+    and compiling was most of a claim's CPU (docs/performance.md)."""
     if limit <= 0:
         return []
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.ENGINE_LEASE_SECONDS)
     with transaction.atomic():
         _relaxed_commit()  # a lease lost in a crash only lets another worker take the ticket
-        due = (
-            Ticket.objects.due(now)
-            .filter(connection__active=True, connection__flagged_at__isnull=True)
-            .exclude(connection__backoff_until__gt=now)
-            .order_by("next_poll_at")
-        )
-        if kinds:
-            due = due.filter(kind__in=kinds)
-        if batch_id:
-            due = due.filter(batch_id=batch_id)
-        if db_connection.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True, of=("self",))
         # Twice the places: tickets of a connection at its cap are passed over.
-        candidates = list(due[: limit * 2])
+        candidates = leasing.candidates(now, limit * 2, kinds=kinds, batch_id=batch_id)
         if not candidates:
             return []
-        connections_of = Connection.objects.filter(
-            pk__in={t.connection_id for t in candidates}).order_by("pk")
-        if db_connection.vendor == "postgresql":
-            # Serialise claimers per connection (engines on other machines, a run_batch),
-            # so two counting busy tickets at once cannot both take the last places under
-            # the connection's concurrency cap. On SQLite the write lock taken at BEGIN
-            # serialises them already.
-            connections_of = connections_of.select_for_update(of=("self",))
-        # Each connection read (and its secrets decrypted) once per claim, not per ticket;
-        # the claim's tickets share it.
-        by_id = {c.pk: c for c in connections_of}
-        busy = dict(
-            Ticket.objects.filter(lease_until__gt=now, connection_id__in=by_id)
-            .order_by().values_list("connection_id")
-            .annotate(n=Count("id"))
-        )
-        chosen: list[Ticket] = []
-        for ticket in candidates:
-            ticket.connection = by_id[ticket.connection_id]
-            if busy.get(ticket.connection_id, 0) >= (ticket.connection.max_concurrency or 1):
+        ids = {t.connection_id for t, _, _ in candidates}
+        # Serialise claimers per connection (engines on other machines, a run_batch), so
+        # two counting busy tickets at once cannot both take the last places under the
+        # connection's concurrency cap. On SQLite the write lock taken at BEGIN serialises
+        # them already.
+        leasing.lock_connections(ids)
+        busy = leasing.busy_counts(now, ids)
+        chosen: list[tuple[Ticket, Any]] = []
+        for ticket, cap, changed in candidates:
+            if busy.get(ticket.connection_id, 0) >= (cap or 1):
                 continue
             busy[ticket.connection_id] = busy.get(ticket.connection_id, 0) + 1
-            chosen.append(ticket)
+            chosen.append((ticket, changed))
             if len(chosen) >= limit:
                 break
+        # A first send of an idempotent query counts its attempt in the lease's UPDATE
+        # (losing it in a crash only means asking again); other kinds count it in a
+        # durable statement of its own just before they send (run_step).
+        counted = [t.pk for t, _ in chosen
+                   if t.state == Ticket.State.QUEUED and _is_idempotent(t)]
         if chosen:
-            Ticket.objects.filter(pk__in=[t.pk for t in chosen]).update(
-                lease_owner=owner, lease_until=lease_until)
-            for ticket in chosen:
-                ticket.lease_owner, ticket.lease_until = owner, lease_until
-    return chosen
+            leasing.lease([t.pk for t, _ in chosen], owner, lease_until, attempt=counted)
+    # Each connection read (and its secrets decrypted) only when it changed, not per
+    # ticket or per claim; the claim's tickets share it.
+    leased = []
+    for ticket, changed in chosen:
+        ticket.lease_owner, ticket.lease_until = owner, lease_until
+        if ticket.pk in counted:
+            ticket.attempts += 1
+            ticket.attempt_counted = True  # type: ignore[attr-defined]
+        found = leasing.connection(ticket.connection_id, changed)
+        if found is not None:  # deleted meanwhile: its tickets went with it
+            ticket.connection = found
+            leased.append(ticket)
+    return leased
 
 
 def release(ticket_ids: list[int], owner: str) -> int:
@@ -218,19 +215,20 @@ def _is_idempotent(ticket: Ticket) -> bool:
 
 
 def _save(ticket: Ticket, owner: str, **values: Any) -> bool:
-    """Save as the lease holder only; release the lease."""
+    """Save as the lease holder only; release the lease. One UPDATE written as SQL
+    (revcycle.leasing): every step ends with one, and the ORM's building of it cost more
+    CPU than the statement."""
     values.setdefault("lease_owner", "")
     values.setdefault("lease_until", None)
     values["updated_at"] = timezone.now()
-    update = Ticket.objects.filter(pk=ticket.pk, lease_owner=owner)
     if (_is_idempotent(ticket) and db_connection.vendor == "postgresql"
             and not db_connection.in_atomic_block):
         # Inside the Done step's transaction the relaxed commit is already set; a nested
         # atomic() would only add a SAVEPOINT and its RELEASE.
         with transaction.atomic():
             _relaxed_commit()
-            return bool(update.update(**values))
-    return bool(update.update(**values))
+            return bool(leasing.update_ticket(ticket.pk, values, holder=owner))
+    return bool(leasing.update_ticket(ticket.pk, values, holder=owner))
 
 
 def _backoff(ticket: Ticket, failures: int) -> float:
@@ -247,7 +245,7 @@ def _apply(ticket: Ticket, owner: str, step: Step) -> None:
               next_poll_at=now + timedelta(seconds=poll_in))
     elif isinstance(step, Pending):
         wait = max(interval_for(ticket), step.retry_after or 0)
-        _save(ticket, owner, state=Ticket.State.PROCESSING, polls=F("polls") + 1,
+        _save(ticket, owner, state=Ticket.State.PROCESSING, polls=leasing.Plus(1),
               processing_at=ticket.processing_at or now, last_http_status=step.http_status,
               last_error="", next_poll_at=now + timedelta(seconds=wait))
     elif isinstance(step, Done):
@@ -260,7 +258,7 @@ def _apply(ticket: Ticket, owner: str, step: Step) -> None:
             saved = _save(ticket, owner, state=Ticket.State.DONE, outcome=step.outcome[:20],
                           response=step.response, last_http_status=step.http_status,
                           last_error="", ready_at=now, finished_at=now, next_poll_at=None,
-                          polls=F("polls") + (1 if ticket.state != Ticket.State.QUEUED else 0))
+                          polls=leasing.Plus(1 if ticket.state != Ticket.State.QUEUED else 0))
             if saved and step.store:
                 step.store()
     elif isinstance(step, Failed):
@@ -298,7 +296,7 @@ def _fail_or_retry(ticket: Ticket, owner: str, exc: errors.ApiError) -> None:
     wait = max(_backoff(ticket, failures), exc.retry_after or 0)
     values: dict[str, Any] = {}
     if ticket.state != Ticket.State.QUEUED:
-        values["polls"] = F("polls") + 1
+        values["polls"] = leasing.Plus(1)
     _save(ticket, owner, last_http_status=exc.status, **values,
           last_error=f"{exc.message} Retrying in {wait:.0f} s.",
           next_poll_at=now + timedelta(seconds=wait))
@@ -336,8 +334,9 @@ def run_step(ticket_or_id: Ticket | int, owner: str) -> None:
         if ticket.state == Ticket.State.QUEUED:
             # Count the attempt before sending: after a crash, the domain sees attempts > 1
             # and looks its request up before sending anything that must not exist twice.
-            Ticket.objects.filter(pk=ticket.pk).update(attempts=F("attempts") + 1)
-            ticket.attempts += 1
+            if not getattr(ticket, "attempt_counted", False):  # by the claim (idempotent)
+                leasing.update_ticket(ticket.pk, {"attempts": leasing.Plus(1)})
+                ticket.attempts += 1
             step = kind.submit(ticket)
         else:
             if kind.poll is None:
@@ -452,8 +451,9 @@ def pump(
     last_beat = 0.0
     try:
         while time.monotonic() < deadline and not (stop and stop()):
+            asked = workers.free
             try:
-                claimed = claim_tickets(owner, workers.free, kinds=kinds, batch_id=batch_id)
+                claimed = claim_tickets(owner, asked, kinds=kinds, batch_id=batch_id)
                 if heartbeat and time.monotonic() - last_beat > 2:
                     heartbeat(workers.done)
                     last_beat = time.monotonic()
@@ -469,11 +469,13 @@ def pump(
                 # interval (which is as long as an API call), then gather a few more.
                 if workers.wait_free(1, scan_every):
                     workers.wait_free(gather, CLAIM_GATHER_SECONDS)
-            elif not claimed:
-                # Nothing due, or the connection's cap is full: scan again after scan_every,
-                # or sooner once a claim's worth of our own steps has ended (each freed a
-                # place under the cap). Not at every step's end: tickets falling due one by
-                # one would then be claimed one by one.
+            elif len(claimed) < asked:
+                # Nothing more due, or the connection's cap is full: scan again after
+                # scan_every, or sooner once a claim's worth of our own steps has ended (each
+                # freed a place under the cap). Not at once (a claim that found fewer than
+                # it asked for would find nothing: a claim for nothing costs the same
+                # statements), and not at every step's end: tickets falling due one by one
+                # would then be claimed one by one.
                 workers.wait_free(workers.free + gather, scan_every)
     finally:
         workers.stop()

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from revcycle import engine
+from revcycle import crypto, engine
 from revcycle.models import Connection, Ticket
 
 MakeTicket = Callable[..., Ticket]
@@ -23,22 +23,51 @@ def statements(ctx: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries if not q["sql"].upper().startswith(skip)]
 
 
+def connection_reads(ctx: CaptureQueriesContext) -> list[str]:
+    """SELECTs of the connection's row itself (not the claim's join, not its row lock)."""
+    return [s for s in statements(ctx) if s.startswith("SELECT")
+            and 'FROM "revcycle_connection"' in s and "FOR UPDATE" not in s]
+
+
 def test_a_claim_of_eight_tickets_costs_the_statements_of_a_claim_of_one(
         make_ticket: MakeTicket, integrex: Connection) -> None:
     Connection.objects.filter(pk=integrex.pk).update(max_concurrency=100)
-    tickets = [make_ticket() for _ in range(9)]
+    tickets = [make_ticket() for _ in range(10)]
+    warm = engine.claim_tickets("owner-w", 1)  # the connection is read here, once
     with CaptureQueriesContext(connection) as one:
         first = engine.claim_tickets("owner-a", 1)
     with CaptureQueriesContext(connection) as eight:
         rest = engine.claim_tickets("owner-b", 8)
+    # Candidates with their connection's cap, (PostgreSQL: the connections' row locks,)
+    # the busy count, the UPDATE.
     assert len(statements(one)) == len(statements(eight)) <= 4
     # One UPDATE leased all eight.
     assert sum(s.startswith("UPDATE") for s in statements(eight)) == 1
     assert Ticket.objects.filter(lease_owner="owner-b").count() == 8
-    assert {t.pk for t in first + rest} == {t.pk for t in tickets}
+    assert {t.pk for t in warm + first + rest} == {t.pk for t in tickets}
     # The tickets come back leased and read whole, with their connection.
     assert all(t.lease_owner == "owner-b" and t.request == {"accountNumber": "ACC1001"}
-               for t in rest)
+               and t.connection.client_secret == "s3cret-client" for t in rest)
+
+
+def test_a_connection_is_read_once_while_unchanged_and_again_once_saved(
+        make_ticket: MakeTicket, integrex: Connection) -> None:
+    for _ in range(3):
+        make_ticket()
+    with CaptureQueriesContext(connection) as first:
+        [a] = engine.claim_tickets("owner-a", 1)
+    with CaptureQueriesContext(connection) as second:
+        [b] = engine.claim_tickets("owner-b", 1)
+    assert len(connection_reads(first)) == 1
+    assert connection_reads(second) == []
+    assert b.connection is a.connection
+    # A change saved through the model (the admin) moves updated_at: read again.
+    integrex.base_url = "https://integrex.test/api/v3"
+    integrex.save()
+    with CaptureQueriesContext(connection) as third:
+        [c] = engine.claim_tickets("owner-c", 1)
+    assert len(connection_reads(third)) == 1
+    assert c.connection.base_url == "https://integrex.test/api/v3"
 
 
 def test_a_claimed_ticket_is_sent_without_reading_it_again(
@@ -58,9 +87,54 @@ def test_a_claimed_ticket_is_sent_without_reading_it_again(
     sql = statements(ctx)
     assert [s.split()[0] for s in sql] == ["UPDATE", "UPDATE"]
     assert sent == [ticket.pk]
+    # Not an idempotent kind: the claim counted no attempt; the step's own UPDATE did.
+    assert "attempts" in sql[0]
     saved = Ticket.objects.get(pk=ticket.pk)
     assert (saved.state, saved.remote_id, saved.attempts, saved.lease_owner) == (
         Ticket.State.SUBMITTED, "R-7", 1, "")
+
+
+def test_an_idempotent_querys_first_attempt_is_counted_by_its_claim(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    echo_kind.idempotent = True
+    seen: list[int] = []
+
+    def submit(t: Ticket) -> engine.Step:
+        seen.append(Ticket.objects.get(pk=t.pk).attempts)
+        return engine.Submitted("R-8", 200)
+
+    echo_kind.submit = submit
+    ticket = make_ticket()
+    [claimed] = engine.claim_tickets("owner-a", 1)
+    assert Ticket.objects.get(pk=ticket.pk).attempts == 1  # in the lease's UPDATE
+    with CaptureQueriesContext(connection) as ctx:
+        engine.run_step(claimed, "owner-a")
+    # Only the new state: no statement of its own for the attempt (the SELECT is the
+    # test's own look in submit).
+    updates = [s for s in statements(ctx) if s.startswith("UPDATE")]
+    assert len(updates) == 1 and "attempts" not in updates[0]
+    assert seen == [1]
+    saved = Ticket.objects.get(pk=ticket.pk)
+    assert (saved.state, saved.attempts) == (Ticket.State.SUBMITTED, 1)
+    # A poll's claim counts nothing more.
+    Ticket.objects.filter(pk=ticket.pk).update(next_poll_at=saved.submitted_at)
+    engine.claim_tickets("owner-b", 1)
+    assert Ticket.objects.get(pk=ticket.pk).attempts == 1
+
+
+def test_a_final_answer_is_stored_encrypted_by_the_steps_update(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    echo_kind.poll = lambda t: engine.Done("paid", {"status": "F1", "amount": "12.50"}, 200)
+    make_ticket(state=Ticket.State.SUBMITTED, remote_id="R-1")
+    [claimed] = engine.claim_tickets("owner-a", 1)
+    engine.run_step(claimed, "owner-a")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT response, polls, lease_owner FROM revcycle_ticket WHERE id = %s",
+                       [claimed.pk])
+        stored, polls, lease_owner = cursor.fetchone()
+    assert stored.startswith(crypto.PREFIX) and "F1" not in stored
+    assert (polls, lease_owner) == (1, "")
+    assert Ticket.objects.get(pk=claimed.pk).response == {"status": "F1", "amount": "12.50"}
 
 
 def test_the_claim_keeps_each_connections_cap_over_a_batch_of_tickets(
@@ -103,3 +177,37 @@ def test_workers_report_freed_threads_to_a_waiting_pump(make_ticket: MakeTicket,
     assert Ticket.objects.filter(pk__in=[t.pk for t in tickets],
                                  state=Ticket.State.SUBMITTED).count() == 2
 
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_that_found_fewer_tickets_than_threads_is_not_repeated_at_once(
+        make_ticket: MakeTicket, echo_kind: engine.Kind,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = threading.Event()
+
+    def submit(t: Ticket) -> engine.Step:
+        gate.wait(30)
+        return engine.Submitted("R-1", 200)
+
+    echo_kind.submit = submit
+    make_ticket()
+    claims: list[int] = []
+    real_claim = engine.claim_tickets
+
+    def counted(*args: object, **kwargs: object) -> list[Ticket]:
+        found = real_claim(*args, **kwargs)  # type: ignore[arg-type]
+        claims.append(len(found))
+        return found
+
+    monkeypatch.setattr(engine, "claim_tickets", counted)
+    release = threading.Timer(1.5, gate.set)
+    release.start()
+    try:
+        # 4 threads, 1 ticket due, the step held: the claim found 1 of the 4 it asked for,
+        # so nothing more is due; the pump waits for the next scan (longer than the run)
+        # rather than claiming nothing at once.
+        engine.pump(0.5, threads=4, scan_every=1.0)
+    finally:
+        gate.set()
+        release.cancel()
+    assert claims == [1]
