@@ -134,7 +134,7 @@ def claim_due(owner: str, limit: int, *, kinds: list[str] | None = None,
 
 
 def claim_tickets(owner: str, limit: int, *, kinds: list[str] | None = None,
-                  batch_id: int | None = None) -> list[Ticket]:
+                  batch_id: int | None = None, count_attempts: bool = False) -> list[Ticket]:
     """claim_due, returning the leased tickets with their connection: the candidates are
     read whole, so a step needs no SELECT of its own. A claim is a fixed number of
     statements (BEGIN, candidates with their connection's cap, on PostgreSQL the
@@ -169,11 +169,12 @@ def claim_tickets(owner: str, limit: int, *, kinds: list[str] | None = None,
             chosen.append((ticket, changed))
             if len(chosen) >= limit:
                 break
-        # A first send of an idempotent query counts its attempt in the lease's UPDATE
-        # (losing it in a crash only means asking again); other kinds count it in a
-        # durable statement of its own just before they send (run_step).
-        counted = [t.pk for t, _ in chosen
-                   if t.state == Ticket.State.QUEUED and _is_idempotent(t)]
+        # With count_attempts (the pump, which hands these objects to run_step), a first
+        # send of an idempotent query counts its attempt in the lease's UPDATE (losing it
+        # in a crash only means asking again); other kinds count it in a durable
+        # statement of its own just before they send (run_step).
+        counted = [t.pk for t, _ in chosen if count_attempts
+                   and t.state == Ticket.State.QUEUED and _is_idempotent(t)]
         if chosen:
             leasing.lease([t.pk for t, _ in chosen], owner, lease_until, attempt=counted)
     # Each connection read (and its secrets decrypted) only when it changed, not per
@@ -453,7 +454,8 @@ def pump(
         while time.monotonic() < deadline and not (stop and stop()):
             asked = workers.free
             try:
-                claimed = claim_tickets(owner, asked, kinds=kinds, batch_id=batch_id)
+                claimed = claim_tickets(owner, asked, kinds=kinds, batch_id=batch_id,
+                                        count_attempts=True)
                 if heartbeat and time.monotonic() - last_beat > 2:
                     heartbeat(workers.done)
                     last_beat = time.monotonic()
