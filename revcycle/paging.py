@@ -252,6 +252,12 @@ class KeysetPaginator:
             rows = rows.filter(self._past(values, backward))
         return rows[:self.per_page + 1]
 
+    def query(self, after: str = "", before: str = "") -> QuerySet[Any]:
+        """The statement that reads the asked page (its plan is what the tests assert)."""
+        if before:
+            return self._window(self.parse(before)[1], backward=True)
+        return self._window(self.parse(after)[1] if after else None, backward=False)
+
     def _read(self, after: str, before: str) -> tuple[list[Any], int, bool, bool, list[str]]:
         """(rows, position, has_next, has_previous, notes) of the asked page."""
         notes: list[str] = []
