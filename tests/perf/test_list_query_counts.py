@@ -112,8 +112,8 @@ def test_discovery_worklist_costs_at_most_10_queries_on_any_page(
     assert "PAYER 1" in later.content.decode()
 
 
-# 10 on the page: session, user, roles, second-factor check, permissions, count+sum, rows,
-# saved views, audit row, session save. The re-check policy and the payer and colleague
+# 9 on the page: session, user, roles with permissions, second-factor check, count+sum,
+# rows, saved views, audit row, session save. The re-check policy and the payer and colleague
 # menus are kept a short while in process memory (Django's memory cache): the first request
 # of a process (and one a minute after) reads them, 13 queries, and is made before counting.
 @pytest.mark.parametrize("htmx", [False, True], ids=["page", "fragment"])
@@ -129,6 +129,20 @@ def test_followup_worklist_costs_at_most_10_queries_on_page_1_and_the_next_keyse
     _, later = _counted(client_a, url + html.unescape(next_url), htmx)
     later_ids, _ = _worklist_rows(later)
     assert len(later_ids) == 25 and not set(first_ids) & set(later_ids)
+
+
+def test_a_page_that_also_asks_whether_a_worker_runs_stays_within_10_queries(
+        client_a, integrex):
+    """The "no worker is running" banner is asked at most every 10 s per process: the
+    request that asks it pays one statement more, within the budget (roles and
+    permissions are read in one statement, revcycle.roles.load_access)."""
+    from revcycle.context_processors import clear_stall_cache
+
+    _with_claim_results(_tickets(integrex, "claim_status"))
+    clear_stall_cache()
+    with CaptureQueriesContext(connection) as ctx:
+        _counted(client_a, reverse("claims:status_home"), False)
+    assert any("revcycle_enginepump" in q["sql"] for q in ctx.captured_queries)
 
 
 def _worklist_rows(response: Any) -> tuple[list[str], str]:
