@@ -57,7 +57,7 @@ def payer_list(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "totals": totals,
-            "count": page.count_label,
+            "count": page.count,
             "filters": filters,
             "filter_notes": filterset.notes,
             "statuses": Status.choices,
