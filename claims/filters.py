@@ -21,6 +21,8 @@ SORTS = {
     "outcome": ("outcome", "-id"),
     "service": ("-claim_result__date_of_service", "-id"),
 }
+# A ticket whose answer has not come has no claim result: its date of service is NULL.
+NULLABLE_SORT_KEYS = ("claim_result__date_of_service",)
 DATE_FIELDS = {"request": "created_at__date", "service": "claim_result__date_of_service"}
 
 
@@ -62,4 +64,4 @@ class ClaimStatusFilter(ListFilterSet):
         return qs.filter(Q(account_number__istartswith=value) | Q(patient_name__icontains=value))
 
     def filter_sort(self, qs: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
-        return qs.order_by(*SORTS[value])
+        return qs.order_by(*SORTS[value])  # the export's order; the page's is its paginator's

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from claims import descriptions
 from claims.export import SPEC, export_rows, result_of
-from claims.filters import SORTS, ClaimStatusFilter
+from claims.filters import NULLABLE_SORT_KEYS, SORTS, ClaimStatusFilter
 from claims.flow import KIND
 from claims.forms import ClaimStatusForm, facility_defaults, initial_from_encounter
 from claims.outcomes import OUTCOME_CHOICES
@@ -26,7 +26,7 @@ from revcycle.audit import record_event
 from revcycle.batches import create_single, visible_batches
 from revcycle.inputs import parse_ids
 from revcycle.models import Encounter, Ticket
-from revcycle.paging import CappedPaginator
+from revcycle.paging import rows_fingerprint
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 
@@ -51,10 +51,14 @@ def _filters_for_audit(f: dict[str, str]) -> str:
 def status_home(request: HtmxHttpRequest) -> HttpResponse:
     filters = filter_tickets(request)
     tickets, f = filters.qs, filters.shown
+    order = SORTS[filters.cleaned("sort", "newest")]
+    if polling.unchanged(request, lambda: filters.poll_fingerprint(
+            tickets, order, PER_PAGE, nullable=NULLABLE_SORT_KEYS)):
+        return polling.nothing_new()
     # The encrypted request and raw answer are not shown on the list: leave them undecrypted.
     rows = tickets.select_related("claim_result", "batch").defer("request", "response")
-    number = filters.page_number
-    page = CappedPaginator(rows, PER_PAGE, page_number=number).get_page(number)
+    page = filters.keyset_page(rows, order, PER_PAGE, nullable=NULLABLE_SORT_KEYS)
+    seen = rows_fingerprint(page, page.has_next)
     template = "claims/status_home.html"
     if request.htmx:
         template += "#rows"
@@ -64,10 +68,11 @@ def status_home(request: HtmxHttpRequest) -> HttpResponse:
         "outcomes": OUTCOME_CHOICES, "sorts": list(SORTS),
         "has_open": bool(open_tickets),
         "poll_every": polling.poll_interval(*(t.next_poll_at for t in open_tickets)),
+        "seen": seen,
         "batches": visible_batches(request.user, SPEC).only("id", "filename")[:50],
         "urls": SPEC.url_names(),
     })
-    return polling.answer(request, response, final=not open_tickets)
+    return polling.answer(request, response, final=not open_tickets, seen=seen)
 
 
 @permission_required("run_lookups")

@@ -25,7 +25,7 @@ from revcycle.crypto import mask_ssn
 from revcycle.inputs import parse_id
 from revcycle.logfilters import redact
 from revcycle.models import Encounter, Ticket
-from revcycle.paging import CappedPaginator
+from revcycle.paging import rows_fingerprint
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 
@@ -72,11 +72,12 @@ def _ask_to_reenter_ssns(form: LookupForm) -> None:
 
 
 PER_PAGE = 50
+ORDER = ("-created_at", "-id")  # newest first: index ticket_kind_recent
 
 
 def filter_tickets(request: HttpRequest) -> DiscoveryFilter:
     """The worklist's filters over the user's discovery lookups (page and export)."""
-    tickets = Ticket.objects.for_user(request.user).of_kind(KIND).order_by("-created_at", "-id")
+    tickets = Ticket.objects.for_user(request.user).of_kind(KIND).order_by(*ORDER)
     return DiscoveryFilter(request.GET, tickets, request=request)
 
 
@@ -91,9 +92,10 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     """The worklist: every discovery lookup of the user's facilities, filtered."""
     filters = filter_tickets(request)
     tickets, f = filters.qs, filters.shown
-    number = filters.page_number
-    page = CappedPaginator(tickets.select_related("batch"), PER_PAGE,
-                           page_number=number).get_page(number)
+    if polling.unchanged(request, lambda: filters.poll_fingerprint(tickets, ORDER, PER_PAGE)):
+        return polling.nothing_new()
+    page = filters.keyset_page(tickets.select_related("batch"), ORDER, PER_PAGE)
+    seen = rows_fingerprint(page, page.has_next)
     template = "eligibility/home.html"
     if request.htmx:
         template += "#rows"
@@ -101,11 +103,12 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     response = render(request, template, {
         "page": page, "f": f, "filter_notes": filters.notes, "outcomes": OUTCOME_FILTERS,
         "has_open": bool(open_tickets), "urls": SPEC.url_names(),
+        "seen": seen,
         "poll_every": polling.poll_interval(*(t.next_poll_at for t in open_tickets)),
         "batches": visible_batches(request.user, SPEC).only("id", "filename")[:50],
         "full_ssn": flow.can_export_full_ssn(request.user),
     })
-    return polling.answer(request, response, final=not open_tickets)
+    return polling.answer(request, response, final=not open_tickets, seen=seen)
 
 
 @permission_required("export_results")

@@ -1,10 +1,8 @@
-"""The worklist's filters and its keyset cursor, shared by the page, its CSV export and
+"""The worklist's filters and paging fields, shared by the page, its CSV export and
 saved views (a saved view is the query string of these parameters)."""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import django_filters
@@ -15,7 +13,7 @@ from django.utils import timezone
 from followup import sources
 from followup.models import FollowUp
 from followup.worklist import AGE_BUCKETS, DEFAULT_SORT, PAGE_SIZES, SORTS, bucket_range, open_items
-from revcycle.filtering import MAX_ID, AmountFilter, ListFilterSet
+from revcycle.filtering import MAX_ID, AmountFilter, ListFilterSet, PageForm
 from revcycle.models import Ticket
 
 STATUSES = [("open", "Open"), ("resolved", "Resolved"), ("all", "All")]
@@ -38,43 +36,11 @@ class AssigneeFilter(django_filters.Filter):
     field_class = AssigneeField
 
 
-def parse_cursor(cursor: str, sort: str) -> tuple[Any, int]:
-    """`<sort key>~<id>` as `paginate` writes it; ValueError for anything else (NaN, a
-    date that is not one, an id past 2^63, a NUL the database would refuse)."""
-    raw_value, raw_id = cursor.rsplit("~", 1)
-    kind = SORTS[sort][1]
-    last_id = int(raw_id)
-    if not 1 <= last_id <= MAX_ID or "\x00" in raw_value:
-        raise ValueError(cursor)
-    if kind == "date":
-        return date.fromisoformat(raw_value), last_id
-    if kind == "decimal":
-        try:
-            value = Decimal(raw_value)
-        except InvalidOperation as exc:
-            raise ValueError(raw_value) from exc
-        if not value.is_finite() or abs(value) >= Decimal("1e10"):
-            raise ValueError(raw_value)
-        return value, last_id
-    return raw_value, last_id
-
-
-class WorklistForm(forms.Form):
-    """Paging fields of the worklist: rows per page and the keyset cursor."""
+class WorklistForm(PageForm):
+    """Paging fields of the worklist: rows per page, and the keyset cursors (PageForm)."""
 
     size = forms.TypedChoiceField(label="rows per page", required=False, coerce=int,
                                   choices=[(str(s), s) for s in PAGE_SIZES])
-    after = forms.CharField(label="page position", required=False, max_length=200)
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if data.get("after"):
-            sort = data.get("sort") or DEFAULT_SORT
-            try:
-                data["after"] = parse_cursor(data["after"], sort)
-            except (ValueError, KeyError):
-                self.add_error("after", "start from the first page")
-        return data
 
 
 class WorklistFilter(ListFilterSet):
@@ -145,10 +111,6 @@ class WorklistFilter(ListFilterSet):
     @property
     def page_size(self) -> int:
         return self.cleaned("size", 50)
-
-    @property
-    def cursor(self) -> tuple[Any, int] | None:
-        return self.cleaned("after")
 
     def querystring(self) -> dict[str, str]:
         """The valid filters as parameters: the next page's link and a saved view."""

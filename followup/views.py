@@ -22,6 +22,7 @@ from revcycle.access import facilities_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.inputs import parse_id, parse_ids
 from revcycle.models import Encounter, Ticket
+from revcycle.paging import KeysetPage
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 from revcycle.services import outcome_advice, outcome_label, outcome_labels, ticket_url
@@ -68,7 +69,7 @@ def _reasons_url(ticket: Any, state: str) -> str:
     return f"{url}#reasons" if url else ""
 
 
-def _rows(page: worklist.Page, user: Any) -> list[dict[str, Any]]:
+def _rows(page: KeysetPage, user: Any) -> list[dict[str, Any]]:
     today = timezone.localdate()
     show_names = has_perm(user, "view_results")
     out = []
@@ -97,16 +98,17 @@ def _worklist_filter(request: HttpRequest) -> WorklistFilter:
 @permission_required("view_results")
 def worklist_view(request: HttpRequest) -> HttpResponse:
     filters = _worklist_filter(request)
-    page = worklist.paginate(filters.qs, filters.chosen_sort, filters.page_size, filters.cursor)
+    page = filters.keyset_page(worklist.with_rows(filters.qs), worklist.SORTS[filters.chosen_sort],
+                               filters.page_size, count=False)
+    summary = worklist.summarise(filters.qs)  # the count with the amounts, one statement
+    page.count, page.capped = summary.total, summary.capped
     query = filters.querystring()
     payers, colleagues = _menu_choices(request.user)
     context = {
         "filters": {**filters.shown, "status": filters.chosen_status,
                     "sort": filters.chosen_sort, "size": filters.page_size},
         "filter_notes": filters.notes, "page": page, "rows": _rows(page, request.user),
-        "querystring": urlencode(query),
-        "next_url": "?" + urlencode({**query, "after": page.next_cursor})
-        if page.next_cursor else "",
+        "summary": summary, "querystring": urlencode(query),
         "domains": sources.DOMAIN_LABELS.items(),
         "outcomes": [*outcome_labels().items(), ("cancelled", "Cancelled"),
                      ("open", "Still open")],
@@ -136,9 +138,7 @@ WORKLIST_EXPORT_HEADER = ["ticket", "account", "patient", "domain", "payer", "am
 def worklist_export(request: HttpRequest) -> StreamingHttpResponse:
     """Every row the worklist's filters select (not one page), in the page's order."""
     filters = _worklist_filter(request)
-    field, _kind, descending = worklist.SORTS[filters.chosen_sort]
-    tickets = filters.qs.order_by(f"-{field}" if descending else field,
-                                  "-id" if descending else "id")
+    tickets = filters.qs.order_by(*worklist.SORTS[filters.chosen_sort])
     shown = ", ".join(f"{k}={'(search)' if k == 'q' else v}"
                       for k, v in sorted(filters.querystring().items())) or "none"
     record_event(request, "export", object_type="followup.worklist",

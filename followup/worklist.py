@@ -1,6 +1,6 @@
 """The worklist: one query over the user's tickets that need a person (filtered by
-followup.filters), sorting and keyset paging (a page costs the same few queries at row 100
-and row 100,000)."""
+followup.filters), its sorts and its summary line. Pages are revcycle.paging's keyset pages
+(a page costs the same few queries at row 100 and row 100,000)."""
 
 from __future__ import annotations
 
@@ -23,14 +23,14 @@ PAGE_SIZES = (25, 50, 100, 200)
 AGE_BUCKETS: list[tuple[str, int, int | None]] = [
     ("0-30", 0, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("90+", 91, None),
 ]
-# sort name -> (annotation, kind of value for the cursor, descending?)
-SORTS: dict[str, tuple[str, str, bool]] = {
-    "age": ("age_date", "date", False),  # oldest date of service first: longest waiting
-    "-age": ("age_date", "date", True),
-    "amount": ("amount_key", "decimal", False),
-    "-amount": ("amount_key", "decimal", True),
-    "payer": ("payer", "str", False),
-    "account": ("account_number", "str", False),
+# sort name -> the keyset order (revcycle.paging): a column or annotation, then the id.
+SORTS: dict[str, tuple[str, str]] = {
+    "age": ("age_date", "id"),  # oldest date of service first: longest waiting
+    "-age": ("-age_date", "-id"),
+    "amount": ("amount_key", "id"),
+    "-amount": ("-amount_key", "-id"),
+    "payer": ("payer", "id"),
+    "account": ("account_number", "id"),
 }
 DEFAULT_SORT = "age"
 
@@ -76,19 +76,12 @@ def open_items(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
 
 
 @dataclass
-class Page:
-    rows: list[Ticket]
+class Summary:
     total: int
     total_amount: Decimal | None  # None when the count stopped at COUNT_CAP
-    next_cursor: str
-    is_first: bool
     capped: bool = False
     # The amounts per currency ("USD", "KES"): a sum across currencies means nothing.
     totals: list[tuple[str, Decimal]] = field(default_factory=list)
-
-    @property
-    def total_label(self) -> str:
-        return f"{self.total:,}+" if self.capped else f"{self.total:,}"
 
 
 def summary(qs: QuerySet[Ticket]) -> tuple[int, Decimal | None, list[tuple[str, Decimal]], bool]:
@@ -103,26 +96,14 @@ def summary(qs: QuerySet[Ticket]) -> tuple[int, Decimal | None, list[tuple[str, 
     return capped["n"], capped["sum_all"] or Decimal("0"), services.currency_totals(capped), False
 
 
-def paginate(qs: QuerySet[Ticket], sort: str, size: int,
-             cursor: tuple[Any, int] | None = None) -> Page:
-    """Keyset paging on (sort key, id): no OFFSET, so a late page costs what the first does.
-    `cursor` is the last row's (sort key, id), read by followup.filters.parse_cursor."""
-    field, _kind, descending = SORTS[sort]
+def summarise(qs: QuerySet[Ticket]) -> Summary:
     total, amount, totals, capped = summary(qs)
-    ordered = qs.order_by(f"-{field}" if descending else field, "-id" if descending else "id")
-    if cursor is not None:
-        value, last_id = cursor
-        op = "lt" if descending else "gt"
-        ordered = ordered.filter(Q(**{f"{field}__{op}": value}) |
-                                 Q(**{field: value, f"id__{op}": last_id}))
-    rows = list(ordered.select_related("followup__assignee", "connection")[: size + 1])
-    next_cursor = ""
-    if len(rows) > size:
-        rows = rows[:size]
-        last = rows[-1]
-        next_cursor = f"{getattr(last, field)}~{last.pk}"
-    return Page(rows=rows, total=total, total_amount=amount, next_cursor=next_cursor,
-                is_first=cursor is None, capped=capped, totals=totals)
+    return Summary(total=total, total_amount=amount, capped=capped, totals=totals)
+
+
+def with_rows(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """What a page of the worklist draws beside each ticket."""
+    return qs.select_related("followup__assignee", "connection")
 
 
 def mask_name(name: str) -> str:

@@ -27,16 +27,24 @@ class PayerClaimQuerySet(models.QuerySet["PayerClaim"]):
     def for_user(self, user: Any) -> PayerClaimQuerySet:
         return self.filter(facility__in=Facility.objects.for_user(user))
 
-    def totals(self) -> dict[str, Any]:
+    def totals(self, cap: int | None = None) -> dict[str, Any]:
         """The sums shown under the list, and the number of claims (one query for both).
         Billed counts what the payer received: not a claim still queued or sending, one it
-        refused, or one whose fate is unknown (totals only over what they say)."""
+        refused, or one whose fate is unknown (totals only over what they say).
+
+        With `cap`, the query reads at most cap + 1 claims (a page must not add up a
+        hundred thousand): past it, "capped" is true, the count is `cap` and the sums are
+        None (a sum of the first `cap` claims would be a wrong total)."""
         received = Q(status__in=PayerClaim.RECEIVED)
-        sums = self.aggregate(billed=Sum("amount", filter=received),
+        rows = self.order_by()[:cap + 1] if cap is not None else self
+        sums = rows.aggregate(billed=Sum("amount", filter=received),
                               expected=Sum("expected_payment"),
                               patient=Sum("patient_responsibility"), count=Count("pk"))
         count = sums.pop("count")
-        return {k: v or Decimal("0.00") for k, v in sums.items()} | {"count": count}
+        if cap is not None and count > cap:
+            return dict.fromkeys(sums) | {"count": cap, "capped": True}
+        return {k: v or Decimal("0.00") for k, v in sums.items()} | {"count": count,
+                                                                     "capped": False}
 
 
 class PayerClaim(models.Model):

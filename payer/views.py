@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -19,10 +18,13 @@ from revcycle.access import connections_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.inputs import parse_id
 from revcycle.models import Encounter, Ticket
+from revcycle.paging import COUNT_CAP, PAGING_PARAMS
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 
 Status = PayerClaim.Status
+PER_PAGE = 50
+ORDER = ("-created_at", "-id")  # newest first: index payer_claim_recent
 
 
 def _load(request: HttpRequest, pk: int) -> PayerClaim:
@@ -42,20 +44,20 @@ def _filtered(request: HttpRequest) -> PayerClaimFilter:
 def payer_list(request: HttpRequest) -> HttpResponse:
     filterset = _filtered(request)
     claims, filters = filterset.qs, filterset.shown
-    totals = claims.totals()
-    paginator = Paginator(claims, 50)
-    # The totals' aggregate counted the rows already: no second and third COUNT(*).
-    paginator.count = totals.pop("count")
-    page = paginator.get_page(filterset.page_number)
+    page = filterset.keyset_page(claims, ORDER, PER_PAGE, count=False)
+    # The totals' aggregate counts the rows too (capped like a count): no second COUNT(*).
+    totals = claims.totals(cap=COUNT_CAP)
+    page.count, page.capped = totals.pop("count"), totals.pop("capped")
     query = request.GET.copy()
-    query.pop("page", None)
+    for name in PAGING_PARAMS:
+        query.pop(name, None)
     return render(
         request,
         "payer/list.html",
         {
             "page": page,
             "totals": totals,
-            "count": paginator.count,
+            "count": page.count,
             "filters": filters,
             "filter_notes": filterset.notes,
             "statuses": Status.choices,

@@ -1,15 +1,17 @@
-"""The permission backend: Django's ModelBackend, reading permissions in one query.
+"""The permission backend: Django's ModelBackend, reading permissions with the roles in one
+query (revcycle.roles.load_access).
 
-Every page checks a permission, and a list page's budget is 10 queries (issue 18); Django
-reads a user's own permissions and their groups' permissions in two queries."""
+Every page checks a permission and reads the user's roles, and a list page's budget is 10
+queries (issue 18); Django reads a user's own permissions and their groups' permissions in
+two queries, and the roles in a third."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Permission
-from django.db.models import Q
+
+from revcycle.roles import load_access
 
 
 class ModelBackendOneQuery(ModelBackend):
@@ -19,7 +21,5 @@ class ModelBackendOneQuery(ModelBackend):
         if user_obj.is_superuser:
             return super().get_all_permissions(user_obj, obj)
         if not hasattr(user_obj, "_perm_cache"):
-            rows = (Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj))
-                    .values_list("content_type__app_label", "codename").distinct())
-            user_obj._perm_cache = {f"{app}.{codename}" for app, codename in rows}
+            load_access(user_obj)
         return user_obj._perm_cache

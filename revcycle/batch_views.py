@@ -27,15 +27,19 @@ from revcycle.batches import (
     error_header,
     error_rows,
     get_spec,
+    open_progress,
     progress,
     start_reading,
     visible_batches,
 )
-from revcycle.models import Batch, Connection, Facility
+from revcycle.filtering import ListFilterSet
+from revcycle.models import Batch, Connection, Facility, Ticket
+from revcycle.paging import rows_fingerprint
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import can_see_full_ssn, permission_required
 
 ROWS_PER_PAGE = 100
+ROWS_ORDER = ("id",)  # the file's order
 
 
 class UploadForm(forms.Form):
@@ -145,22 +149,43 @@ def detail(request: HtmxHttpRequest, spec: str, pk: int) -> HttpResponse:
         return _reading(request, the_spec, batch)
     if polling.is_poll(request) and "batch-reading" in request.headers.get("HX-Target", ""):
         return polling.reload_page()  # read: the page now has rows, counts, errors
-    rows = batch.tickets.select_related(*the_spec.rows_select_related).order_by("id")
+    paging = BatchRowsFilter(request.GET)
+    if polling.unchanged(request, lambda: _poll_fingerprint(batch, paging)):
+        return polling.nothing_new()
     now = progress(batch)
-    paginator = Paginator(rows, ROWS_PER_PAGE)
-    # The progress counts every ticket of the batch already: no second COUNT(*).
-    paginator.count = now["total"]
-    page = paginator.get_page(request.GET.get("page"))
+    page = paging.keyset_page(batch.tickets.select_related(*the_spec.rows_select_related),
+                              ROWS_ORDER, ROWS_PER_PAGE, count=False)
+    page.count = now["total"]  # the progress counted every ticket of the batch already
     template = "batches/detail.html"
     if request.htmx:
         template += "#live"
     else:
         record_event(request, "view", batch)
     # A batch's tickets move every moment while it runs: poll FAST (no one due time).
+    seen = rows_fingerprint([], False, rows_fingerprint(page, page.has_next),
+                            now["open_states"])
     response = render(request, template, _context(the_spec, batch=batch, page=page,
                                                   progress=now, poll_every=polling.FAST,
+                                                  seen=seen, filter_notes=paging.notes,
                                                   errors=batch.row_errors.all()[:20]))
-    return polling.answer(request, response, final=not now["is_open"])
+    return polling.answer(request, response, final=not now["is_open"], seen=seen)
+
+
+class BatchRowsFilter(ListFilterSet):
+    """The batch page's paging parameters (it has no filters): a keyset cursor on the id."""
+
+    class Meta(ListFilterSet.Meta):
+        model = Ticket
+        fields: list[str] = []
+
+
+def _poll_fingerprint(batch: Batch, paging: BatchRowsFilter) -> str:
+    """What a poll of the batch page would show, from two index reads: the page's rows
+    (ids, states, update times) and how many tickets are still open in each open state.
+    Every step of a ticket changes the open counts; the done and failed counts change only
+    through them, so the GROUP BY over the whole batch waits until something moved."""
+    rows = paging.poll_fingerprint(batch.tickets.all(), ROWS_ORDER, ROWS_PER_PAGE)
+    return rows_fingerprint([], False, rows, open_progress(batch))
 
 
 def _reading(request: HtmxHttpRequest, spec: BatchSpec, batch: Batch) -> HttpResponse:

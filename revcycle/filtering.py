@@ -9,6 +9,7 @@ are validated in the same place, but they do not filter."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,8 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 
-MAX_ID = 2**63 - 1  # the largest primary key PostgreSQL's bigint (and SQLite) can hold
+from revcycle.paging import CURSOR_MAX_CHARS, MAX_ID, KeysetPage, KeysetPaginator
+
 MAX_PAGE = 1_000_000
 # The amounts we store fit in max_digits=12, decimal_places=2; anything larger matches
 # nothing, and an unbounded number (1e999) would only cost the database a cast.
@@ -56,10 +58,16 @@ class AmountFilter(django_filters.Filter):
 
 
 class PageForm(forms.Form):
-    """The form under a numbered-page list: `page` is checked here, once, with the filters."""
+    """The paging fields under a list, checked here, once, with the filters: the keyset
+    cursors of revcycle.paging (their keys are read by the list's KeysetPaginator, which
+    knows the sort), and `page` for the short lists that number their pages."""
 
     page = forms.IntegerField(label="page number", required=False, min_value=1,
                               max_value=MAX_PAGE)
+    after = forms.CharField(label="page position", required=False,
+                            max_length=CURSOR_MAX_CHARS)
+    before = forms.CharField(label="page position", required=False,
+                             max_length=CURSOR_MAX_CHARS)
 
 
 def _sentence(message: str) -> str:
@@ -97,7 +105,7 @@ class ListFilterSet(django_filters.FilterSet):
             label = str(field.label) if field is not None and field.label else name
             what = f"the filter '{label}'" if name in self.filters else f"the {label}"
             notes.extend(f"Ignored {what}: {_sentence(error)}" for error in errors)
-        return notes
+        return notes + getattr(self, "page_notes", [])
 
     @property
     def shown(self) -> dict[str, str]:
@@ -117,3 +125,18 @@ class ListFilterSet(django_filters.FilterSet):
     @property
     def page_number(self) -> int:
         return self.cleaned("page", 1)
+
+    def keyset_page(self, rows: QuerySet[Any], order: Sequence[str], per_page: int,
+                    **options: Any) -> KeysetPage:
+        """The asked keyset page of `rows` (this list's filtered rows), its links keeping
+        the filters; a cursor it could not read is noted and the first page shown."""
+        paginator = KeysetPaginator(rows, order, per_page, params=self.form.data, **options)
+        page = paginator.page(self.cleaned("after", ""), self.cleaned("before", ""))
+        self.page_notes = page.notes
+        return page
+
+    def poll_fingerprint(self, rows: QuerySet[Any], order: Sequence[str], per_page: int,
+                         **options: Any) -> str:
+        """What the asked page shows, read cheaply (revcycle.polling.unchanged)."""
+        paginator = KeysetPaginator(rows, order, per_page, count=False, **options)
+        return paginator.fingerprint(self.cleaned("after", ""), self.cleaned("before", ""))

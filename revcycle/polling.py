@@ -17,6 +17,11 @@
 - A poll is never the user's activity: the idle logoff (middleware.py) skips it, so a page
   left polling still signs its user out after the idle timeout. A poll that arrives after
   that gets HX-Redirect to the login page, never a login form inside the fragment.
+- A poll whose rows did not change costs one light read and no template: a list's polling
+  element carries the fingerprint of what it shows (`{% poll_attrs url every seen %}` sends
+  it back as `X-Poll-Seen`); the view reads the same page's ids, states and update times
+  alone (no joins, no count) and, when they hash the same, answers `nothing_new()` (204:
+  htmx swaps nothing and keeps polling). Only a change re-renders, and recounts.
 - A fragment that swaps itself in never carries a `load` trigger (it would loop).
 - A page that changes shape when its thing is done (a batch whose file a worker was
   reading) answers the poll that sees it done with `reload_page()` (HX-Refresh): htmx
@@ -26,6 +31,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
@@ -34,6 +40,7 @@ from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRefresh
 from django_htmx.middleware import HtmxDetails
 
 POLL_HEADER = "X-Poll"
+SEEN_HEADER = "X-Poll-Seen"  # the fingerprint of the polled fragment's rows
 FAST = 2  # seconds: the engine rescans every 0.2 s, so a short job shows within this.
 SLOW = 30  # seconds: a wait of hours needs no fresher page than this.
 
@@ -70,12 +77,30 @@ def stop_polling(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def answer(request: HttpRequest, response: HttpResponse, *, final: bool) -> HttpResponse:
+def answer(request: HttpRequest, response: HttpResponse, *, final: bool,
+           seen: str = "") -> HttpResponse:
     """A poll for a thing now final gets the last fragment with 286; anything else (the
-    page, a poll of a pending thing) passes unchanged."""
+    page, a poll of a pending thing) passes unchanged. `seen`, the fingerprint of a list's
+    rows, is also sent as a response header (what a poll would send back; the bench and
+    the tests read it there)."""
+    if seen:
+        response[SEEN_HEADER] = seen
     return stop_polling(response) if final and is_poll(request) else response
 
 
 def reload_page() -> HttpResponse:
     """The answer to a poll whose page must be drawn anew (HX-Refresh: htmx reloads it)."""
     return HttpResponseClientRefresh()
+
+
+def unchanged(request: HttpRequest, fingerprint: Callable[[], str]) -> bool:
+    """A poll of a fragment that still shows what it showed: `fingerprint()` (asked only for
+    a poll that sent one) hashes the same as the fragment's `X-Poll-Seen`."""
+    seen = request.headers.get(SEEN_HEADER, "")
+    return bool(seen) and is_poll(request) and fingerprint() == seen
+
+
+def nothing_new() -> HttpResponse:
+    """The answer to a poll whose fragment would not change: htmx swaps nothing on a 204
+    and keeps polling."""
+    return HttpResponse(status=204)

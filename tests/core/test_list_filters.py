@@ -72,7 +72,10 @@ def test_the_note_names_the_filter_and_says_what_to_enter(signed_in: Any) -> Non
 
 
 @pytest.mark.parametrize("cursor", ["NaN~1", "Infinity~1", "1e999~1", "5~" + "9" * 30,
-                                    "2024-13-45~1", "abc", "~", "1~-1"])
+                                    "2024-13-45~1", "abc", "~", "1~-1",
+                                    '[0,"NaN",1]', '[0,"Infinity",1]', '[0,"1e999",1]',
+                                    '[0,"5",' + "9" * 30 + "]", '[0,"5",-1]', '[0,"5"]',
+                                    '[0,"5\\u0000",1]', '[0,null,1]'])
 def test_a_crafted_worklist_cursor_starts_from_the_first_page(signed_in: Any,
                                                                cursor: str) -> None:
     client, fixtures = signed_in
@@ -89,6 +92,7 @@ def test_a_valid_worklist_cursor_still_turns_the_page(signed_in: Any) -> None:
     lst = _list("worklist")
     lst.make_rows(fixtures)
     keep = Ticket.objects.get(account_number="KEEP4")
-    second = client.get(lst.url, {"sort": "-amount", "after": f"500.00~{keep.pk}"})
+    # The cursor revcycle.paging writes: the position, then the row's sort key and id.
+    second = client.get(lst.url, {"sort": "-amount", "after": f'[1,"500.00",{keep.pk}]'})
     assert ids_on_page(second) == {"DROP4"}
     assert "Ignored" not in second.content.decode()
