@@ -59,12 +59,16 @@ def test_the_invoice_is_posted_and_followed_until_billed(api, active_session, al
     run_due()  # still Pending at Smart
     ticket = Ticket.objects.get(pk=invoice.ticket_id)
     assert ticket.state == "processing" and ticket.last_error == ""
+    assert ticket.last_http_status == 200 and ticket.polls == 1
     api.replace(responses.GET, STATUS, json={"status": "Billed"})
     run_due()
 
     invoice.refresh_from_db()
     assert invoice.status == "billed" and invoice.billed_at is not None
     assert invoice.ticket.state == Ticket.State.DONE and invoice.ticket.outcome == "billed"
+    # Smart's final answer is kept on the ticket as it came.
+    assert invoice.ticket.response == {"status": "Billed"}
+    assert invoice.ticket.last_http_status == 200
     assert len(calls_to(api, "api/claims", "POST")) == 1
     assert [e.action for e in invoice.events.all()] == ["created", "posted", "status"]
     assert invoice.events.get(action="status").detail == "Smart: Billed."
@@ -96,6 +100,8 @@ def test_after_an_unknown_outcome_it_looks_the_invoice_up_and_never_posts_twice(
     run_due()
     invoice.refresh_from_db()
     assert invoice.status == "unknown"
+    assert invoice.last_error.endswith("Smart is asked for the invoice before any re-post; "
+                                       "until then it counts as posted.")
     assert invoice.ticket.state == Ticket.State.QUEUED  # the engine retries
 
     run_due()
@@ -104,6 +110,7 @@ def test_after_an_unknown_outcome_it_looks_the_invoice_up_and_never_posts_twice(
     assert len(calls_to(api, "api/claims", "POST")) == 1
     assert len(calls_to(api, "api/claim-status")) == 1
     assert invoice.status == "pending" and invoice.posted_at is not None
+    assert invoice.last_error == "" and invoice.smart_claim_id == "SC7"
     assert invoice.ticket.state == Ticket.State.SUBMITTED
     assert invoice.ticket.last_http_status == 200
     checked = invoice.events.get(action="checked before re-post")
@@ -186,6 +193,7 @@ def test_any_409_on_a_repost_means_smart_has_it_and_its_status_is_watched(
     assert noted.detail.endswith("): the earlier post arrived. Not posted again; watching its "
                                  "status.")
     assert noted.raw == spring(409, "Conflict", text)
+    assert (invoice.ticket.last_http_status, invoice.ticket.remote_id) == (409, "INV1500835")
     api.replace(responses.GET, STATUS, json={"status": "Billed"})
     run_due()
     invoice.refresh_from_db()
@@ -239,7 +247,9 @@ def test_smart_no_longer_listing_a_posted_invoice_after_the_window_needs_a_perso
     invoice.refresh_from_db()
     assert invoice.ticket.state == Ticket.State.FAILED
     assert invoice.ticket.last_http_status == 404
-    assert "5 min after it was sent" in invoice.ticket.last_error
+    assert invoice.ticket.last_error == (
+        "Smart still does not list invoice INV1500835 5 min after it was sent (No invoice). "
+        "Call Smart; do not post it again.")
     gone = invoice.events.get(action="not listed")
     assert gone.detail == "Smart still does not list invoice INV1500835: No invoice"
     assert gone.raw == spring(404, "Not Found", "No invoice")
@@ -439,21 +449,25 @@ def test_the_lookup_window_is_five_minutes_unless_the_setting_says_otherwise(set
     assert flow.lookup_window() == 30.0
 
 
-def test_a_404_after_a_shorter_lookup_window_set_by_the_setting_needs_a_person(
+def test_a_404_after_the_lookup_window_set_by_the_setting_needs_a_person(
         api, active_session, alice, settings):
-    settings.SMART_LOOKUP_WINDOW_SECONDS = 60
+    settings.SMART_LOOKUP_WINDOW_SECONDS = 3600
     api.add(responses.POST, CLAIMS, status=201, json={"claimId": "SC9"})
     api.add(responses.GET, STATUS, status=404, json=spring(404, "Not Found", "No invoice"))
     invoice = _invoice(active_session, alice)
     run_due()
     SmartInvoice.objects.filter(pk=invoice.pk).update(
-        sent_at=timezone.now() - timedelta(seconds=90))
+        sent_at=timezone.now() - timedelta(seconds=3500))
+    run_due()  # 100 s left of the hour: not listed yet
+    assert Ticket.objects.get(pk=invoice.ticket_id).state == Ticket.State.SUBMITTED
+    SmartInvoice.objects.filter(pk=invoice.pk).update(
+        sent_at=timezone.now() - timedelta(seconds=3700))
 
     run_due()
 
     ticket = Ticket.objects.get(pk=invoice.ticket_id)
     assert ticket.state == Ticket.State.FAILED
-    assert "1 min after it was sent" in ticket.last_error
+    assert "INV1500835 60 min after it was sent" in ticket.last_error
 
 
 # Checking again, the ticket's page ----------------------------------------------------------
@@ -694,3 +708,110 @@ def test_the_reason_an_invoice_is_not_billed_is_kept_with_who_wrote_it_and_when(
         timezone.now()
     assert [(e.action, e.detail, e.user) for e in invoice.events.exclude(action="created")] == [
         ("reason recorded", "Retrieved in Smart portal; awaiting insurer", alice)]
+
+
+def test_a_repost_after_a_longer_lookup_window_says_how_long_it_looked(
+        api, active_session, alice, settings):
+    settings.SMART_LOOKUP_WINDOW_SECONDS = 3600
+    api.add(responses.POST, CLAIMS, body=requests.exceptions.ReadTimeout())
+    api.add(responses.GET, STATUS, status=404, json=spring(404, "Not Found", "No invoice"))
+    invoice = _invoice(active_session, alice)
+    run_due()
+    api.replace(responses.POST, CLAIMS, status=201, json={"claimId": "SC8"})
+    SmartInvoice.objects.filter(pk=invoice.pk).update(
+        sent_at=timezone.now() - timedelta(seconds=3700))
+
+    run_due()
+
+    assert invoice.events.get(action="checked before re-post").detail == (
+        "Smart still has no such invoice after 60 min of looking: posting it again.")
+    assert len(calls_to(api, "api/claims", "POST")) == 2
+
+
+def test_an_invoice_never_sent_by_a_worker_that_died_is_posted_once_smart_has_no_such_invoice(
+        api, active_session, alice):
+    # The earlier worker counted its attempt and died before setting sent_at: nothing can
+    # have reached Smart, so there is no window to wait out.
+    api.add(responses.GET, STATUS, status=404, json=spring(404, "Not Found", "No invoice"))
+    api.add(responses.POST, CLAIMS, status=201, json={"claimId": "SC9"})
+    invoice = _invoice(active_session, alice)
+    Ticket.objects.filter(pk=invoice.ticket_id).update(attempts=1)
+
+    run_due()
+
+    assert [c.request.method for c in api.calls if "/api/" in c.request.url] == ["GET", "POST"]
+    invoice.refresh_from_db()
+    assert invoice.status == "pending" and invoice.smart_claim_id == "SC9"
+    assert not invoice.events.filter(action="not listed yet").exists()
+
+
+@pytest.mark.parametrize(("interval", "polls", "wait"), [
+    (15, 0, 15), (15, 3, 120), (15, 8, 1800), (5, 8, 1280), (5, 9, 1280)])
+def test_an_invoice_smart_has_not_billed_is_looked_at_less_and_less_often(
+        api, active_session, alice, smart, interval, polls, wait):
+    api.add(responses.POST, CLAIMS, status=201, json={"claimId": "SC9"})
+    api.add(responses.GET, STATUS, json={"status": "Pending"})
+    smart.poll_interval_seconds = interval
+    smart.save()
+    invoice = _invoice(active_session, alice)
+    run_due()
+    Ticket.objects.filter(pk=invoice.ticket_id).update(polls=polls)
+
+    run_due()
+
+    ticket = Ticket.objects.get(pk=invoice.ticket_id)
+    assert ticket.polls == polls + 1 and ticket.last_http_status == 200
+    waited = (ticket.next_poll_at - timezone.now()).total_seconds()
+    assert wait - 30 < waited <= wait
+
+
+def test_a_later_answer_does_not_replace_the_claim_id_smart_gave_first(
+        api, active_session, alice):
+    api.add(responses.POST, CLAIMS, status=201, json={"claimId": "SC9"})
+    api.add(responses.GET, STATUS, json={"status": "Pending", "claimId": "SC10"})
+    invoice = _invoice(active_session, alice)
+    run_due()
+
+    run_due()
+
+    invoice.refresh_from_db()
+    assert invoice.smart_claim_id == "SC9" and invoice.last_checked_at is not None
+
+
+def test_recording_the_same_answer_twice_notes_it_and_bills_it_once(api, active_session, alice):
+    # A step may run twice: the second record of one answer changes nothing.
+    from smartlink.client import ClaimStatus
+
+    invoice = _posted_invoice(active_session, alice)
+    found = ClaimStatus(status="Billed", claim_id="SC9", raw={"status": "Billed"})
+
+    flow._record_status(invoice, found)
+    first = SmartInvoice.objects.get(pk=invoice.pk)
+    flow._record_status(invoice, found)
+
+    again = SmartInvoice.objects.get(pk=invoice.pk)
+    assert (again.status, again.smart_claim_id, again.billed_at) == (
+        "billed", "SC9", first.billed_at)
+    assert invoice.events.filter(action="status").count() == 1
+
+
+def test_a_404_in_the_last_second_of_the_window_is_looked_at_again_a_second_later(
+        api, active_session, alice, monkeypatch):
+    api.add(responses.POST, CLAIMS, status=201, json={"claimId": "SC9"})
+    api.add(responses.GET, STATUS, status=404, json=spring(404, "Not Found", "No invoice"))
+    invoice = _invoice(active_session, alice)
+    run_due()
+    # The flow's clock stops half a second before the window closes.
+    sent = SmartInvoice.objects.get(pk=invoice.pk).sent_at
+    stopped = sent + timedelta(seconds=flow.lookup_window() - 0.5)
+    monkeypatch.setattr(flow, "timezone", type("Clock", (), {"now": staticmethod(
+        lambda: stopped)}))
+
+    run_due()
+
+    ticket = Ticket.objects.get(pk=invoice.ticket_id)
+    assert ticket.state == Ticket.State.SUBMITTED
+    assert ticket.last_error.startswith("Smart does not list invoice INV1500835 yet; it may "
+                                        "have stored it. Looking again in 1 s, before")
+    assert invoice.events.get(action="not listed yet").detail.endswith(
+        "looking again in 1 s.")
