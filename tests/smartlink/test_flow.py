@@ -46,7 +46,11 @@ def test_the_invoice_is_posted_and_followed_until_billed(api, active_session, al
     invoice.refresh_from_db()
     assert invoice.status == "pending" and invoice.smart_claim_id == "SC9"
     assert invoice.posted_at is not None and invoice.last_error == ""
-    body = json.loads(calls_to(api, "api/claims", "POST")[0].request.body)
+    posted = calls_to(api, "api/claims", "POST")[0].request
+    # The document spells the session `sesionId`; both spellings are sent.
+    assert parse_qs(urlsplit(posted.url).query) == {
+        "patientNumber": ["23025764"], "sesionId": ["62863"], "sessionId": ["62863"]}
+    body = json.loads(posted.body)
     assert body == {
         "invoiceNumber": "INV1500835", "visitNumber": "AKHILS001", "benefitId": "93181",
         "memberNumber": "SAMPLETEST502", "patientNumber": "23025764", "sessionId": "62863",
@@ -102,6 +106,11 @@ def test_after_an_unknown_outcome_it_looks_the_invoice_up_and_never_posts_twice(
     assert invoice.status == "unknown"
     assert invoice.last_error.endswith("Smart is asked for the invoice before any re-post; "
                                        "until then it counts as posted.")
+    assert invoice.events.get(action="post unknown").detail in (
+        "The service took too long to answer; it may still have acted on the request. Will "
+        "look it up before re-posting.",
+        "The connection dropped; the service may or may not have received the request. Will "
+        "look it up before re-posting.")
     assert invoice.ticket.state == Ticket.State.QUEUED  # the engine retries
 
     run_due()
@@ -815,3 +824,15 @@ def test_a_404_in_the_last_second_of_the_window_is_looked_at_again_a_second_late
                                         "have stored it. Looking again in 1 s, before")
     assert invoice.events.get(action="not listed yet").detail.endswith(
         "looking again in 1 s.")
+
+
+def test_a_reason_recorded_from_a_page_read_earlier_keeps_the_status_smart_gave_since(
+        active_session, alice):
+    invoice = _posted_invoice(active_session, alice)
+    SmartInvoice.objects.filter(pk=invoice.pk).update(status="billed", smart_claim_id="SC9")
+
+    flow.record_not_billed_reason(invoice, "Awaiting insurer", alice)
+
+    saved = SmartInvoice.objects.get(pk=invoice.pk)
+    assert (saved.status, saved.smart_claim_id) == ("billed", "SC9")
+    assert saved.not_billed_reason == "Awaiting insurer"
