@@ -46,6 +46,10 @@ def test_the_invoice_is_posted_and_followed_until_billed(api, active_session, al
     invoice.refresh_from_db()
     assert invoice.status == "pending" and invoice.smart_claim_id == "SC9"
     assert invoice.posted_at is not None and invoice.last_error == ""
+    ticket = Ticket.objects.get(pk=invoice.ticket_id)
+    assert (ticket.state, ticket.remote_id, ticket.last_http_status) == ("submitted", "SC9", 201)
+    assert invoice.events.get(action="posted").detail == \
+        "Smart accepted invoice INV1500835 (claim SC9)."
     posted = calls_to(api, "api/claims", "POST")[0].request
     # The document spells the session `sesionId`; both spellings are sent.
     assert parse_qs(urlsplit(posted.url).query) == {
@@ -836,3 +840,91 @@ def test_a_reason_recorded_from_a_page_read_earlier_keeps_the_status_smart_gave_
     saved = SmartInvoice.objects.get(pk=invoice.pk)
     assert (saved.status, saved.smart_claim_id) == ("billed", "SC9")
     assert saved.not_billed_reason == "Awaiting insurer"
+
+
+def test_an_invoice_smart_accepts_without_a_claim_id_is_followed_by_its_number(
+        api, active_session, alice):
+    api.add(responses.POST, CLAIMS, status=201, json={"status": "Pending"})
+    invoice = _invoice(active_session, alice)
+
+    run_due()
+
+    ticket = Ticket.objects.get(pk=invoice.ticket_id)
+    assert (ticket.state, ticket.remote_id, ticket.last_http_status) == (
+        "submitted", "INV1500835", 201)
+    assert invoice.events.get(action="posted").detail == "Smart accepted invoice INV1500835."
+    assert SmartInvoice.objects.get(pk=invoice.pk).smart_claim_id == ""
+
+
+@pytest.mark.parametrize("maybe", ["sent_at", "posted_at", "status", "attempts"])
+def test_anything_that_says_the_invoice_may_have_reached_smart_makes_the_next_attempt_look_first(
+        api, active_session, alice, maybe):
+    # "check again" resets the ticket's attempts: the invoice's own record must still say
+    # that a post may have been sent.
+    api.add(responses.GET, STATUS, json={"status": "Pending"})
+    api.add(responses.POST, CLAIMS, status=201, json={"claimId": "SC9"})
+    invoice = _invoice(active_session, alice)
+    if maybe == "attempts":
+        Ticket.objects.filter(pk=invoice.ticket_id).update(attempts=1)
+    else:
+        SmartInvoice.objects.filter(pk=invoice.pk).update(**{
+            "sent_at": {"sent_at": timezone.now()}, "posted_at": {"posted_at": timezone.now()},
+            "status": {"status": "unknown"}}[maybe])
+
+    run_due()
+
+    assert calls_to(api, "api/claims", "POST") == []
+    assert len(calls_to(api, "api/claim-status", "GET")) == 1
+    assert SmartInvoice.objects.get(pk=invoice.pk).status == "pending"
+
+
+def test_a_queued_invoice_with_nothing_sent_is_posted_without_a_lookup(api, active_session,
+                                                                      alice):
+    api.add(responses.POST, CLAIMS, status=201, json={"claimId": "SC9"})
+    invoice = _invoice(active_session, alice)
+
+    run_due()
+
+    assert [c.request.method for c in api.calls if "/api/" in c.request.url] == ["POST"]
+    assert SmartInvoice.objects.get(pk=invoice.pk).status == "pending"
+
+
+def test_checking_again_an_invoice_smart_no_longer_finds_needs_a_person_not_a_repost(
+        api, active_session, alice):
+    api.add(responses.POST, CLAIMS, status=201, json={"claimId": "SC9"})
+    api.add(responses.GET, STATUS, status=404, json=spring(404, "Not Found", "No invoice"))
+    invoice = _invoice(active_session, alice)
+    run_due()
+    _window_over(invoice)
+    Ticket.objects.filter(pk=invoice.ticket_id).update(state="expired")
+    assert flow.check_now(SmartInvoice.objects.select_related("ticket").get(pk=invoice.pk))
+
+    run_due()
+
+    ticket = Ticket.objects.get(pk=invoice.ticket_id)
+    assert (ticket.state, ticket.last_http_status) == ("failed", 404)
+    assert ticket.last_error == ("Smart no longer finds invoice INV1500835, which it said it "
+                                 "had. Call Smart before posting anything again.")
+    assert len(calls_to(api, "api/claims", "POST")) == 1
+    assert SmartInvoice.objects.get(pk=invoice.pk).status == "pending"
+
+
+def test_checking_again_a_billed_invoice_asks_smart_nothing(api, active_session, alice):
+    invoice = _posted_invoice(active_session, alice, status="billed")
+    Ticket.objects.filter(pk=invoice.ticket_id).update(state="done", last_http_status=200)
+    assert flow.check_now(SmartInvoice.objects.select_related("ticket").get(pk=invoice.pk))
+
+    run_due()
+
+    ticket = Ticket.objects.get(pk=invoice.ticket_id)
+    assert (ticket.state, ticket.outcome, ticket.last_http_status) == ("done", "billed", None)
+    assert [c for c in api.calls if "/api/" in c.request.url] == []
+
+
+def test_reading_a_tickets_invoice_joins_its_session_and_connection(
+        active_session, alice, django_assert_num_queries):
+    ticket = _invoice(active_session, alice).ticket
+
+    with django_assert_num_queries(1):
+        invoice = flow._invoice(ticket)
+        assert (invoice.session.session_id, invoice.connection.name) == ("62863", "Smart test")
