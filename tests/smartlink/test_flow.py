@@ -507,8 +507,10 @@ def test_check_now_sends_a_stopped_ticket_again_and_notes_who_asked(
 def test_check_now_brings_an_open_tickets_next_look_forward_without_resetting_it(
         active_session, alice, state):
     invoice = _invoice(active_session, alice)
-    Ticket.objects.filter(pk=invoice.ticket_id).update(
-        state=state, attempts=2, next_poll_at=timezone.now() + timedelta(hours=1))
+    later = timezone.now() + timedelta(hours=1)
+    Ticket.objects.filter(pk=invoice.ticket_id).update(state=state, attempts=2, next_poll_at=later)
+    other = Ticket.objects.create(kind=flow.KIND, facility=invoice.facility, state=state,
+                                  connection=invoice.connection, request={}, next_poll_at=later)
     invoice = SmartInvoice.objects.select_related("ticket").get(pk=invoice.pk)
 
     assert flow.check_now(invoice, alice) is True
@@ -516,6 +518,7 @@ def test_check_now_brings_an_open_tickets_next_look_forward_without_resetting_it
     ticket = Ticket.objects.get(pk=invoice.ticket_id)
     assert ticket.state == state and ticket.attempts == 2
     assert ticket.next_poll_at <= timezone.now()
+    assert Ticket.objects.get(pk=other.pk).next_poll_at == later  # only this invoice's
     assert invoice.events.filter(action="check requested", user=alice).count() == 1
 
 
