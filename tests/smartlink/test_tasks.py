@@ -113,3 +113,16 @@ def test_a_session_is_expired_at_the_moment_asked_about(session):
     assert flow.expire_lapsed_sessions(timezone.now() + timedelta(hours=2)) == 1
     session.refresh_from_db()
     assert session.status == "EXPIRED"
+
+
+def test_the_amount_at_risk_is_the_totals_less_the_copays_to_the_cent(active_session, alice):
+    assert str(flow.amount_at_risk(SmartInvoice.objects.all())) == "0.00"
+    _posted(active_session, alice, hours_ago=25)
+    late = _posted(active_session, alice, hours_ago=26)
+    SmartInvoice.objects.filter(pk=late.pk).update(total_amount=Decimal("1000.50"),
+                                                   copay_amount=Decimal("0.25"))
+
+    total = flow.amount_at_risk(SmartInvoice.objects.all())
+
+    assert total == Decimal("2300.25") and str(total) == "2300.25"
+    assert str(flow.amount_at_risk(SmartInvoice.objects.filter(pk=late.pk))) == "1000.25"
