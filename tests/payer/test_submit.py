@@ -242,6 +242,11 @@ def test_a_manager_who_checked_with_the_payer_can_resend(payer, encounter, alice
     step(claim)
     responses.replace(responses.POST, f"{BASE}/claims/", json=APPROVED, status=201)
     assert payer_flow.confirm_resend(claim, maya)
+    claim.refresh_from_db()
+    note = claim.events.order_by("-id").first()
+    assert (note.status, note.source, note.message) == (
+        "queued", "person", "maya checked with the payer and re-sent.")
+    assert claim.resend_confirmed_at is not None
     step(claim)
     assert claim.status == "approved"
     assert claim.resend_confirmed_by == maya

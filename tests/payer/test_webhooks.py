@@ -730,14 +730,18 @@ def test_an_unknown_status_or_type_is_written_on_the_timeline_and_changes_nothin
                      "message": "Waiting"},
                     {"event_type": "claim_status_update", "message": "Hello"},
                     {"event_type": "t" * 50, "new_status": "approved"},
-                    {"new_status": "s" * 50}):
+                    {"new_status": "s" * 50},
+                    {"event_type": "claim_archived", "message": "m" * 600}):
         assert _apply(reviewing, **payload) is False
-        notes.append(_last_event(reviewing).message)
+        note = _last_event(reviewing)
+        assert (note.status, note.source) == ("under_review", "webhook")
+        notes.append(note.message)
     assert notes == ["Payer: pending Waiting", "Payer: event Hello",
                      f"The payer sent an event we do not act on ({'t' * 40}).",
-                     f"Payer: {'s' * 40}"]
+                     f"Payer: {'s' * 40}",
+                     ("The payer sent an event we do not act on (claim_archived). "
+                      + "m" * 600)[:500]]
     assert reviewing.status == "under_review"
-    assert all(e.status == "under_review" for e in reviewing.events.exclude(status="queued"))
 
 
 def test_an_approval_stores_what_the_payer_said_and_no_rejection_reason(reviewing):
