@@ -124,6 +124,9 @@ def test_an_anonymous_request_is_recorded_without_a_user(rf: Any, db: Any) -> No
     request.user = AnonymousUser()
     event = record_event(request, "login_failed", detail="al***")
     assert (event.user, event.username, event.detail) == (None, "", "al***")
+    bare = rf.get("/", REMOTE_ADDR="10.0.0.9")  # not yet past the authentication middleware
+    event = record_event(bare, "login_failed")
+    assert (event.user, event.username, event.ip_address) == (None, "", "10.0.0.9")
 
 
 def test_the_user_named_by_the_caller_is_recorded_not_the_requests(rf: Any, alice: Any,
