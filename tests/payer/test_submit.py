@@ -426,3 +426,38 @@ def test_a_claim_under_review_is_polled_every_30_s_until_exactly_10_minutes(
         30.0, 30.0, 600.0]
     claim.status = "approved"  # not under review: the short wait, however long ago
     assert poll_seconds(claim, start + timedelta(hours=5)) == 30.0
+
+
+@responses.activate
+def test_a_poll_under_review_is_noted_as_a_status_check_with_its_http_status(
+        payer, encounter, alice):
+    """The payer's id was entered after an unknown outcome: the lookup finds the claim under
+    review; the timeline says a status check found it, and the ticket keeps the 200."""
+    from payer import flow as payer_flow
+
+    responses.post(f"{BASE}/claims/", body=requests.ReadTimeout("read timed out"))
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    assert payer_flow.found_at_payer(claim, "CLM-20241003-DEF456", alice)
+    responses.get(f"{BASE}/claims/CLM-20241003-DEF456/", json=UNDER_REVIEW, status=200)
+    step(claim)  # submit: only schedules the lookup
+    step(claim)  # poll
+    event = claim.events.order_by("-id").first()
+    assert (claim.status, event.status, event.source) == ("under_review", "under_review", "poll")
+    ticket = Ticket.objects.get(pk=claim.ticket_id)
+    assert (ticket.state, ticket.last_http_status) == ("processing", 200)
+
+
+@responses.activate
+def test_a_poll_of_a_claim_a_webhook_already_decided_only_closes_the_ticket(
+        payer, encounter, alice):
+    responses.post(f"{BASE}/claims/", json=UNDER_REVIEW, status=201)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    PayerClaim.objects.filter(pk=claim.pk).update(status="approved",
+                                                  response={"decided": "by webhook"})
+    step(claim)  # the poll: no GET (none is mocked), the claim's own answer kept
+    ticket = Ticket.objects.get(pk=claim.ticket_id)
+    assert (ticket.state, ticket.outcome, ticket.response) == (
+        "done", "approved", {"decided": "by webhook"})
+    assert [c.request.method for c in responses.calls] == ["POST"]
