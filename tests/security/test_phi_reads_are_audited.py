@@ -145,6 +145,35 @@ def test_a_loop_of_links_between_records_about_no_patient_ends_and_is_not_phi():
     assert is_phi_model(a) is False
 
 
+def _fake_model(label, *links, app_label="x"):
+    """Enough of a model's `_meta` for is_phi_model: its label and its links."""
+    from types import SimpleNamespace
+
+    fields = [SimpleNamespace(many_to_one=True, one_to_one=False, related_model=link)
+              for link in links]
+    return SimpleNamespace(_meta=SimpleNamespace(label_lower=label, app_label=app_label,
+                                                 concrete_fields=fields))
+
+
+def _chain_to_a_facility(links):
+    """A model `links` links away from a facility (1: it names the facility itself)."""
+    model = _fake_model("revcycle.facility")
+    for n in range(links):
+        model = _fake_model(f"x.m{n}", model)
+    return model
+
+
+def test_the_search_for_a_facility_follows_five_links_and_no_more():
+    """The depth limit that ends loops: a record five links from a facility is found, six
+    is past it (no model is more than three links away today)."""
+    assert [is_phi_model(_chain_to_a_facility(n)) for n in (1, 5, 6)] == [True, True, False]
+
+
+def test_a_user_or_group_is_never_a_record_about_patients():
+    linked = _fake_model("auth.user", _fake_model("revcycle.facility"), app_label="auth")
+    assert is_phi_model(linked) is False
+
+
 # --- record_page_read and record_admin_read called as the middleware calls them, on a clock
 
 @pytest.fixture
