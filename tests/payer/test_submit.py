@@ -242,6 +242,11 @@ def test_a_manager_who_checked_with_the_payer_can_resend(payer, encounter, alice
     step(claim)
     responses.replace(responses.POST, f"{BASE}/claims/", json=APPROVED, status=201)
     assert payer_flow.confirm_resend(claim, maya)
+    claim.refresh_from_db()
+    note = claim.events.order_by("-id").first()
+    assert (note.status, note.source, note.message) == (
+        "queued", "person", "maya checked with the payer and re-sent.")
+    assert claim.resend_confirmed_at is not None
     step(claim)
     assert claim.status == "approved"
     assert claim.resend_confirmed_by == maya
@@ -304,3 +309,155 @@ def test_a_payer_claim_id_already_on_another_claim_is_not_taken(payer, encounter
     assert (noted.status, noted.source, noted.message) == (
         "unknown", "person", "alice entered the payer's claim id; looking it up.")
     assert Ticket.objects.get(pk=claim.ticket_id).state == "queued"
+
+
+# --- what an answer stores (payer.flow.apply_answer, record_refusal, poll_seconds)
+
+def _answered(payer, encounter, alice, was: str, answer: dict):
+    """A claim in status `was` given one answer, as the submit and poll steps give it;
+    returns (changed, claim)."""
+    from payer import flow
+    from payer.client import ClaimAnswer
+
+    claim = queue(payer, encounter, alice)
+    PayerClaim.objects.filter(pk=claim.pk).update(status=was, claim_id="CLM-1")
+    changed = flow.apply_answer(claim.pk, ClaimAnswer(claim_id="CLM-1", **answer), "poll")
+    claim.refresh_from_db()
+    return changed, claim
+
+
+@pytest.mark.parametrize(("answer", "said"), [
+    ({"status": "approved", "expected_payment": Decimal("1000.00"),
+      "patient_responsibility": Decimal("250.00")},
+     "Approved. Expected payment 1000.00, patient responsibility 250.00."),
+    ({"status": "under_review", "review_reason": "Not covered", "coverage_message": "Plan B"},
+     "Under review: Not covered"),
+    ({"status": "under_review", "coverage_message": "Plan B"}, "Under review: Plan B"),
+    ({"status": "rejected", "rejection_reason": "Service not covered", "message": "No"},
+     "Rejected: Service not covered"),
+    ({"status": "rejected", "message": "Claim rejected"}, "Rejected: Claim rejected"),
+])
+def test_the_timeline_says_what_each_answer_said(payer, encounter, alice, answer, said):
+    changed, claim = _answered(payer, encounter, alice, "sending", answer)
+    event = claim.events.order_by("-id").first()
+    assert (changed, event.status, event.source, event.message) == (
+        True, answer["status"], "poll", said)
+
+
+def test_an_answer_stores_the_payers_message_status_code_and_texts(payer, encounter, alice):
+    _, claim = _answered(payer, encounter, alice, "sending", {
+        "status": "under_review", "message": "For review", "coverage_message": "Plan B",
+        "http_status": 201})
+    assert (claim.message, claim.coverage_message, claim.http_status, claim.rejection_reason) == (
+        "For review", "Plan B", 201, "")
+
+
+def test_an_answer_without_texts_keeps_the_claims(payer, encounter, alice):
+    from payer import flow
+    from payer.client import ClaimAnswer
+
+    _, claim = _answered(payer, encounter, alice, "sending", {
+        "status": "under_review", "message": "For review", "coverage_message": "Plan B",
+        "http_status": 201, "review_reason": "R", "estimated_review_time": "24-48 hours",
+        "reviewer_contact": "claims@payor.com"})
+    assert flow.apply_answer(claim.pk, ClaimAnswer("CLM-1", "under_review"), "poll") is False
+    claim.refresh_from_db()
+    assert (claim.message, claim.coverage_message, claim.http_status, claim.review_reason,
+            claim.estimated_review_time, claim.reviewer_contact) == (
+        "For review", "Plan B", 201, "R", "24-48 hours", "claims@payor.com")
+
+
+def test_an_approval_keeps_no_rejection_reason(payer, encounter, alice):
+    _, approved = _answered(payer, encounter, alice, "sending",
+                            {"status": "approved", "message": "Claim submitted"})
+    assert approved.rejection_reason == ""
+
+
+def test_an_approval_after_a_rejection_is_a_conflict_and_stores_no_payment(
+        payer, encounter, alice):
+    changed, claim = _answered(payer, encounter, alice, "rejected", {
+        "status": "approved", "expected_payment": Decimal("5.00"),
+        "patient_responsibility": Decimal("1.00")})
+    assert (changed, claim.status, claim.expected_payment, claim.patient_responsibility) == (
+        False, "rejected", None, None)
+    assert claim.conflict.startswith("The payer now says approved (Approved. Expected payment")
+
+
+def test_a_refusal_without_an_error_code_or_a_json_body_is_recorded_plainly(
+        payer, encounter, alice):
+    from payer import flow
+    from revcycle import errors
+
+    claim = queue(payer, encounter, alice)
+    PayerClaim.objects.filter(pk=claim.pk).update(status="sending")
+    flow.record_refusal(claim.pk, errors.BadRequest("m" * 600, status=400, body="<html>"))
+    claim.refresh_from_db()
+    assert (claim.status, claim.message, claim.http_status, claim.error_code,
+            claim.suggestions, claim.response) == ("error", "m" * 500, 400, "", [], None)
+    event = claim.events.order_by("-id").first()
+    assert (event.status, event.source, event.message) == (
+        "error", "submit", "Refused (400): " + "m" * 485)
+
+
+def test_a_refusal_names_its_error_code_on_the_timeline(payer, encounter, alice):
+    from payer import flow
+    from revcycle import errors
+
+    claim = queue(payer, encounter, alice)
+    PayerClaim.objects.filter(pk=claim.pk).update(status="sending")
+    body = {"error": "Bad code", "error_code": "INVALID_DIAGNOSIS_CODE", "suggestions": ["J20.9"]}
+    flow.record_refusal(claim.pk, errors.BadRequest("Bad code", status=400, body=body))
+    claim.refresh_from_db()
+    assert claim.events.order_by("-id").first().message == (
+        "Refused (400, INVALID_DIAGNOSIS_CODE): Bad code")
+    assert (claim.response, claim.suggestions) == (body, ["J20.9"])
+
+
+def test_a_claim_under_review_is_polled_every_30_s_until_exactly_10_minutes(
+        payer, encounter, alice):
+    from datetime import timedelta
+
+    from payer.flow import poll_seconds
+
+    claim = queue(payer, encounter, alice)
+    claim.status = "under_review"
+    start = claim.status_changed_at
+    assert [poll_seconds(claim, start + timedelta(seconds=s)) for s in (0, 599, 600)] == [
+        30.0, 30.0, 600.0]
+    claim.status = "approved"  # not under review: the short wait, however long ago
+    assert poll_seconds(claim, start + timedelta(hours=5)) == 30.0
+
+
+@responses.activate
+def test_a_poll_under_review_is_noted_as_a_status_check_with_its_http_status(
+        payer, encounter, alice):
+    """The payer's id was entered after an unknown outcome: the lookup finds the claim under
+    review; the timeline says a status check found it, and the ticket keeps the 200."""
+    from payer import flow as payer_flow
+
+    responses.post(f"{BASE}/claims/", body=requests.ReadTimeout("read timed out"))
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    assert payer_flow.found_at_payer(claim, "CLM-20241003-DEF456", alice)
+    responses.get(f"{BASE}/claims/CLM-20241003-DEF456/", json=UNDER_REVIEW, status=200)
+    step(claim)  # submit: only schedules the lookup
+    step(claim)  # poll
+    event = claim.events.order_by("-id").first()
+    assert (claim.status, event.status, event.source) == ("under_review", "under_review", "poll")
+    ticket = Ticket.objects.get(pk=claim.ticket_id)
+    assert (ticket.state, ticket.last_http_status) == ("processing", 200)
+
+
+@responses.activate
+def test_a_poll_of_a_claim_a_webhook_already_decided_only_closes_the_ticket(
+        payer, encounter, alice):
+    responses.post(f"{BASE}/claims/", json=UNDER_REVIEW, status=201)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    PayerClaim.objects.filter(pk=claim.pk).update(status="approved",
+                                                  response={"decided": "by webhook"})
+    step(claim)  # the poll: no GET (none is mocked), the claim's own answer kept
+    ticket = Ticket.objects.get(pk=claim.ticket_id)
+    assert (ticket.state, ticket.outcome, ticket.response) == (
+        "done", "approved", {"decided": "by webhook"})
+    assert [c.request.method for c in responses.calls] == ["POST"]

@@ -196,7 +196,11 @@ def test_check_again_from_the_worklist_keeps_a_refused_claim_refused(
     assert (claim.status, claim.http_status, claim.error_code) == (
         "error", 404, "INSURANCE_NOT_FOUND")
     assert (ticket.state, ticket.outcome, ticket.last_http_status) == ("done", "error", 404)
-    assert claim.events.filter(message__contains="nothing to look up").count() == 1
+    [note] = claim.events.filter(message__contains="nothing to look up")
+    assert (note.status, note.source, note.message) == (
+        "error", "person", "Checked again: the payer refused this claim and gave it no claim "
+        "id, so there is nothing to look up and it was not re-sent. Use \"Correct and resend\" "
+        "to send a corrected copy.")
     page = client.get(reverse("payer:detail", args=[claim.pk])).content.decode()
     assert "Outcome unknown" not in page
     assert 'id="correct-resend"' in page

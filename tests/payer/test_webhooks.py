@@ -675,3 +675,235 @@ def test_a_duplicate_names_the_claim_of_its_own_payer_when_two_payers_share_a_cl
     rows = WebhookDelivery.objects.order_by("id").values_list("outcome", "claim_id")
     assert list(rows) == [("accepted", theirs.pk), ("duplicate", theirs.pk),
                           ("accepted", under_review.pk), ("duplicate", under_review.pk)]
+
+
+# --- an event applied to a claim (payer.flow.apply_event / apply_payment), called as the
+# receiver calls them, without the signing and HTTP round trip
+
+@pytest.fixture
+def reviewing(payer, encounter, alice):
+    """A claim under review at the payer, with its engine ticket waiting to poll."""
+    from payer.models import PayerClaim
+
+    claim = queue(payer, encounter, alice)
+    PayerClaim.objects.filter(pk=claim.pk).update(
+        status="under_review", claim_id=CLAIM_ID, message="Claim submitted for manual review",
+        coverage_message="Checked by the payer")
+    Ticket.objects.filter(pk=claim.ticket_id).update(state="submitted", remote_id=CLAIM_ID)
+    claim.refresh_from_db()
+    return claim
+
+
+def _apply(claim, **payload):
+    from payer import flow
+
+    changed = flow.apply_event(claim, payload)
+    claim.refresh_from_db()
+    return changed
+
+
+def _last_event(claim):
+    return claim.events.order_by("-id").first()
+
+
+def test_an_event_type_and_status_are_read_whatever_their_case_and_spaces(reviewing):
+    assert _apply(reviewing, event_type=" Claim_Status_Update ", new_status=" APPROVED ",
+                  message="ok") is True
+    assert reviewing.status == "approved"
+
+
+def test_an_event_without_a_type_is_a_status_update(reviewing):
+    assert _apply(reviewing, new_status="rejected", message="Not covered") is True
+    assert (reviewing.status, reviewing.rejection_reason) == ("rejected", "Not covered")
+    assert Ticket.objects.get(pk=reviewing.ticket_id).state == "done"
+
+
+def test_a_status_update_saying_submitted_is_only_a_receipt(reviewing):
+    assert _apply(reviewing, event_type="claim_status_update", new_status="submitted") is False
+    assert reviewing.status == "under_review"
+    assert _last_event(reviewing).message == "The payer confirmed it received the claim."
+
+
+def test_an_unknown_status_or_type_is_written_on_the_timeline_and_changes_nothing(reviewing):
+    notes = []
+    for payload in ({"event_type": "claim_status_update", "new_status": "pending",
+                     "message": "Waiting"},
+                    {"event_type": "claim_status_update", "message": "Hello"},
+                    {"event_type": "t" * 50, "new_status": "approved"},
+                    {"new_status": "s" * 50},
+                    {"event_type": "claim_archived", "message": "m" * 600}):
+        assert _apply(reviewing, **payload) is False
+        note = _last_event(reviewing)
+        assert (note.status, note.source) == ("under_review", "webhook")
+        notes.append(note.message)
+    assert notes == ["Payer: pending Waiting", "Payer: event Hello",
+                     f"The payer sent an event we do not act on ({'t' * 40}).",
+                     f"Payer: {'s' * 40}",
+                     ("The payer sent an event we do not act on (claim_archived). "
+                      + "m" * 600)[:500]]
+    assert reviewing.status == "under_review"
+
+
+def test_an_approval_stores_what_the_payer_said_and_no_rejection_reason(reviewing):
+    assert _apply(reviewing, **_payload(coverage_message="Covered in full")) is True
+    assert (reviewing.status, reviewing.message, reviewing.coverage_message) == (
+        "approved", "Claim approved after validation", "Covered in full")
+    assert (str(reviewing.approved_amount), str(reviewing.expected_payment),
+            str(reviewing.patient_responsibility), str(reviewing.expected_payment_date),
+            reviewing.payment_method, reviewing.rejection_reason) == (
+        "1000.00", "1000.00", "250.00", "2026-01-12", "ACH", "")
+    event = _last_event(reviewing)
+    assert (event.status, event.source, event.message) == (
+        "approved", "webhook", "Claim approved after validation")
+
+
+def test_an_approval_without_a_message_or_method_keeps_the_claims_texts(reviewing):
+    assert _apply(reviewing, event_type="claim_status_update", new_status="approved",
+                  payment_details={"approved_amount": "900"}) is True
+    assert (reviewing.message, reviewing.coverage_message, reviewing.payment_method) == (
+        "Claim submitted for manual review", "Checked by the payer", "")
+    assert _last_event(reviewing).message == "Payer set the claim to approved."
+    assert str(reviewing.approved_amount) == "900.00"
+
+
+def test_a_rejection_carrying_payment_details_stores_no_amounts(reviewing):
+    assert _apply(reviewing, **_payload("rejected", message="Not covered")) is True
+    assert (reviewing.status, reviewing.rejection_reason) == ("rejected", "Not covered")
+    assert (reviewing.approved_amount, reviewing.expected_payment,
+            reviewing.patient_responsibility, reviewing.payment_method) == (None, None, None, "")
+
+
+def test_long_event_texts_are_cut_to_the_claims_columns(reviewing):
+    _apply(reviewing, **_payload(message="m" * 600, coverage_message="c" * 600,
+                                 payment_details={"payment_method": "p" * 50}))
+    assert (reviewing.message, reviewing.coverage_message, reviewing.payment_method) == (
+        "m" * 500, "c" * 500, "p" * 40)
+    assert _last_event(reviewing).message == "m" * 500
+
+
+def test_a_late_event_that_changes_nothing_says_so(reviewing):
+    _apply(reviewing, **_payload())
+    events = reviewing.events.count()
+    assert _apply(reviewing, **_payload("under_review")) is False
+    assert (reviewing.status, reviewing.events.count()) == ("approved", events)
+
+
+def test_a_final_answer_closes_its_own_open_ticket_and_no_other(reviewing, payer, encounter,
+                                                                 alice):
+    from django.utils import timezone
+
+    other = queue(payer, encounter, alice, reference="RC-OTHER")
+    Ticket.objects.filter(pk=reviewing.ticket_id).update(
+        lease_owner="worker-1", lease_until=timezone.now(), last_error="timed out",
+        next_poll_at=timezone.now())
+    _apply(reviewing, **_payload())
+    ticket = Ticket.objects.get(pk=reviewing.ticket_id)
+    assert (ticket.state, ticket.outcome, ticket.next_poll_at, ticket.lease_owner,
+            ticket.lease_until, ticket.last_error) == ("done", "approved", None, "", None, "")
+    assert ticket.finished_at is not None and ticket.ready_at == ticket.finished_at
+    assert Ticket.objects.get(pk=other.ticket_id).state == "queued"
+
+
+def test_a_ticket_already_closed_is_not_reopened_as_done(reviewing):
+    from payer import flow
+
+    Ticket.objects.filter(pk=reviewing.ticket_id).update(state="failed", outcome="unknown")
+    reviewing.status = "approved"
+    flow.finish_ticket(reviewing)
+    ticket = Ticket.objects.get(pk=reviewing.ticket_id)
+    assert (ticket.state, ticket.outcome) == ("failed", "unknown")
+
+
+def test_the_conflict_note_says_what_the_payer_said_and_what_was_kept(reviewing):
+    _apply(reviewing, **_payload())
+    assert _apply(reviewing, **_payload("rejected", message="Not covered after all")) is False
+    said = ("The payer now says rejected (Not covered after all), but the claim was already "
+            "approved. Kept approved; check with the payer.")
+    assert (reviewing.status, reviewing.conflict) == ("approved", said)
+    assert reviewing.conflict_at is not None
+    note = _last_event(reviewing)
+    assert (note.status, note.source, note.message, note.needs_person) == (
+        "approved", "webhook", said, True)
+    _apply(reviewing, event_type="claim_status_update", new_status="rejected")
+    assert reviewing.conflict.startswith(
+        "The payer now says rejected (Payer set the claim to rejected.), but")
+    _apply(reviewing, **_payload("rejected", message="x" * 600))
+    assert len(reviewing.conflict) == 500
+
+
+@pytest.mark.parametrize("name", ["paid_amount", "payment_amount", "amount_paid",
+                                  "approved_amount", "amount"])
+def test_a_payment_amount_is_read_under_each_of_its_names(reviewing, name):
+    assert _apply(reviewing, event_type="payment_processed", **{name: "12.34"}) is True
+    assert (reviewing.status, str(reviewing.paid_amount)) == ("paid", "12.34")
+
+
+def test_a_payment_amount_is_read_in_the_order_of_its_names_skipping_blanks(reviewing):
+    _apply(reviewing, event_type="payment_processed", paid_amount="", payment_amount="2",
+           amount_paid="3", approved_amount="4", amount="5")
+    assert str(reviewing.paid_amount) == "2.00"
+
+
+@pytest.mark.parametrize("name", ["payment_date", "paid_date", "processed_date"])
+def test_a_payment_date_is_read_under_each_of_its_names(reviewing, name):
+    _apply(reviewing, event_type="payment_processed", amount="1", **{name: "2026-01-12"})
+    assert str(reviewing.paid_on) == "2026-01-12"
+
+
+@pytest.mark.parametrize("name", ["payment_reference", "transaction_id", "reference"])
+def test_a_payment_reference_is_read_under_each_of_its_names(reviewing, name):
+    _apply(reviewing, event_type="payment_processed", amount="1", **{name: "ACH-1"})
+    assert reviewing.payment_reference == "ACH-1"
+
+
+def test_the_timeline_says_what_the_payment_was(reviewing):
+    _apply(reviewing, event_type="payment_processed",
+           payment_details={"paid_amount": "1000", "payment_date": "2026-01-12",
+                            "payment_reference": "R" * 120})
+    event = _last_event(reviewing)
+    assert (event.status, event.source, event.message) == (
+        "paid", "webhook", f"Payment processed: 1000.00 on 2026-01-12 ({'R' * 100}).")
+    assert reviewing.payment_reference == "R" * 100
+
+
+def test_a_payment_event_that_gives_nothing_says_so_and_stores_nothing(reviewing):
+    assert _apply(reviewing, event_type="payment_processed") is True
+    assert _last_event(reviewing).message == "Payment processed: amount not given."
+    assert (reviewing.status, reviewing.paid_amount, reviewing.paid_on,
+            reviewing.payment_reference) == ("paid", None, None, "")
+
+
+def test_a_payment_on_a_rejected_claim_is_a_conflict_and_pays_nothing(reviewing):
+    _apply(reviewing, **_payload("rejected", message="Not covered"))
+    assert _apply(reviewing, event_type="payment_processed", amount="5") is False
+    assert (reviewing.status, reviewing.paid_amount) == ("rejected", None)
+    assert reviewing.conflict == (
+        "The payer now says paid (payment of 5.00 processed), but the claim was already "
+        "rejected. Kept rejected; check with the payer.")
+    assert _last_event(reviewing).needs_person is True
+
+
+def test_a_second_payment_event_keeps_the_first_ones_details(reviewing):
+    _apply(reviewing, event_type="payment_processed", amount="1", reference="FIRST")
+    assert _apply(reviewing, event_type="payment_processed", amount="2",
+                  reference="SECOND") is False
+    assert (str(reviewing.paid_amount), reviewing.payment_reference) == ("1.00", "FIRST")
+    assert _last_event(reviewing).message == (
+        "Another payment event; the first one's details are kept. "
+        "Payment processed: 2.00 (SECOND).")
+
+
+def test_the_payment_method_of_the_payment_replaces_the_approvals(reviewing):
+    _apply(reviewing, **_payload())
+    _apply(reviewing, event_type="payment_processed", amount="1", payment_method="Check")
+    assert reviewing.payment_method == "Check"
+
+
+def test_a_payment_without_a_method_keeps_the_approvals_and_a_long_one_is_cut(
+        reviewing, payer, encounter, alice):
+    _apply(reviewing, **_payload())
+    _apply(reviewing, event_type="payment_processed", amount="1")
+    assert reviewing.payment_method == "ACH"
+    other = queue(payer, encounter, alice, reference="RC-OTHER")
+    _apply(other, event_type="payment_processed", amount="1", payment_method="m" * 50)
+    assert other.payment_method == "m" * 40
