@@ -191,11 +191,16 @@ def test_every_call_carries_the_connect_and_read_timeouts(mocked: Any,
      "The connection dropped; the service may or may not have received the request."),
     ("GET", requests.TooManyRedirects("loop"), errors.Unavailable,
      "The request failed: TooManyRedirects."),
-], ids=["connect-timeout", "read-timeout", "get-dropped", "post-dropped", "other"])
+    ("HEAD", requests.ConnectionError("reset"), errors.Unavailable,
+     "Could not reach the service (connection error)."),
+    ("get", requests.ConnectionError("reset"), errors.Unavailable,
+     "Could not reach the service (connection error)."),
+], ids=["connect-timeout", "read-timeout", "get-dropped", "post-dropped", "other",
+        "head-dropped", "lower-case-get-dropped"])
 def test_a_transport_failure_says_whether_the_service_may_have_acted(
         mocked: Any, payer: Connection, method: str, failure: Exception,
         error: type[Exception], message: str) -> None:
-    mocked.add(method, URL, body=failure)
+    mocked.add(method.upper(), URL, body=failure)
     with pytest.raises(error) as caught:
         api.call(payer, method, "claims", json={} if method == "POST" else None)
     assert type(caught.value) is error and caught.value.message == message
