@@ -187,6 +187,21 @@ def test_it_refreshes_the_token_once_on_401_and_retries_once(
     assert len(tokens.forms) == 2
 
 
+def test_the_resend_after_a_401_carries_the_same_query_body_and_ticket(
+        mocked: Any, tokens: TokenServer, integrex: Connection,
+        caplog: pytest.LogCaptureFixture) -> None:
+    mocked.post(INTEGREX_CLAIMS, status=401, json={"message": "token revoked"})
+    mocked.post(INTEGREX_CLAIMS, json={"ok": True})
+    caplog.set_level(logging.INFO, logger="revcycle.api")
+    api.call(integrex, "POST", "claims", params={"page": "2"},
+             json={"invoiceNumber": "INV-1"}, ticket_id=9)
+    first, second = (c.request for c in mocked.calls if "/claims" in c.request.url)
+    assert second.url == first.url and second.url.endswith("/claims?page=2")
+    assert json.loads(second.body) == json.loads(first.body) == {"invoiceNumber": "INV-1"}
+    lines = [r.getMessage() for r in caplog.records if r.name == "revcycle.api"]
+    assert len(lines) == 2 and all(line.endswith("ticket 9)") for line in lines)
+
+
 def test_two_401s_raise_unauthorized_after_exactly_one_refresh(
         mocked: Any, tokens: TokenServer, integrex: Connection) -> None:
     call = mocked.get(INTEGREX_CLAIMS, status=401, json={"message": "token revoked"})
