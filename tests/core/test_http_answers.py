@@ -244,3 +244,11 @@ def test_each_answer_is_logged_with_its_path_status_time_and_ticket(
     api.call(payer, "GET", "claims?memberId=M123", ticket_id=7)
     assert [r.getMessage() for r in caplog.records if r.name == "revcycle.api"] == [
         f"GET claims -> 200 in 400 ms (connection {payer.pk}, ticket 7)"]
+
+
+def test_a_202s_retry_after_reaches_the_caller(mocked: Any, payer: Connection) -> None:
+    """The engine's poll waits what a 202 asks (claim status, discovery)."""
+    mocked.get(URL, status=202, headers={"Retry-After": "30"}, json={"status": "pending"})
+    answer = api.call(payer, "GET", "claims")
+    assert (answer.status, answer.retry_after) == (202, 30.0)
+    assert answer.headers["Retry-After"] == "30"
