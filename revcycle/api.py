@@ -42,34 +42,41 @@ def call(
 ) -> ApiResponse:
     """Send one request with the connection's token and headers; raise revcycle errors.
 
-    A 401 refreshes the token once and retries once (auto-refresh never reacts to a
+    A 401 refreshes the token once and sends once more (auto-refresh never reacts to a
     server-side 401: docs/pitfalls.md, "OAuth")."""
     throttle.acquire(connection)
     headers = service_headers(connection)
     needs_token = services.for_connection(connection).uses_oauth
     token = oauth.access_token(connection) if needs_token else None
-    url = connection.url(path)
-    for attempt in (1, 2):
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        started = time.monotonic()
-        try:
-            response = send(_session(), method, url, params=params, json=json, headers=headers)
-        except errors.ApiError:
-            metrics.record(connection.pk, None, (time.monotonic() - started) * 1000, ok=False)
-            raise
-        elapsed = (time.monotonic() - started) * 1000
-        metrics.record(connection.pk, response.status_code, elapsed,
-                       ok=response.status_code < 500 and response.status_code not in (402, 403))
-        log.info("%s %s -> %s in %.0f ms (connection %s, ticket %s)", method, path.split("?")[0],
-                 response.status_code, elapsed, connection.pk, ticket_id)
-        if response.status_code == 401 and needs_token and attempt == 1:
-            token = oauth.access_token(connection, stale=token)
-            continue
-        break
+    response, elapsed = _send(connection, method, path, token, headers, params, json, ticket_id)
+    if response.status_code == 401 and needs_token:
+        token = oauth.access_token(connection, stale=token)
+        response, elapsed = _send(connection, method, path, token, headers, params, json,
+                                  ticket_id)
     data = parse_body(response)
     check_status(response, data, connection.get_kind_display())
     return ApiResponse(response.status_code, data, dict(response.headers), elapsed)
+
+
+def _send(connection: Connection, method: str, path: str, token: str | None,
+          headers: dict[str, str], params: dict[str, Any] | None, json: Any,
+          ticket_id: int | None) -> tuple[requests.Response, float]:
+    """One request, counted in the connection's metrics; returns the answer and its
+    milliseconds."""
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    started = time.monotonic()
+    try:
+        response = send(_session(), method, connection.url(path), params=params, json=json,
+                        headers=headers)
+    except errors.ApiError:
+        metrics.record(connection.pk, None, (time.monotonic() - started) * 1000)
+        raise
+    elapsed = (time.monotonic() - started) * 1000
+    metrics.record(connection.pk, response.status_code, elapsed)
+    log.info("%s %s -> %s in %.0f ms (connection %s, ticket %s)", method, path.split("?")[0],
+             response.status_code, elapsed, connection.pk, ticket_id)
+    return response, elapsed
 
 
 def health_check(connection: Connection) -> tuple[bool, str]:
@@ -78,7 +85,8 @@ def health_check(connection: Connection) -> tuple[bool, str]:
 
     from revcycle.http import plain_session
 
-    ok, message = True, ""
+    ok = True
+    message: str  # every way through below says what happened
     try:
         if connection.health_check_path:
             response = send(plain_session(), "GET", connection.url(connection.health_check_path),

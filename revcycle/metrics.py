@@ -34,10 +34,19 @@ def bucket_index(elapsed_ms: float) -> int:
     return len(BOUNDS_MS)
 
 
-def record(connection_id: int, status: int | None, elapsed_ms: float, ok: bool,
+def is_error(status: int | None) -> bool:
+    """What the error count counts: no answer at all (`None`: a timeout, a dropped
+    connection), a 5xx, or refused credentials (402/403)."""
+    return status is None or status >= 500 or status in (402, 403)
+
+
+def record(connection_id: int, status: int | None, elapsed_ms: float, ok: bool | None = None,
            now: float | None = None) -> None:
-    """Count one request (`ok` False for errors: 5xx, timeouts, refused credentials)."""
+    """Count one request; `status` is None when no answer came. Whether it counts as an
+    error is `is_error(status)` unless `ok` says otherwise."""
     global _last_flush
+    if ok is None:
+        ok = not is_error(status)
     minute = int((now if now is not None else time.time()) // 60 * 60)
     with _lock:
         row = _pending.setdefault((connection_id, minute), [0, 0] + [0] * (len(BOUNDS_MS) + 1))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -75,12 +77,72 @@ def test_an_engine_reuses_a_stale_or_released_row(db: Any) -> None:
     assert EnginePump.objects.count() == 2
 
 
-def test_a_stopped_engine_keeps_its_last_beat_and_frees_its_row(db: Any, settings: Any) -> None:
-    """/healthz reads the last beat: a restart must not make it flap."""
+def test_a_stopped_engine_keeps_its_last_beat_and_frees_its_row(
+        db: Any, settings: Any, monkeypatch: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """/healthz reads the last beat: a restart must not make it flap. The log says which
+    engine took which slot, and when it stopped."""
     settings.ENGINE_THREADS = 1
+    monkeypatch.setattr(engine, "new_owner", lambda: "host:1:engine-a")
+    caplog.set_level(logging.INFO, logger="revcycle.engine")
+    EnginePump.objects.create(slot=0, owner="alive", heartbeat_at=timezone.now())
     assert engine.run_engine(stop=lambda: True) == 0
-    row = EnginePump.objects.get()
+    row = EnginePump.objects.get(slot=1)
     assert row.owner == "" and row.heartbeat_at is not None
+    assert EnginePump.objects.get(slot=0).owner == "alive"
+    assert [r.getMessage() for r in caplog.records if r.name == "revcycle.engine"] == [
+        "engine host:1:engine-a started in slot 1", "engine host:1:engine-a stopped"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_engine_beats_with_the_steps_it_has_run(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection,
+        monkeypatch: Any) -> None:
+    """The heartbeat moves on and counts the steps; a live engine beside it keeps its row.
+    The engine stops once its own row shows the three steps (the 60 s bound is only met
+    when the beat is broken)."""
+    Connection.objects.filter(pk=integrex.pk).update(max_concurrency=3)
+    owners = iter(f"host:1:engine-{n}" for n in range(1, 10))
+    monkeypatch.setattr(engine, "new_owner", lambda: next(owners))
+    leased_by: list[str] = []
+
+    def submit(ticket: Ticket) -> engine.Step:
+        leased_by.append(ticket.lease_owner)
+        return engine.Done("paid", {}, 200)
+
+    echo_kind.submit = submit
+    for _ in range(3):
+        make_ticket()
+    other = EnginePump.objects.create(slot=0, owner="alive", heartbeat_at=timezone.now(),
+                                      steps_done=7)
+    bound = time.monotonic() + 60
+    engine.run_engine(stop=lambda: EnginePump.objects.filter(slot=1, steps_done=3).exists()
+                      or time.monotonic() > bound, threads=3, scan_every=0.05)
+    ours = EnginePump.objects.get(slot=1)
+    assert ours.steps_done == 3 and ours.owner == ""
+    assert ours.heartbeat_at > ours.started_at  # beaten since it registered
+    assert leased_by == ["host:1:engine-1"] * 3  # the tickets were leased under its row's name
+    other.refresh_from_db()
+    assert (other.owner, other.steps_done) == ("alive", 7)
+
+
+def test_an_engine_whose_row_was_taken_over_leaves_it_to_the_new_holder(
+        db: Any, settings: Any, monkeypatch: Any) -> None:
+    """An engine paused past HEARTBEAT_STALE may find its slot taken by a new engine: its
+    beats and its exit must not touch the new holder's row."""
+    settings.ENGINE_THREADS = 1
+    monkeypatch.setattr(engine, "new_owner", lambda: "host:1:paused")
+    scans = 0
+
+    def stop() -> bool:
+        nonlocal scans
+        scans += 1
+        if scans == 1:  # while it runs, another engine takes its slot
+            EnginePump.objects.filter(slot=0).update(owner="host:2:new", steps_done=5)
+        return scans > 2
+
+    engine.run_engine(stop=stop, scan_every=0.01)
+    row = EnginePump.objects.get(slot=0)
+    assert (row.owner, row.steps_done) == ("host:2:new", 5)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -81,3 +81,13 @@ def test_a_passing_health_check_then_a_token_is_stored(mocked: Any,
     assert len(token.calls) == 1
     integrex.refresh_from_db()
     assert (integrex.last_health_ok, integrex.last_health_message) == (True, message)
+
+
+def test_a_long_failure_is_stored_cut_to_the_columns_500_characters(
+        mocked: Any, integrex: Connection) -> None:
+    mocked.get(INTEGREX_HEALTH, json={"status": "up"})
+    mocked.post(INTEGREX_TOKEN, status=401, json={"error": "invalid_client" * 50})
+    ok, message = api.health_check(integrex)
+    integrex.refresh_from_db()
+    assert not ok and len(message) > 500
+    assert integrex.last_health_message == message[:500]

@@ -5,6 +5,7 @@ and revcycle/api.py)."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -190,11 +191,64 @@ def test_every_call_carries_the_connect_and_read_timeouts(mocked: Any,
      "The connection dropped; the service may or may not have received the request."),
     ("GET", requests.TooManyRedirects("loop"), errors.Unavailable,
      "The request failed: TooManyRedirects."),
-], ids=["connect-timeout", "read-timeout", "get-dropped", "post-dropped", "other"])
+    ("HEAD", requests.ConnectionError("reset"), errors.Unavailable,
+     "Could not reach the service (connection error)."),
+    ("get", requests.ConnectionError("reset"), errors.Unavailable,
+     "Could not reach the service (connection error)."),
+], ids=["connect-timeout", "read-timeout", "get-dropped", "post-dropped", "other",
+        "head-dropped", "lower-case-get-dropped"])
 def test_a_transport_failure_says_whether_the_service_may_have_acted(
         mocked: Any, payer: Connection, method: str, failure: Exception,
         error: type[Exception], message: str) -> None:
-    mocked.add(method, URL, body=failure)
+    mocked.add(method.upper(), URL, body=failure)
     with pytest.raises(error) as caught:
         api.call(payer, method, "claims", json={} if method == "POST" else None)
     assert type(caught.value) is error and caught.value.message == message
+
+
+class _Clock:
+    """api.py's view of time.monotonic: each request takes exactly 0.4 s."""
+
+    def __init__(self) -> None:
+        self.readings = 0
+
+    def monotonic(self) -> float:
+        self.readings += 1
+        return 0.0 if self.readings % 2 else 0.4  # sent at 0.0, answered at 0.4
+
+
+@pytest.mark.parametrize("answer", [dict(json={"ok": True}),
+                                    dict(body=requests.ConnectionError("refused"))],
+                         ids=["answered", "unreachable"])
+def test_each_request_is_timed_into_its_latency_bucket(
+        mocked: Any, payer: Connection, answer: dict[str, Any], monkeypatch: Any) -> None:
+    monkeypatch.setattr(metrics, "FLUSH_SECONDS", 3600)
+    monkeypatch.setattr(api, "time", _Clock())
+    mocked.get(URL, **answer)
+    try:
+        assert api.call(payer, "GET", "claims").elapsed_ms == 400.0
+    except errors.Unavailable:
+        pass
+    [counts] = metrics._pending.values()
+    buckets = counts[2:]
+    assert buckets[metrics.BOUNDS_MS.index(400)] == 1 and sum(buckets) == 1
+
+
+def test_each_answer_is_logged_with_its_path_status_time_and_ticket(
+        mocked: Any, payer: Connection, monkeypatch: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The log line names the path without its query (which may hold patient data)."""
+    monkeypatch.setattr(api, "time", _Clock())
+    caplog.set_level(logging.INFO, logger="revcycle.api")
+    mocked.get(URL, json={})
+    api.call(payer, "GET", "claims?memberId=M123", ticket_id=7)
+    assert [r.getMessage() for r in caplog.records if r.name == "revcycle.api"] == [
+        f"GET claims -> 200 in 400 ms (connection {payer.pk}, ticket 7)"]
+
+
+def test_a_202s_retry_after_reaches_the_caller(mocked: Any, payer: Connection) -> None:
+    """The engine's poll waits what a 202 asks (claim status, discovery)."""
+    mocked.get(URL, status=202, headers={"Retry-After": "30"}, json={"status": "pending"})
+    answer = api.call(payer, "GET", "claims")
+    assert (answer.status, answer.retry_after) == (202, 30.0)
+    assert answer.headers["Retry-After"] == "30"

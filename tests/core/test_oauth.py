@@ -187,6 +187,21 @@ def test_it_refreshes_the_token_once_on_401_and_retries_once(
     assert len(tokens.forms) == 2
 
 
+def test_the_resend_after_a_401_carries_the_same_query_body_and_ticket(
+        mocked: Any, tokens: TokenServer, integrex: Connection,
+        caplog: pytest.LogCaptureFixture) -> None:
+    mocked.post(INTEGREX_CLAIMS, status=401, json={"message": "token revoked"})
+    mocked.post(INTEGREX_CLAIMS, json={"ok": True})
+    caplog.set_level(logging.INFO, logger="revcycle.api")
+    api.call(integrex, "POST", "claims", params={"page": "2"},
+             json={"invoiceNumber": "INV-1"}, ticket_id=9)
+    first, second = (c.request for c in mocked.calls if "/claims" in c.request.url)
+    assert second.url == first.url and second.url.endswith("/claims?page=2")
+    assert json.loads(second.body) == json.loads(first.body) == {"invoiceNumber": "INV-1"}
+    lines = [r.getMessage() for r in caplog.records if r.name == "revcycle.api"]
+    assert len(lines) == 2 and all(line.endswith("ticket 9)") for line in lines)
+
+
 def test_two_401s_raise_unauthorized_after_exactly_one_refresh(
         mocked: Any, tokens: TokenServer, integrex: Connection) -> None:
     call = mocked.get(INTEGREX_CLAIMS, status=401, json={"message": "token revoked"})
@@ -209,14 +224,52 @@ def test_smart_uses_the_refresh_token_once_the_access_token_expired(
 
 
 def test_a_refused_refresh_token_falls_back_to_a_password_login(
-        mocked: Any, tokens: TokenServer, smart: Connection) -> None:
+        mocked: Any, tokens: TokenServer, smart: Connection,
+        caplog: pytest.LogCaptureFixture) -> None:
     call = mocked.get(SMART_VISITS, json=[])
     api.call(smart, "GET", "visits")
     tokens.refresh_status = 400
     _expire_everywhere(smart, -5)
+    caplog.set_level(logging.INFO, logger="revcycle.oauth")
     api.call(smart, "GET", "visits")
     assert tokens.grants == ["password", "refresh_token", "password"]
     assert call.calls[1].request.headers["Authorization"] == "Bearer tok-3"
+    # The log says which connection's refresh token was spent (an admin reads it).
+    assert f"connection {smart.pk}: refresh failed, logging in again" in [
+        record.getMessage() for record in caplog.records if record.name == "revcycle.oauth"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_token_request_for_one_connection_does_not_hold_up_another(
+        mocked: Any, integrex: Connection, smart: Connection) -> None:
+    """Each connection has its own refresh lock: Smart gets its token while Integrex's
+    token service is still answering."""
+    integrex_asking, smart_done = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def slow_integrex_token(request: Any) -> tuple[int, dict[str, str], str]:
+        integrex_asking.set()
+        seen.append(smart_done.wait(10))  # 10 s: only reached when the locks are shared
+        return 200, {}, json.dumps({"access_token": "integrex-tok", "expires_in": 3600})
+
+    mocked.add_callback(responses.POST, INTEGREX_TOKEN, callback=slow_integrex_token)
+    mocked.post(SMART_TOKEN, json={"access_token": "smart-tok", "expires_in": 3600})
+    got: list[str] = []
+
+    def ask_integrex() -> None:
+        try:
+            got.append(oauth.access_token(integrex))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=ask_integrex)
+    thread.start()
+    assert integrex_asking.wait(30)
+    assert oauth.access_token(smart) == "smart-tok"
+    smart_done.set()
+    thread.join(30)
+    assert got == ["integrex-tok"]
+    assert seen == [True]  # Smart's token arrived while Integrex's request was in flight
 
 
 def test_a_refused_client_secret_names_the_connection(mocked: Any,

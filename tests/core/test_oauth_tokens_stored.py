@@ -4,8 +4,11 @@ the token row (written from `make mutants`' survivors in revcycle/oauth.py)."""
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -30,11 +33,15 @@ def _issue(mocked: Any, url: str, **body: Any) -> None:
     mocked.post(url, json={"access_token": "tok-1", "token_type": "bearer", **body})
 
 
-def test_a_new_token_is_stored_with_its_lifetime_and_counted(mocked: Any,
-                                                             integrex: Connection) -> None:
+def test_a_new_token_is_stored_with_its_lifetime_and_counted(
+        mocked: Any, integrex: Connection, caplog: pytest.LogCaptureFixture,
+        django_assert_num_queries: Any) -> None:
     _issue(mocked, INTEGREX_TOKEN, expires_in=600, token_type="Bearer-with-a-long-type-name")
     before = timezone.now()
+    caplog.set_level(logging.INFO, logger="revcycle.oauth")
     assert oauth.access_token(integrex) == "tok-1"
+    assert [r.getMessage() for r in caplog.records if r.name == "revcycle.oauth"] == [
+        f"connection {integrex.pk}: new token, valid 600 s"]
     row = OAuthToken.objects.get(connection=integrex)
     assert row.access_token == "tok-1" and row.refresh_token == ""
     assert row.token_type == "Bearer-with-a-long-t"  # cut to the column's 20 characters
@@ -42,7 +49,11 @@ def test_a_new_token_is_stored_with_its_lifetime_and_counted(mocked: Any,
         seconds=600)
     assert before <= row.obtained_at <= timezone.now()
     assert row.requests_made == 1 and row.refreshing_until is None
-    assert oauth._cache[integrex.pk].expires_at == pytest.approx(row.expires_at.timestamp())
+    # Kept in memory until the same expiry: the next request costs no query.
+    assert oauth._cache[integrex.pk].expires_at == pytest.approx(row.expires_at.timestamp(),
+                                                                 abs=1)
+    with django_assert_num_queries(0):
+        assert oauth.access_token(integrex) == "tok-1"
 
 
 def test_a_token_without_a_lifetime_is_kept_for_an_hour(mocked: Any,
@@ -89,6 +100,8 @@ def test_client_credentials_send_the_client_only_in_basic_auth(mocked: Any,
 @pytest.mark.parametrize("answer,error,message", [
     (dict(status=503, json={"error": "temporarily_unavailable"}), errors.Unavailable,
      "The token service had an error (503)."),
+    (dict(status=500, json={"error": "server_error"}), errors.Unavailable,
+     "The token service had an error (500)."),
     (dict(status=401, json={"error": "invalid_client"}), errors.AuthenticationFailed,
      "Integrex test: the token service refused our credentials (invalid_client, HTTP 401). "
      "An admin should check the client id, secret."),
@@ -106,7 +119,7 @@ def test_client_credentials_send_the_client_only_in_basic_auth(mocked: Any,
      "The token service did not answer in time."),
     (dict(body=requests.ConnectionError("refused")), errors.Unavailable,
      "Could not reach the token service (ConnectionError)."),
-], ids=["5xx", "refused", "refused-page", "5xx-page", "refused-401-page", "refused-402-page",
+], ids=["5xx", "500", "refused", "refused-page", "5xx-page", "refused-401-page", "refused-402-page",
         "unreadable",
         "timeout", "unreachable"])
 def test_a_failed_token_request_says_what_went_wrong(mocked: Any, integrex: Connection,
@@ -149,16 +162,25 @@ def test_a_lease_held_by_another_process_is_waited_for_and_its_token_used(
     monkeypatch.setattr(oauth.time, "sleep", other_process_stores_its_token)
     assert oauth.access_token(integrex) == "theirs"
     assert waits == [0.1] and len(mocked.calls) == 0
+    # Kept in memory with the stored expiry: the next call reuses it, asking nothing.
+    assert oauth._cache[integrex.pk].expires_at == pytest.approx(
+        OAuthToken.objects.get(connection=integrex).expires_at.timestamp(), abs=1)
+    assert oauth.access_token(integrex) == "theirs" and len(mocked.calls) == 0
 
 
 def test_a_lease_held_too_long_gives_up_without_asking(mocked: Any, integrex: Connection,
                                                        monkeypatch: Any) -> None:
+    """It waits out the whole 45 s lease (still waiting at exactly 45 s), then gives up."""
     OAuthToken.objects.create(connection=integrex,
                               refreshing_until=timezone.now() + timedelta(seconds=30))
-    monkeypatch.setattr(oauth, "REFRESH_LEASE", timedelta(0))
-    monkeypatch.setattr(oauth.time, "sleep", lambda seconds: None)
-    with pytest.raises(errors.Unavailable, match="fetching a token for too long"):
+    readings = [1000.0, 1045.0, 1045.001]  # the clock at the start, then at each check
+    sleeps: list[float] = []
+    monkeypatch.setattr(oauth, "time", SimpleNamespace(
+        monotonic=lambda: readings.pop(0), sleep=sleeps.append, time=time.time))
+    with pytest.raises(errors.Unavailable) as caught:
         oauth.access_token(integrex)
+    assert caught.value.message == "Another worker has been fetching a token for too long."
+    assert sleeps == [0.1] and readings == []
     assert len(mocked.calls) == 0
 
 
@@ -179,6 +201,28 @@ def test_an_expired_lease_is_taken_over_for_45_seconds(mocked: Any, integrex: Co
     assert started + timedelta(seconds=45) <= leases[0] <= timezone.now() + timedelta(
         seconds=45)
     assert OAuthToken.objects.get(connection=integrex).refreshing_until is None
+
+
+def test_a_new_process_reads_the_stored_token_in_one_query_then_from_memory(
+        mocked: Any, integrex: Connection, django_assert_num_queries: Any) -> None:
+    OAuthToken.objects.create(connection=integrex, access_token="stored",
+                              expires_at=timezone.now() + timedelta(hours=1))
+    with django_assert_num_queries(1):
+        assert oauth.access_token(integrex) == "stored"
+    with django_assert_num_queries(0):
+        assert oauth.access_token(integrex) == "stored"
+    assert len(mocked.calls) == 0
+
+
+def test_a_token_request_gives_back_only_its_own_lease(mocked: Any, integrex: Connection,
+                                                      smart: Connection) -> None:
+    """Another process asking for Smart's token keeps its lease while Integrex's is done."""
+    theirs = timezone.now() + timedelta(seconds=30)
+    OAuthToken.objects.create(connection=smart, refreshing_until=theirs)
+    _issue(mocked, INTEGREX_TOKEN, expires_in=3600)
+    assert oauth.access_token(integrex) == "tok-1"
+    assert OAuthToken.objects.get(connection=integrex).refreshing_until is None
+    assert OAuthToken.objects.get(connection=smart).refreshing_until == theirs
 
 
 def test_discard_drops_the_stored_and_the_cached_token(mocked: Any,
