@@ -25,18 +25,20 @@ POLL = {"HTTP_HX_REQUEST": "true", "HTTP_X_POLL": "1"}
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> Any:
-    """Tokens, code descriptions, request counters, short-lived menus and pooled HTTP sessions
-    live in process memory: each test starts as a new process would, and leaves nothing for
-    the next (a session kept from an earlier test would hide a broken `mount_retries`)."""
+    """Tokens, code descriptions, request counters, short-lived menus, the engine's
+    connections and pooled HTTP sessions live in process memory: each test starts as a new
+    process would, and leaves nothing for the next (a session kept from an earlier test
+    would hide a broken `mount_retries`)."""
     from django.core.cache import cache
 
-    from revcycle import api, codes, context_processors, http, metrics, oauth
+    from revcycle import api, codes, context_processors, http, leasing, metrics, oauth
 
     def clear() -> None:
         context_processors.clear_stall_cache()
         oauth._cache.clear()
         codes.clear_cache()
         metrics._pending.clear()
+        leasing._known.clear()  # the engine's connections, kept while unchanged
         vars(http._local).pop("plain", None)
         vars(api._local).pop("session", None)
         cache.clear()
