@@ -8,6 +8,7 @@ directory (the test-to-function map collected for one module's tests is wrong fo
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -48,7 +49,9 @@ GUARDS: dict[str, list[str]] = {
     # The payer test files that reach flow.py (test_codes and test_app_move do not): the
     # stats run that maps tests to functions is the slow part of a run on this machine.
     "payer/flow.py": ["tests/payer/test_submit.py", "tests/payer/test_webhooks.py",
-                      "tests/payer/test_bulk.py", "tests/payer/test_views.py"],
+                      "tests/payer/test_bulk.py", "tests/payer/test_views.py",
+                      "tests/payer/test_claims_queued.py", "tests/payer/test_sent_once.py",
+                      "tests/payer/test_status_moves.py"],
     "smartlink/flow.py": ["tests/smartlink"],
 }
 
@@ -65,9 +68,13 @@ def main(module: str, *patterns: str) -> None:
 
     tests = [t for t in GUARDS[module]
              if t.startswith("-") or Path(t.partition("::")[0]).exists()]
+    # mutmut limits each mutant to (test time + 1 s) x multiplier x 2 CPU seconds, the test
+    # time measured in its stats run; on a loaded machine a slow stats run or a slow mutant
+    # can cross it. MUTANTS_TIMEOUT_MULTIPLIER raises it (mutmut's default is 15).
+    multiplier = float(os.environ.get("MUTANTS_TIMEOUT_MULTIPLIER") or 15)
     configuration._config = replace(
         configuration.config(), only_mutate=[module],
-        pytest_add_cli_args_test_selection=tests)
+        pytest_add_cli_args_test_selection=tests, timeout_multiplier=multiplier)
     if not patterns:
         shutil.rmtree("mutants", ignore_errors=True)
     started = time.monotonic()

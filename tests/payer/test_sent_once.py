@@ -1,0 +1,180 @@
+"""A queued payer claim reaches the payer exactly once (payer.flow.submit): "sending" is
+written before the POST, a claim with the payer's id is only looked up, and after any
+answer that may mean the payer has it (a dropped connection, a read timeout, an unreadable
+2xx, a 5xx but 503) it is never re-sent, however often its step runs again."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+import responses
+
+from payer import flow
+from payer.models import PayerClaim
+from revcycle import engine, errors
+from revcycle.models import Ticket
+from tests.payer.helpers import APPROVED, BASE, BODY, UNDER_REVIEW, queue, step
+
+pytestmark = pytest.mark.django_db
+
+
+@responses.activate
+def test_the_claim_is_marked_sending_before_the_post_leaves(payer, encounter, alice):
+    claim = queue(payer, encounter, alice)
+    seen = []
+
+    def approved(request):
+        seen.append(PayerClaim.objects.get(pk=claim.pk).status)
+        return 201, {"Content-Type": "application/json"}, json.dumps(APPROVED)
+
+    responses.add_callback(responses.POST, f"{BASE}/claims/", callback=approved)
+    step(claim)
+    assert seen == ["sending"]
+    assert (claim.status, claim.claim_id) == ("approved", "CLM-20241003-ABC123")
+
+
+@pytest.mark.parametrize("failure", [
+    requests.ConnectionError("connection reset by peer"),
+    requests.ReadTimeout("read timed out"),
+])
+@responses.activate
+def test_a_post_cut_off_after_it_was_sent_is_never_sent_again(payer, encounter, alice,
+                                                             failure):
+    responses.post(f"{BASE}/claims/", body=failure)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    for _ in range(3):  # "check again", three times
+        engine.check_again(Ticket.objects.get(pk=claim.ticket_id))
+        step(claim)
+    assert len(responses.calls) == 1
+    ticket = Ticket.objects.get(pk=claim.ticket_id)
+    assert (claim.status, ticket.state, ticket.outcome) == ("unknown", "failed", "unknown")
+    assert ticket.last_error == flow.UNKNOWN_MESSAGE
+    unknown = claim.events.filter(status="unknown")
+    assert unknown.count() == 1  # written once, not at each check
+    assert unknown.get().message.startswith("Outcome unknown (")
+
+
+@responses.activate
+def test_an_unreadable_2xx_is_an_unknown_outcome_not_a_refusal(payer, encounter, alice):
+    responses.post(f"{BASE}/claims/", body="<html>OK</html>", status=201)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    engine.check_again(Ticket.objects.get(pk=claim.ticket_id))
+    step(claim)
+    assert (claim.status, len(responses.calls)) == ("unknown", 1)
+
+
+@pytest.mark.parametrize(("exc", "unsafe"), [
+    (errors.UnknownOutcome("read timed out"), True),
+    (errors.BadResponse("not JSON", status=201), True),
+    (errors.Unavailable("bad gateway", status=500), True),
+    (errors.Unavailable("bad gateway", status=502), True),
+    (errors.Unavailable("gateway timeout", status=504), True),
+    (errors.Unavailable("busy", status=503), False),
+    (errors.Unavailable("connect timeout", status=None), False),
+    (errors.RateLimited("slow down", status=429), False),
+    (errors.Unauthorized("token refused", status=401), False),
+])
+def test_only_errors_after_which_the_payer_may_have_the_claim_stop_it(exc, unsafe):
+    assert flow._unsafe_to_retry(exc) is unsafe
+
+
+@pytest.mark.parametrize(("status", "raised"), [(429, errors.RateLimited),
+                                                 (503, errors.Unavailable)])
+@responses.activate
+def test_an_answer_saying_nothing_was_done_puts_the_claim_back_in_the_queue(
+        payer, encounter, alice, status, raised):
+    """The step raises for the engine to retry later, and the claim is queued again, so
+    the retry sends it (a claim left "sending" would stop as unknown)."""
+    responses.post(f"{BASE}/claims/", json={"error": "later"}, status=status)
+    claim = queue(payer, encounter, alice)
+    with pytest.raises(raised):
+        flow.submit(Ticket.objects.get(pk=claim.ticket_id))
+    claim.refresh_from_db()
+    assert (claim.status, claim.events.count()) == ("queued", 1)
+    responses.replace(responses.POST, f"{BASE}/claims/", json=APPROVED, status=201)
+    step(claim)
+    assert (claim.status, len(responses.calls)) == ("approved", 2)
+
+
+@pytest.mark.parametrize("status", [400, 404, 409])
+@responses.activate
+def test_a_refusal_is_final_and_not_sent_again(payer, encounter, alice, status):
+    responses.post(f"{BASE}/claims/", json={"error": "No", "error_code": "E1"}, status=status)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    ticket = Ticket.objects.get(pk=claim.ticket_id)
+    assert (claim.status, claim.http_status, claim.error_code) == ("error", status, "E1")
+    assert (ticket.state, ticket.outcome, ticket.last_http_status, ticket.response) == (
+        "done", "error", status, {"error": "No", "error_code": "E1"})
+    engine.check_again(ticket)
+    step(claim)
+    assert (claim.status, len(responses.calls)) == ("error", 1)
+
+
+def test_a_claim_another_worker_took_between_the_read_and_the_send_is_not_sent(
+        payer, encounter, alice, monkeypatch):
+    """The step read the claim as queued; another worker has since moved it to sending.
+    The conditional UPDATE (status still queued) finds nothing, so nothing is sent."""
+    claim = queue(payer, encounter, alice)
+    stale = PayerClaim.objects.select_related("connection").get(pk=claim.pk)
+    PayerClaim.objects.filter(pk=claim.pk).update(status="sending")
+    monkeypatch.setattr(flow, "_claim_of", lambda ticket: stale)
+    with responses.RequestsMock():  # any request fails the test
+        result = flow.submit(Ticket.objects.get(pk=claim.ticket_id))
+    assert isinstance(result, engine.Failed)
+    assert (result.message, result.outcome) == (flow.UNKNOWN_MESSAGE, "unknown")
+
+
+def test_a_claim_with_the_payers_id_is_only_looked_up(payer, encounter, alice):
+    claim = queue(payer, encounter, alice)
+    PayerClaim.objects.filter(pk=claim.pk).update(claim_id="CLM-KNOWN", status="unknown")
+    with responses.RequestsMock():
+        result = flow.submit(Ticket.objects.get(pk=claim.ticket_id))
+    assert isinstance(result, engine.Submitted)
+    assert (result.remote_id, result.poll_in) == ("CLM-KNOWN", 0)
+
+
+@responses.activate
+def test_the_payers_id_is_kept_before_the_answer_is_stored(payer, encounter, alice):
+    """Whatever happens to the step after the POST (the worker dies before the engine
+    stores the answer), the claim already has its id and will only be looked up."""
+    responses.post(f"{BASE}/claims/", json=APPROVED, status=201)
+    claim = queue(payer, encounter, alice)
+    result = flow.submit(Ticket.objects.get(pk=claim.ticket_id))
+    claim.refresh_from_db()
+    assert (claim.claim_id, claim.status) == ("CLM-20241003-ABC123", "sending")
+    assert isinstance(result, engine.Done)
+    assert (result.outcome, result.http_status, result.response) == ("approved", 201, APPROVED)
+    result.store()
+    claim.refresh_from_db()
+    event = claim.events.order_by("-id").first()
+    assert (claim.status, event.source) == ("approved", "submit")
+
+
+@responses.activate
+def test_a_claim_under_review_is_handed_to_the_poller_with_its_id(payer, encounter, alice):
+    responses.post(f"{BASE}/claims/", json=UNDER_REVIEW, status=201)
+    claim = queue(payer, encounter, alice)
+    result = flow.submit(Ticket.objects.get(pk=claim.ticket_id))
+    assert isinstance(result, engine.Submitted)
+    assert (result.remote_id, result.http_status, result.poll_in) == (
+        "CLM-20241003-DEF456", 201, 30)
+    claim.refresh_from_db()
+    event = claim.events.order_by("-id").first()
+    assert (claim.status, event.status, event.source) == ("under_review", "under_review",
+                                                          "submit")
+
+
+@responses.activate
+def test_the_body_sent_is_the_tickets_request_with_its_ticket_id_in_the_log(
+        payer, encounter, alice, caplog):
+    responses.post(f"{BASE}/claims/", json=APPROVED, status=201)
+    claim = queue(payer, encounter, alice, body=dict(BODY, amount="99.00"))
+    with caplog.at_level("INFO"):
+        step(claim)
+    assert json.loads(responses.calls[0].request.body)["amount"] == "99.00"
+    assert f"(connection {payer.pk}, ticket {claim.ticket_id})" in caplog.text
