@@ -123,10 +123,13 @@ def test_a_claim_another_worker_took_between_the_read_and_the_send_is_not_sent(
     stale = PayerClaim.objects.select_related("connection").get(pk=claim.pk)
     PayerClaim.objects.filter(pk=claim.pk).update(status="sending")
     monkeypatch.setattr(flow, "_claim_of", lambda ticket: stale)
-    with responses.RequestsMock():  # any request fails the test
+    with responses.RequestsMock() as payer_api:
         result = flow.submit(Ticket.objects.get(pk=claim.ticket_id))
+        assert len(payer_api.calls) == 0
     assert isinstance(result, engine.Failed)
     assert (result.message, result.outcome) == (flow.UNKNOWN_MESSAGE, "unknown")
+    claim.refresh_from_db()  # left to the worker that is sending it
+    assert (claim.status, claim.events.count()) == ("sending", 1)
 
 
 def test_a_claim_with_the_payers_id_is_only_looked_up(payer, encounter, alice):

@@ -801,6 +801,7 @@ def test_a_final_answer_closes_its_own_open_ticket_and_no_other(reviewing, payer
     assert (ticket.state, ticket.outcome, ticket.next_poll_at, ticket.lease_owner,
             ticket.lease_until, ticket.last_error) == ("done", "approved", None, "", None, "")
     assert ticket.finished_at is not None and ticket.ready_at == ticket.finished_at
+    assert ticket.updated_at == ticket.finished_at  # lists sort on it; .update() skips auto_now
     assert Ticket.objects.get(pk=other.ticket_id).state == "queued"
 
 
