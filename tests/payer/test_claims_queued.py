@@ -4,7 +4,7 @@ sent found (find_duplicate) and held back with its reason."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from unittest import mock
 
@@ -94,6 +94,10 @@ def test_an_identical_body_already_sent_to_the_payer_is_found_oldest_first(
     assert flow.find_duplicate(payer, dict(BODY)) == first
     assert flow.find_duplicate(payer, dict(BODY), besides=first.pk) == second
     assert flow.find_duplicate(payer, dict(BODY, amount="1250.01")) is None
+    # Oldest by creation, not by id (ids from concurrent inserts need not follow time).
+    PayerClaim.objects.filter(pk=second.pk).update(
+        created_at=first.created_at - timedelta(seconds=1))
+    assert flow.find_duplicate(payer, dict(BODY)) == second
 
 
 def test_a_refused_claim_or_another_payers_claim_is_no_duplicate(payer, encounter, alice,

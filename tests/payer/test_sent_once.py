@@ -181,3 +181,18 @@ def test_the_body_sent_is_the_tickets_request_with_its_ticket_id_in_the_log(
         step(claim)
     assert json.loads(responses.calls[0].request.body)["amount"] == "99.00"
     assert f"(connection {payer.pk}, ticket {claim.ticket_id})" in caplog.text
+
+
+def test_an_answer_gives_a_claim_its_payers_id_and_never_replaces_one(payer, encounter, alice):
+    """A claim looked up by its ticket's remote id (no id on the claim) takes the answer's;
+    a claim with an id keeps it, whatever id an answer names."""
+    from payer.client import ClaimAnswer
+
+    claim = queue(payer, encounter, alice)
+    PayerClaim.objects.filter(pk=claim.pk).update(status="sending")
+    flow.apply_answer(claim.pk, ClaimAnswer("CLM-FROM-ANSWER", "under_review"), "poll")
+    claim.refresh_from_db()
+    assert claim.claim_id == "CLM-FROM-ANSWER"
+    flow.apply_answer(claim.pk, ClaimAnswer("CLM-OTHER", "approved"), "poll")
+    claim.refresh_from_db()
+    assert (claim.claim_id, claim.status) == ("CLM-FROM-ANSWER", "approved")
