@@ -97,3 +97,24 @@ def test_an_unknown_outcome_is_recorded_once_and_never_over_a_final_answer(
     flow.mark_unknown(claim.pk, "late")
     claim.refresh_from_db()
     assert (claim.status, claim.events.count()) == ("approved", 2)
+
+
+def test_a_repeated_approval_keeps_the_amounts_it_does_not_give_and_stores_its_answer(
+        payer, encounter, alice):
+    from decimal import Decimal
+
+    claim = queue(payer, encounter, alice)
+    PayerClaim.objects.filter(pk=claim.pk).update(status="sending", claim_id="CLM-1")
+    flow.apply_answer(claim.pk, ClaimAnswer(
+        "CLM-1", "approved", expected_payment=Decimal("1000.00"),
+        patient_responsibility=Decimal("250.00"), raw={"first": 1}), "submit")
+    again = {"status": "approved", "claim": {"claim_id": "CLM-1"}}
+    assert flow.apply_answer(claim.pk, ClaimAnswer("CLM-1", "approved", raw=again),
+                             "poll") is False
+    claim.refresh_from_db()
+    assert (claim.expected_payment, claim.patient_responsibility, claim.response) == (
+        Decimal("1000.00"), Decimal("250.00"), again)
+    flow.apply_answer(claim.pk, ClaimAnswer("CLM-1", "approved",
+                                            patient_responsibility=Decimal("0")), "poll")
+    claim.refresh_from_db()
+    assert claim.patient_responsibility == Decimal("0")  # none to pay is an answer too
