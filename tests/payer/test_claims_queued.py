@@ -118,26 +118,26 @@ def test_a_refused_claim_or_another_payers_claim_is_no_duplicate(payer, encounte
 
 # --- a bulk row (claim_for_ticket, _claim_of)
 
-def _bulk_ticket(payer, st_marys, alice, body=None):
+def _bulk_ticket(payer, st_marys, alice, body=None, encounter=None):
     batch = Batch.objects.create(kind="payer_claim", facility=st_marys, connection=payer,
                                  created_by=alice)
     ticket = Ticket(kind="payer_claim", facility=st_marys, connection=payer, batch=batch,
                     created_by=alice, request=dict(body or BODY), account_number="ACC9",
-                    patient_name="JANE DOE")
+                    patient_name="JANE DOE", encounter=encounter)
     ticket.fill_summary()
     ticket.save()
     return ticket
 
 
 def test_a_bulk_row_becomes_a_claim_with_the_rows_fields_cut_to_their_columns(
-        payer, st_marys, alice):
+        payer, st_marys, alice, encounter):
     body = dict(BODY, diagnosis_code="J20.9XXXXXXXXX", procedure_code="99213-ABCDEFG",
                 priority="medium-high-urgent")
-    ticket = _bulk_ticket(payer, st_marys, alice, body)
+    ticket = _bulk_ticket(payer, st_marys, alice, body, encounter=encounter)
     claim = flow.claim_for_ticket(ticket)
     assert (claim.facility_id, claim.connection_id, claim.encounter_id, claim.ticket_id,
             claim.created_by_id, claim.account_number, claim.patient_name) == (
-        st_marys.pk, payer.pk, None, ticket.pk, alice.pk, "ACC9", "JANE DOE")
+        st_marys.pk, payer.pk, encounter.pk, ticket.pk, alice.pk, "ACC9", "JANE DOE")
     assert (claim.diagnosis_code, claim.procedure_code, claim.priority, claim.date_of_service,
             claim.amount, claim.status) == (
         "J20.9XXXXX", "99213-ABCD", "medium-hig", date(2026, 1, 5), Decimal("1250.00"),

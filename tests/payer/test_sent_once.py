@@ -196,3 +196,35 @@ def test_an_answer_gives_a_claim_its_payers_id_and_never_replaces_one(payer, enc
     flow.apply_answer(claim.pk, ClaimAnswer("CLM-OTHER", "approved"), "poll")
     claim.refresh_from_db()
     assert (claim.claim_id, claim.status) == ("CLM-FROM-ANSWER", "approved")
+
+
+@responses.activate
+def test_a_refused_claim_checked_again_keeps_the_payers_refusal_on_its_ticket(
+        payer, encounter, alice):
+    refusal = {"error": "No", "error_code": "E1"}
+    responses.post(f"{BASE}/claims/", json=refusal, status=400)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    engine.check_again(Ticket.objects.get(pk=claim.ticket_id))
+    step(claim)
+    ticket = Ticket.objects.get(pk=claim.ticket_id)
+    assert (ticket.state, ticket.outcome, ticket.response, ticket.last_http_status) == (
+        "done", "error", refusal, 400)
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_polled_final_answer_is_kept_on_the_ticket_with_its_http_status(
+        payer, encounter, alice):
+    responses.post(f"{BASE}/claims/", json=UNDER_REVIEW, status=201)
+    claim = queue(payer, encounter, alice)
+    step(claim)
+    rejected = {"status": "rejected", "message": "Claim rejected",
+                "claim": {"claim_id": "CLM-20241003-DEF456", "status": "rejected",
+                          "rejection_reason": "Service not covered"}}
+    responses.get(f"{BASE}/claims/CLM-20241003-DEF456/", json=rejected, status=200)
+    step(claim)
+    ticket = Ticket.objects.get(pk=claim.ticket_id)
+    assert (ticket.state, ticket.outcome, ticket.response, ticket.last_http_status) == (
+        "done", "rejected", rejected, 200)
+    assert (claim.status, claim.rejection_reason) == ("rejected", "Service not covered")
