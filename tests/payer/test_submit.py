@@ -194,6 +194,8 @@ def test_a_send_cut_off_by_a_dead_worker_is_not_repeated(payer, encounter, alice
     step(claim)
     assert claim.status == "unknown"
     assert len(responses.calls) == 0
+    assert claim.events.latest("id").message == (
+        "Outcome unknown (an earlier attempt was cut off); not re-sent.")
 
 
 @responses.activate
