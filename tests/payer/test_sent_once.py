@@ -23,15 +23,19 @@ pytestmark = pytest.mark.django_db
 @responses.activate
 def test_the_claim_is_marked_sending_before_the_post_leaves(payer, encounter, alice):
     claim = queue(payer, encounter, alice)
+    other = queue(payer, encounter, alice, body=dict(BODY, amount="1.00"), reference="RC-2")
+    queued_at = PayerClaim.objects.get(pk=claim.pk).updated_at
     seen = []
 
     def approved(request):
-        seen.append(PayerClaim.objects.get(pk=claim.pk).status)
+        sending = PayerClaim.objects.get(pk=claim.pk)
+        seen.append((sending.status, sending.updated_at > queued_at,
+                     PayerClaim.objects.get(pk=other.pk).status))
         return 201, {"Content-Type": "application/json"}, json.dumps(APPROVED)
 
     responses.add_callback(responses.POST, f"{BASE}/claims/", callback=approved)
     step(claim)
-    assert seen == ["sending"]
+    assert seen == [("sending", True, "queued")]  # the other claim is not taken with it
     assert (claim.status, claim.claim_id) == ("approved", "CLM-20241003-ABC123")
 
 
