@@ -39,13 +39,15 @@ def test_the_claim_is_marked_sending_before_the_post_leaves(payer, encounter, al
     assert (claim.status, claim.claim_id) == ("approved", "CLM-20241003-ABC123")
 
 
-@pytest.mark.parametrize("failure", [
-    requests.ConnectionError("connection reset by peer"),
-    requests.ReadTimeout("read timed out"),
+@pytest.mark.parametrize(("failure", "why"), [
+    (requests.ConnectionError("connection reset by peer"),
+     "The connection dropped; the service may or may not have received the request."),
+    (requests.ReadTimeout("read timed out"),
+     "The service took too long to answer; it may still have acted on the request."),
 ])
 @responses.activate
 def test_a_post_cut_off_after_it_was_sent_is_never_sent_again(payer, encounter, alice,
-                                                             failure):
+                                                             failure, why):
     responses.post(f"{BASE}/claims/", body=failure)
     claim = queue(payer, encounter, alice)
     step(claim)
@@ -58,7 +60,7 @@ def test_a_post_cut_off_after_it_was_sent_is_never_sent_again(payer, encounter, 
     assert ticket.last_error == flow.UNKNOWN_MESSAGE
     unknown = claim.events.filter(status="unknown")
     assert unknown.count() == 1  # written once, not at each check
-    assert unknown.get().message.startswith("Outcome unknown (")
+    assert unknown.get().message == f"Outcome unknown ({why}); not re-sent."
 
 
 @responses.activate
@@ -117,6 +119,30 @@ def test_a_refusal_is_final_and_not_sent_again(payer, encounter, alice, status):
     engine.check_again(ticket)
     step(claim)
     assert (claim.status, len(responses.calls)) == ("error", 1)
+
+
+def test_a_failed_send_puts_back_only_its_own_claim_and_only_if_still_sending(
+        payer, encounter, alice):
+    """A 503 means nothing reached the payer: this claim goes back to the queue. Another
+    claim that a worker is sending meanwhile stays "sending" (put back, it would be sent
+    twice), and so does a claim whose status moved while the POST was out."""
+    claim = queue(payer, encounter, alice)
+    other = queue(payer, encounter, alice, body=dict(BODY, amount="1.00"), reference="RC-2")
+    PayerClaim.objects.filter(pk=other.pk).update(status="sending")
+    with responses.RequestsMock() as payer_api, pytest.raises(errors.Unavailable):
+        payer_api.post(f"{BASE}/claims/", json={"error": "busy"}, status=503)
+        flow.submit(Ticket.objects.get(pk=claim.ticket_id))
+    assert PayerClaim.objects.get(pk=claim.pk).status == "queued"
+    assert PayerClaim.objects.get(pk=other.pk).status == "sending"
+
+    def moved_meanwhile(request):
+        PayerClaim.objects.filter(pk=claim.pk).update(status="error")
+        return 503, {"Content-Type": "application/json"}, "{}"
+
+    with responses.RequestsMock() as payer_api, pytest.raises(errors.Unavailable):
+        payer_api.add_callback(responses.POST, f"{BASE}/claims/", callback=moved_meanwhile)
+        flow.submit(Ticket.objects.get(pk=claim.ticket_id))
+    assert PayerClaim.objects.get(pk=claim.pk).status == "error"
 
 
 def test_a_claim_another_worker_took_between_the_read_and_the_send_is_not_sent(

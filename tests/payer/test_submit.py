@@ -263,7 +263,8 @@ def test_a_5xx_other_than_503_after_the_post_stops_as_unknown_and_is_not_resent(
     claim = queue(payer, encounter, alice)
     step(claim)
     assert claim.status == "unknown"
-    assert Ticket.objects.get(pk=claim.ticket_id).outcome == "unknown"
+    ticket = Ticket.objects.get(pk=claim.ticket_id)
+    assert (ticket.outcome, ticket.last_http_status) == ("unknown", status)
     assert len(responses.calls) == 1
 
 
