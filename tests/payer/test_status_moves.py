@@ -6,7 +6,7 @@ person instead of replacing the first (payer.flow._moves_forward, is_conflict, _
 from __future__ import annotations
 
 import itertools
-from datetime import UTC
+from datetime import UTC, datetime
 
 import pytest
 
@@ -74,8 +74,6 @@ def test_an_answer_changes_the_claim_and_its_timeline_only_when_it_moves_forward
 
 def test_the_timeline_keeps_the_moment_the_payer_gave_and_cuts_the_message(
         payer, encounter, alice):
-    from datetime import datetime
-
     claim = queue(payer, encounter, alice)
     said = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
     assert flow._change(claim, "under_review", "webhook", "w" * 600, at=said) is True
