@@ -1,0 +1,212 @@
+"""What a step does with the ticket it is handed, and what the pump's threads do around it
+(written for `make mutants` over run_step, _apply, the pump and _Workers): the ticket a
+step may not touch, the messages a biller reads, and the pump going on after an error."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import OperationalError
+from django.utils import timezone
+
+from revcycle import engine
+from revcycle.models import Batch, Connection, Ticket
+
+MakeTicket = Callable[..., Ticket]
+
+
+def _claimed(owner: str = "worker-1") -> Ticket:
+    [ticket] = engine.claim_tickets(owner, 1)
+    return ticket
+
+
+def test_a_finished_ticket_handed_to_a_step_is_left_alone(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    sent: list[int] = []
+    echo_kind.submit = echo_kind.poll = lambda t: sent.append(t.pk) or engine.Done("x")
+    ticket = make_ticket()
+    claimed = _claimed()
+    # Finished meanwhile (by the webhook, say): the object the claim read is stale.
+    Ticket.objects.filter(pk=ticket.pk).update(state=Ticket.State.DONE, outcome="paid")
+    claimed.state = Ticket.State.DONE
+    engine.run_step(claimed, "worker-1")
+    engine.run_step(ticket.pk, "worker-1")  # read again by id: finished too
+    saved = Ticket.objects.get(pk=ticket.pk)
+    assert sent == []
+    assert (saved.state, saved.outcome, saved.attempts, saved.lease_owner) == (
+        Ticket.State.DONE, "paid", 0, "worker-1")
+
+
+def test_a_ticket_of_an_unknown_kind_fails_saying_which_kind(make_ticket: MakeTicket) -> None:
+    ticket = make_ticket(kind="no_such_kind")
+    engine.run_step(_claimed(), "worker-1")
+    saved = Ticket.objects.get(pk=ticket.pk)
+    assert (saved.state, saved.outcome, saved.last_error, saved.lease_owner) == (
+        Ticket.State.FAILED, "error", "No handler for tickets of kind 'no_such_kind'.", "")
+    assert saved.finished_at is not None and saved.next_poll_at is None
+
+
+def test_a_submitted_ticket_of_a_kind_that_cannot_be_polled_is_retried_saying_why(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, monkeypatch: Any) -> None:
+    monkeypatch.setattr(engine.random, "uniform", lambda low, high: 1.0)
+    echo_kind.poll = None
+    ticket = make_ticket(state=Ticket.State.SUBMITTED, remote_id="R-1")
+    engine.run_step(_claimed(), "worker-1")
+    saved = Ticket.objects.get(pk=ticket.pk)
+    assert saved.state == Ticket.State.SUBMITTED
+    assert saved.last_error == "Kind core_echo cannot be polled. Retrying in 15 s."
+    assert (saved.polls, saved.attempts, saved.lease_owner) == (1, 0, "")
+
+
+def test_a_long_remote_id_and_outcome_are_cut_to_their_columns(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    echo_kind.submit = lambda t: engine.Submitted("R" * 150, 202)
+    echo_kind.poll = lambda t: engine.Done("o" * 30, {}, 200)
+    ticket = make_ticket()
+    engine.run_step(_claimed(), "worker-1")
+    assert Ticket.objects.get(pk=ticket.pk).remote_id == "R" * 100
+    Ticket.objects.filter(pk=ticket.pk).update(next_poll_at=timezone.now())
+    engine.run_step(_claimed(), "worker-1")
+    saved = Ticket.objects.get(pk=ticket.pk)
+    assert (saved.state, saved.outcome) == (Ticket.State.DONE, "o" * 20)
+
+
+def test_a_step_that_raises_is_retried_with_the_errors_type_and_logged_with_where(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, caplog: pytest.LogCaptureFixture,
+        monkeypatch: Any) -> None:
+    monkeypatch.setattr(engine.random, "uniform", lambda low, high: 1.0)
+
+    def submit(t: Ticket) -> engine.Step:
+        raise ValueError("JANE DOE")
+
+    echo_kind.submit = submit
+    ticket = make_ticket()
+    with caplog.at_level(logging.ERROR, logger="revcycle.engine"):
+        engine.run_step(_claimed(), "worker-1")
+    saved = Ticket.objects.get(pk=ticket.pk)
+    assert saved.last_error == ("An unexpected error (ValueError) while handling the answer. "
+                                "Retrying in 15 s.")
+    assert (saved.state, saved.attempts, saved.lease_owner) == (Ticket.State.QUEUED, 1, "")
+    [line] = [r.getMessage() for r in caplog.records]
+    # The innermost frame first: where it was raised, then who called it.
+    assert line.startswith(f"ticket {ticket.pk}: step raised ValueError at "
+                           "test_engine_steps_run.py:")
+    assert " in submit <- engine.py:" in line and line.endswith(" in run_step")
+
+
+def test_where_names_an_unknown_place_for_an_exception_never_raised() -> None:
+    assert engine._where(ValueError("x")) == "unknown place"
+
+
+# The pump's threads --------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_thread_logs_an_engine_error_and_goes_on_to_the_next_ticket(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, caplog: pytest.LogCaptureFixture,
+        monkeypatch: Any) -> None:
+    tickets = [make_ticket() for _ in range(2)]
+    real_step = engine.run_step
+
+    def run_step(ticket: Ticket | int, owner: str) -> None:
+        if isinstance(ticket, Ticket) and ticket.pk == tickets[0].pk:
+            raise OperationalError("the database went away")
+        real_step(ticket, owner)
+
+    monkeypatch.setattr(engine, "run_step", run_step)
+    claimed = engine.claim_tickets("owner-a", 2)
+    workers = engine._Workers(1, "owner-a")
+    try:
+        with caplog.at_level(logging.ERROR, logger="revcycle.engine"):
+            for ticket in sorted(claimed, key=lambda t: t.pk):
+                workers.submit(ticket)
+            assert workers.wait_free(1, timeout=30) == 1
+    finally:
+        workers.stop()
+    assert (workers.done, workers.busy, workers.free) == (2, 0, 1)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ticket {tickets[0].pk}: engine error OperationalError"]
+    assert Ticket.objects.get(pk=tickets[1].pk).state == Ticket.State.SUBMITTED
+
+
+def test_a_worker_pool_has_the_threads_asked_and_counts_a_submitted_job_busy(
+        db: Any) -> None:
+    workers = engine._Workers(3, "owner-a")
+    try:
+        assert [t.name for t in workers.threads] == ["engine-0", "engine-1", "engine-2"]
+        assert all(t.daemon and t.is_alive() for t in workers.threads)
+        assert (workers.free, workers.busy, workers.done) == (3, 0, 0)
+        # Nothing freed a thread: the wait gives up after its timeout with what is free.
+        assert workers.wait_free(4, timeout=0.01) == 3
+    finally:
+        workers.stop()
+    assert not any(t.is_alive() for t in workers.threads)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pump_goes_on_after_a_failed_scan_and_beats_with_its_steps(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, caplog: pytest.LogCaptureFixture,
+        monkeypatch: Any) -> None:
+    echo_kind.submit = lambda t: engine.Done("paid", {}, 200)
+    ticket = make_ticket()
+    real_claim = engine.claim_tickets
+    scans: list[dict[str, Any]] = []
+
+    def claim(owner: str, limit: int, **kwargs: Any) -> list[Ticket]:
+        scans.append({"owner": owner, "limit": limit, **kwargs})
+        if len(scans) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_claim(owner, limit, **kwargs)
+
+    monkeypatch.setattr(engine, "claim_tickets", claim)
+    beats: list[int] = []
+    with caplog.at_level(logging.WARNING, logger="revcycle.engine"):
+        steps = engine.pump(60, threads=2, scan_every=0.01, owner="pump-1",
+                            heartbeat=beats.append,
+                            stop=lambda: not Ticket.objects.open().exists())
+    assert steps == 1
+    assert Ticket.objects.get(pk=ticket.pk).state == Ticket.State.DONE
+    assert "engine scan failed (OperationalError); retrying" in caplog.text
+    assert scans[1] == {"owner": "pump-1", "limit": 2, "kinds": None, "batch_id": None,
+                        "count_attempts": True}
+    # The first scan that worked beats at once (none had run a step); later ones every 2 s.
+    assert beats[0] == 0 and set(beats) <= {0, 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pump_for_one_batch_and_kind_runs_only_its_tickets(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, st_marys: Any,
+        integrex: Connection) -> None:
+    echo_kind.submit = lambda t: engine.Done("paid", {}, 200)
+    batch = Batch.objects.create(kind="core_echo", facility=st_marys, connection=integrex)
+    ours = make_ticket(batch=batch)
+    # Due sooner: a pump that did not narrow its claims would take these first.
+    sooner = timezone.now() - timedelta(seconds=60)
+    other_batch = make_ticket(next_poll_at=sooner)
+    other_kind = make_ticket(batch=batch, kind="core_other", next_poll_at=sooner)
+    steps = engine.pump(60, threads=1, scan_every=0.01, kinds=["core_echo"],
+                        batch_id=batch.pk,
+                        stop=lambda: Ticket.objects.get(pk=ours.pk).state == "done")
+    assert steps == 1
+    assert Ticket.objects.get(pk=other_batch.pk).state == Ticket.State.QUEUED
+    assert Ticket.objects.get(pk=other_kind.pk).state == Ticket.State.QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pump_without_a_thread_count_uses_the_engine_threads_setting(
+        db: Any, settings: Any, monkeypatch: Any) -> None:
+    settings.ENGINE_THREADS = 3
+    sizes: list[int] = []
+    real = engine._Workers
+
+    def workers(size: int, owner: str) -> engine._Workers:
+        sizes.append(size)
+        return real(size, owner)
+
+    monkeypatch.setattr(engine, "_Workers", workers)
+    engine.pump(60, stop=lambda: bool(sizes))
+    assert sizes == [3]
