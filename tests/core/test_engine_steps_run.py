@@ -1,6 +1,8 @@
 """What a step does with the ticket it is handed, and what the pump's threads do around it
-(written for `make mutants` over run_step, _apply, the pump and _Workers): the ticket a
-step may not touch, the messages a biller reads, and the pump going on after an error."""
+(written for `make mutants` over run_step, _apply, _fail_or_retry, the pump, _Workers and
+register_engine): the ticket a step may not touch, a failure saved only by the lease
+holder, the messages a biller reads, the pump going on after an error, and an engine
+taking its row when others start at the same moment."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from typing import Any
 
 import pytest
 from django.db import OperationalError
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from revcycle import engine
-from revcycle.models import Batch, Connection, Ticket
+from revcycle import engine, errors
+from revcycle.models import Batch, Connection, EnginePump, Ticket
 
 MakeTicket = Callable[..., Ticket]
 
@@ -211,3 +214,141 @@ def test_a_pump_without_a_thread_count_uses_the_engine_threads_setting(
     monkeypatch.setattr(engine, "_Workers", workers)
     engine.pump(60, stop=lambda: bool(sizes))
     assert sizes == [3]
+
+
+# A failure saved by the lease holder only ---------------------------------------------
+
+
+@pytest.mark.parametrize("exc, state", [
+    (errors.Unavailable("down", status=503), Ticket.State.SUBMITTED),
+    (errors.RateLimited("slow down", retry_after=9), Ticket.State.SUBMITTED),
+    (errors.AuthenticationFailed("refused", status=402), Ticket.State.SUBMITTED),
+    (errors.BadRequest("no such claim", status=400), Ticket.State.SUBMITTED),
+    (errors.Unavailable("down", status=503), "gave-up"),
+], ids=["retried", "rate-limited", "held", "refused", "gave-up"])
+def test_a_failure_whose_lease_was_taken_while_the_step_ran_saves_nothing(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, exc: errors.ApiError,
+        state: str) -> None:
+    def poll(t: Ticket) -> engine.Step:
+        Ticket.objects.filter(pk=t.pk).update(lease_owner="worker-2")  # taken meanwhile
+        raise exc
+
+    echo_kind.poll = poll
+    polls = engine.MAX_RETRYABLE_FAILURES - 1 if state == "gave-up" else 0
+    ticket = make_ticket(state=Ticket.State.SUBMITTED, remote_id="R-1", polls=polls)
+    engine.run_step(_claimed(), "worker-1")
+    saved = Ticket.objects.get(pk=ticket.pk)
+    assert (saved.state, saved.polls, saved.last_error, saved.last_http_status,
+            saved.lease_owner) == (Ticket.State.SUBMITTED, polls, "", None, "worker-2")
+
+
+def test_refused_credentials_are_logged_with_the_connection_and_status(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection,
+        caplog: pytest.LogCaptureFixture) -> None:
+    def submit(t: Ticket) -> engine.Step:
+        raise errors.AuthenticationFailed("IP not allowed", status=402)
+
+    echo_kind.submit = submit
+    make_ticket()
+    with caplog.at_level(logging.WARNING, logger="revcycle.engine"):
+        engine.run_step(_claimed(), "worker-1")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"connection {integrex.pk} flagged after HTTP 402"]
+
+
+def test_where_names_only_the_three_innermost_frames(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, caplog: pytest.LogCaptureFixture
+        ) -> None:
+    def deepest() -> None:
+        raise ValueError("x")
+
+    def middle() -> None:
+        deepest()
+
+    def submit(t: Ticket) -> engine.Step:
+        middle()
+        return engine.Submitted("R-1")
+
+    echo_kind.submit = submit
+    make_ticket()
+    with caplog.at_level(logging.ERROR, logger="revcycle.engine"):
+        engine.run_step(_claimed(), "worker-1")
+    [line] = [r.getMessage() for r in caplog.records]
+    where = line.split(" at ", 1)[1]
+    assert [frame.rsplit(" in ", 1)[1] for frame in where.split(" <- ")] == [
+        "deepest", "middle", "submit"]
+
+
+# The engine's row ------------------------------------------------------------------------
+
+
+def _others_move_first(monkeypatch: Any, *, steal: bool = False, collide: bool = False,
+                       times: int = 1000) -> list[str]:
+    """Other engines act between this one's look and its write (at most `times` times):
+    one takes the free row just found (`steal`), or creates the slot about to be created
+    (`collide`). Returns what they did, one entry per move."""
+    moves: list[str] = []
+    real_first, real_aggregate = QuerySet.first, QuerySet.aggregate
+
+    def first(self: QuerySet[Any]) -> Any:
+        found = real_first(self)
+        if steal and self.model is EnginePump and found is not None and len(moves) < times:
+            EnginePump.objects.filter(slot=found).update(owner=f"other-{len(moves)}",
+                                                         heartbeat_at=timezone.now())
+            moves.append(f"took {found}")
+        return found
+
+    def aggregate(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
+        found = real_aggregate(self, *args, **kwargs)
+        if collide and self.model is EnginePump and len(moves) < times:
+            top = found["top"]
+            slot = 0 if top is None else top + 1
+            EnginePump.objects.create(slot=slot, owner=f"other-{len(moves)}",
+                                      heartbeat_at=timezone.now(), started_at=timezone.now())
+            moves.append(f"created {slot}")
+        return found
+
+    monkeypatch.setattr(QuerySet, "first", first)
+    monkeypatch.setattr(QuerySet, "aggregate", aggregate)
+    return moves
+
+
+def test_an_engine_reusing_a_stale_row_takes_it_whole(db: Any) -> None:
+    long_ago = timezone.now() - timedelta(minutes=5)
+    EnginePump.objects.create(slot=0, owner="dead", heartbeat_at=long_ago,
+                              started_at=long_ago, steps_done=40)
+    before = timezone.now()
+    assert engine.register_engine("me") == 0
+    row = EnginePump.objects.get(slot=0)
+    assert (row.owner, row.steps_done) == ("me", 0)
+    assert row.heartbeat_at == row.started_at and row.started_at >= before
+
+
+def test_a_free_row_taken_by_another_engine_first_is_left_to_it(
+        db: Any, monkeypatch: Any) -> None:
+    EnginePump.objects.create(slot=0, owner="", heartbeat_at=timezone.now())
+    moves = _others_move_first(monkeypatch, steal=True)
+    assert engine.register_engine("me") == 1
+    assert moves == ["took 0"]
+    assert EnginePump.objects.get(slot=0).owner == "other-0"
+    assert EnginePump.objects.get(slot=1).owner == "me"
+
+
+def test_a_slot_created_by_another_engine_first_sends_it_to_the_next(
+        db: Any, monkeypatch: Any) -> None:
+    moves = _others_move_first(monkeypatch, collide=True, times=1)
+    assert engine.register_engine("me") == 1
+    assert moves == ["created 0"]
+    assert list(EnginePump.objects.order_by("slot").values_list("owner", flat=True)) == [
+        "other-0", "me"]
+
+
+def test_an_engine_that_loses_every_race_gives_up_after_twenty_looks(
+        db: Any, monkeypatch: Any) -> None:
+    moves = _others_move_first(monkeypatch, collide=True)
+    with pytest.raises(RuntimeError) as raised:
+        engine.register_engine("me")
+    assert str(raised.value) == (
+        "could not register the engine: EnginePump rows keep changing")
+    assert moves == [f"created {n}" for n in range(20)]
+    assert not EnginePump.objects.filter(owner="me").exists()
