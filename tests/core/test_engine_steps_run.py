@@ -201,6 +201,25 @@ def test_a_pump_for_one_batch_and_kind_runs_only_its_tickets(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_pumped_step_whose_lease_was_taken_while_it_ran_saves_nothing(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    ran: list[str] = []
+
+    def submit(t: Ticket) -> engine.Step:
+        ran.append(t.lease_owner)
+        Ticket.objects.filter(pk=t.pk).update(lease_owner="worker-2")  # taken meanwhile
+        return engine.Submitted("R-9", 200)
+
+    echo_kind.submit = submit
+    ticket = make_ticket()
+    engine.pump(60, threads=1, scan_every=0.01, owner="pump-1", stop=lambda: bool(ran))
+    saved = Ticket.objects.get(pk=ticket.pk)
+    assert ran == ["pump-1"]
+    assert (saved.state, saved.remote_id, saved.lease_owner) == (
+        Ticket.State.QUEUED, "", "worker-2")
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_pump_without_a_thread_count_uses_the_engine_threads_setting(
         db: Any, settings: Any, monkeypatch: Any) -> None:
     settings.ENGINE_THREADS = 3
