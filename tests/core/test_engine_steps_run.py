@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -174,11 +175,28 @@ def test_the_pump_goes_on_after_a_failed_scan_and_beats_with_its_steps(
                             stop=lambda: not Ticket.objects.open().exists())
     assert steps == 1
     assert Ticket.objects.get(pk=ticket.pk).state == Ticket.State.DONE
-    assert "engine scan failed (OperationalError); retrying" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        "engine scan failed (OperationalError); retrying"]
     assert scans[1] == {"owner": "pump-1", "limit": 2, "kinds": None, "batch_id": None,
                         "count_attempts": True}
     # The first scan that worked beats at once (none had run a step); later ones every 2 s.
     assert beats[0] == 0 and set(beats) <= {0, 1}
+
+
+def test_the_pump_beats_at_its_first_scan_then_once_more_than_two_seconds_have_passed(
+        db: Any, monkeypatch: Any) -> None:
+    # The pump's clock is a counter moved 1 s per scan (the worker threads keep real time).
+    clock = [1000.0]
+    monkeypatch.setattr(engine, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    beats: list[float] = []
+
+    def stop() -> bool:
+        clock[0] += 1
+        return clock[0] > 1006
+
+    engine.pump(60, threads=1, scan_every=0.01, stop=stop,
+                heartbeat=lambda done: beats.append(clock[0]))
+    assert beats == [1001, 1004]
 
 
 @pytest.mark.django_db(transaction=True)
