@@ -216,6 +216,61 @@ def test_a_pump_whose_threads_are_all_busy_waits_for_one_instead_of_claiming_for
     assert claims == [2]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_pump_claims_again_as_soon_as_one_thread_is_freed(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection) -> None:
+    # 8 threads: one step ends at once, seven are held (3 s). The ninth ticket is claimed
+    # once the one thread is free, after gathering for at most CLAIM_GATHER_SECONDS: not
+    # after the scan interval (10 s), and not when a second thread is free.
+    Connection.objects.filter(pk=integrex.pk).update(max_concurrency=100)
+    gate = threading.Event()
+    now = timezone.now()
+    quick = make_ticket(next_poll_at=now - timedelta(seconds=20))
+    held = {make_ticket(next_poll_at=now - timedelta(seconds=10)).pk for _ in range(7)}
+    probe = make_ticket(next_poll_at=now)
+    probe_ran: list[bool] = []
+
+    def submit(t: Ticket) -> engine.Step:
+        if t.pk in held:
+            gate.wait(30)
+        elif t.pk == probe.pk:
+            probe_ran.append(gate.is_set())
+        return engine.Submitted("R-1", 200)
+
+    echo_kind.submit = submit
+    release = threading.Timer(3, gate.set)
+    release.start()
+    try:
+        engine.pump(60, threads=8, scan_every=10, stop=lambda: bool(probe_ran) or gate.is_set())
+    finally:
+        gate.set()
+        release.cancel()
+    assert probe_ran == [False]
+    assert Ticket.objects.get(pk=quick.pk).state == Ticket.State.SUBMITTED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pump_whose_threads_are_all_busy_still_sees_stop_at_each_scan(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    gate = threading.Event()
+    echo_kind.submit = lambda t: gate.wait(30) and engine.Submitted("R-1", 200)
+    make_ticket()
+    asked: list[bool] = []  # whether the held step had been released, at each stop()
+
+    def stop() -> bool:
+        asked.append(gate.is_set())
+        return len(asked) > 1
+
+    release = threading.Timer(3, gate.set)
+    release.start()
+    try:
+        engine.pump(60, threads=1, scan_every=0.3, stop=stop)
+    finally:
+        gate.set()
+        release.cancel()
+    assert asked == [False, False]  # asked again after scan_every, the step still held
+
+
 def test_the_pump_beats_at_its_first_scan_then_once_more_than_two_seconds_have_passed(
         db: Any, monkeypatch: Any) -> None:
     # The pump's clock is a counter moved 1 s per scan (the worker threads keep real time).
