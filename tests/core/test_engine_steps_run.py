@@ -477,3 +477,41 @@ def test_an_engine_that_loses_every_race_gives_up_after_twenty_looks(
         "could not register the engine: EnginePump rows keep changing")
     assert moves == [f"created {n}" for n in range(20)]
     assert not EnginePump.objects.filter(owner="me").exists()
+
+
+# A step run by id (written from run_step's survivors, after the run) -------------------
+
+
+def test_a_step_run_by_id_without_the_lease_sends_nothing(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    sent: list[int] = []
+    echo_kind.submit = lambda t: sent.append(t.pk) or engine.Submitted("R-1", 202)
+    ticket = make_ticket()
+    assert engine.claim_due("survivor", 1) == [ticket.pk]
+    engine.run_step(ticket.pk, "zombie")  # its lease expired and was taken: no request
+    assert sent == []
+    assert Ticket.objects.get(pk=ticket.pk).attempts == 0
+
+
+def test_a_step_run_by_id_runs_that_ticket_of_the_owners_leases(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    sent: list[int] = []
+    echo_kind.submit = lambda t: sent.append(t.pk) or engine.Submitted("R-1", 202)
+    first, second = make_ticket(), make_ticket()
+    assert sorted(engine.claim_due("worker-1", 2)) == [first.pk, second.pk]
+    engine.run_step(second.pk, "worker-1")
+    assert sent == [second.pk]
+
+
+@pytest.mark.parametrize("case", ["unknown kind", "too old"])
+def test_an_unknown_or_expired_ticket_whose_lease_was_taken_is_left_to_the_new_holder(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, case: str) -> None:
+    too_old = timezone.now() - timedelta(seconds=echo_kind.max_age_seconds + 5)
+    ticket = (make_ticket(kind="no_such_kind") if case == "unknown kind"
+              else make_ticket(queued_at=too_old))
+    claimed = _claimed()
+    Ticket.objects.filter(pk=ticket.pk).update(lease_owner="worker-2")
+    engine.run_step(claimed, "worker-1")
+    saved = Ticket.objects.get(pk=ticket.pk)
+    assert (saved.state, saved.last_error, saved.lease_owner) == (
+        Ticket.State.QUEUED, "", "worker-2")
