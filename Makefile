@@ -69,7 +69,7 @@ soak: migrate
 # Mutation testing, outside CI (hours on two cores for all modules; docs/testing.md).
 # `make mutants MODULE=revcycle/crypto.py` runs one module with the tests that guard it.
 MUTANT_MODULES := revcycle/crypto.py revcycle/roles.py revcycle/access.py revcycle/audit.py \
-	revcycle/oauth.py revcycle/engine.py revcycle/http.py revcycle/api.py payer/webhooks.py \
+	revcycle/oauth.py revcycle/engine.py revcycle/leasing.py revcycle/http.py revcycle/api.py payer/webhooks.py \
 	payer/flow.py smartlink/flow.py
 MODULE ?= $(MUTANT_MODULES)
 mutants: $(STAMP)
