@@ -141,6 +141,11 @@ class PayerClaim(models.Model):
             # rows. payer_claim_list cannot serve it for a user of several facilities
             # (facility IN (...) interleaves them), and every claim was sorted on each page.
             models.Index(fields=["-created_at", "-id"], name="payer_claim_recent"),
+            # The follow-up worklist's "payer contradicted a final answer" source: EXISTS
+            # (a conflicted claim of this ticket). Only conflicted claims are in it, so it
+            # stays a few entries whatever the number of claims.
+            models.Index(fields=["ticket"], condition=Q(conflict_at__isnull=False),
+                         name="payer_claim_conflicted"),
         ]
         constraints = [
             # The webhook's lookup (connection, claim_id); a payer id names one claim.
