@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, Exists, OuterRef, QuerySet, Sum, Value
+from django.db.models import DecimalField, Exists, OuterRef, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -17,7 +17,7 @@ from followup import sources
 from followup.models import FollowUp, RecheckPolicy
 from revcycle import services
 from revcycle.models import Ticket
-from revcycle.paging import COUNT_CAP
+from revcycle.paging import capped_aggregate
 
 PAGE_SIZES = (25, 50, 100, 200)
 AGE_BUCKETS: list[tuple[str, int, int | None]] = [
@@ -111,13 +111,14 @@ class Summary:
 def summary(qs: QuerySet[Ticket]) -> tuple[int, Decimal | None, list[tuple[str, Decimal]], bool]:
     """(items, their amount, the amount per currency, capped): exact up to COUNT_CAP items;
     past it the count stops (a poll must not add up a million rows) and no amount is given.
-    One statement: the aggregate runs over the capped subquery."""
-    capped = qs.order_by()[:COUNT_CAP + 1].aggregate(
-        # Each alias differs from the field's name: an alias "amount" would shadow it.
-        n=Count("id"), sum_all=Sum("amount"), **services.sums_per_currency())
-    if capped["n"] > COUNT_CAP:
-        return COUNT_CAP, None, [], True
-    return capped["n"], capped["sum_all"] or Decimal("0"), services.currency_totals(capped), False
+    One statement (revcycle.paging.capped_aggregate)."""
+    # Each alias differs from the field's name: an alias "amount" would shadow it.
+    counted = capped_aggregate(qs, sum_all=Sum("amount"),
+                               **services.sums_per_currency())
+    if counted.capped:
+        return counted.count, None, [], True
+    return (counted.count, counted.values["sum_all"] or Decimal("0"),
+            services.currency_totals(counted.values), False)
 
 
 def summarise(qs: QuerySet[Ticket]) -> Summary:
