@@ -113,8 +113,7 @@ def summary(qs: QuerySet[Ticket]) -> tuple[int, Decimal | None, list[tuple[str, 
     past it the count stops (a poll must not add up a million rows) and no amount is given.
     One statement (revcycle.paging.capped_aggregate)."""
     # Each alias differs from the field's name: an alias "amount" would shadow it.
-    counted = capped_aggregate(qs, sum_all=Sum("amount"),
-                               **services.sums_per_currency())
+    counted = capped_aggregate(qs, {"sum_all": Sum("amount"), **services.sums_per_currency()})
     if counted.capped:
         return counted.count, None, [], True
     return (counted.count, counted.values["sum_all"] or Decimal("0"),

@@ -43,7 +43,7 @@ class PayerClaimQuerySet(models.QuerySet["PayerClaim"]):
             values = self.aggregate(**sums, count=Count("pk"))
             counted = Capped(values.pop("count"), False, values)
         else:
-            counted = capped_aggregate(self, **sums)
+            counted = capped_aggregate(self, sums)
         if counted.capped:
             return counted.values | {"count": counted.count, "capped": True}
         return {k: v or Decimal("0.00") for k, v in counted.values.items()} | {

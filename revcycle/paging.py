@@ -44,13 +44,15 @@ class Capped:
     values: dict[str, Any]  # each aggregate; None when capped
 
 
-def capped_aggregate(rows: QuerySet[Any], cap: int | None = None, **aggregates: Any) -> Capped:
-    """The number of `rows` and `aggregates` over them, reading at most cap + 1 rows, in one
-    statement: SELECT COUNT(*), SUM(...) FROM (... LIMIT cap + 1). Up to `cap` rows all of
-    it is exact; past it the count is `cap` (shown "more than cap") and every aggregate is
-    None: a sum of the first `cap` rows would be a wrong total."""
+def capped_aggregate(rows: QuerySet[Any], aggregates: Mapping[str, Any] | None = None,
+                     cap: int | None = None) -> Capped:
+    """The number of `rows` and `aggregates` (alias -> Sum(...)) over them, reading at
+    most cap + 1 rows (COUNT_CAP + 1 by default), in one statement: SELECT COUNT(*),
+    SUM(...) FROM (... LIMIT cap + 1). Up to `cap` rows all of it is exact; past it the
+    count is `cap` (shown "more than cap") and every aggregate is None: a sum of the first
+    `cap` rows would be a wrong total."""
     cap = COUNT_CAP if cap is None else cap
-    values = rows.order_by()[:cap + 1].aggregate(capped_rows=Count("*"), **aggregates)
+    values = rows.order_by()[:cap + 1].aggregate(capped_rows=Count("*"), **(aggregates or {}))
     n = int(values.pop("capped_rows"))
     if n > cap:
         return Capped(cap, True, dict.fromkeys(values))
@@ -59,7 +61,7 @@ def capped_aggregate(rows: QuerySet[Any], cap: int | None = None, **aggregates: 
 
 def capped_count(rows: QuerySet[Any], cap: int | None = None) -> tuple[int, bool]:
     """(rows, capped): `capped_aggregate` with no aggregate beside the count."""
-    counted = capped_aggregate(rows, cap)
+    counted = capped_aggregate(rows, cap=cap)
     return counted.count, counted.capped
 
 

@@ -27,7 +27,7 @@ def _patterns(context: Context) -> dict[str, tuple[str, str]]:
     """The page's reversed patterns, kept in the render context's bottom layer: an
     `{% include %}` (a row's cells) pushes a layer of its own, and the cache must outlive
     it to serve every row of the page. A new render (the next request) starts empty."""
-    bottom = context.render_context.dicts[0]
+    bottom: Any = context.render_context.dicts[0]  # typed for the include nodes' keys
     patterns: dict[str, tuple[str, str]] = bottom.setdefault(CACHE_KEY, {})
     return patterns
 

@@ -32,14 +32,14 @@ def cap(monkeypatch: Any) -> Any:
 
 def test_capped_aggregate_is_exact_up_to_the_cap(integrex):
     _tickets(integrex, "claim_status", 6)  # amounts 0..5
-    counted = capped_aggregate(Ticket.objects.all(), 6, total=Sum("amount"))
+    counted = capped_aggregate(Ticket.objects.all(), {"total": Sum("amount")}, cap=6)
     assert (counted.count, counted.capped) == (6, False)
     assert counted.values == {"total": Decimal("15.00")}
 
 
 def test_capped_aggregate_past_the_cap_gives_the_cap_and_no_totals(integrex):
     _tickets(integrex, "claim_status", 7)
-    counted = capped_aggregate(Ticket.objects.all(), 6, total=Sum("amount"))
+    counted = capped_aggregate(Ticket.objects.all(), {"total": Sum("amount")}, cap=6)
     assert (counted.count, counted.capped) == (6, True)
     assert counted.values == {"total": None}
 
@@ -47,7 +47,7 @@ def test_capped_aggregate_past_the_cap_gives_the_cap_and_no_totals(integrex):
 def test_capped_aggregate_reads_at_most_cap_plus_one_rows_in_one_statement(integrex):
     _tickets(integrex, "claim_status", 30)
     with CaptureQueriesContext(connection) as ctx:
-        capped_aggregate(Ticket.objects.all(), 6, total=Sum("amount"))
+        capped_aggregate(Ticket.objects.all(), {"total": Sum("amount")}, cap=6)
     assert len(ctx.captured_queries) == 1
     sql = ctx.captured_queries[0]["sql"].upper()
     assert "LIMIT 7" in sql and "COUNT(*)" in sql and "SUM(" in sql
