@@ -72,10 +72,10 @@ def needing_person(user: Any, now: datetime | None = None,
 
 
 # The follow-up conditions are EXISTS / NOT EXISTS over followup_followup, one index probe
-# (its unique ticket_id) per ticket read. As a LEFT JOIN with "followup.id IS NULL OR
-# followup.status = 'open'" PostgreSQL joined the whole worklist before it could apply the
-# keyset order and the LIMIT: page 400 took 367 ms at 100,000 tickets, and 0.55 ms as NOT
-# EXISTS (docs/performance.md, "Screens with a million tickets").
+# (its unique ticket_id) per ticket read. As LEFT JOINs inside the OR of the sources,
+# PostgreSQL joined before it could stop: the summary's capped count took 210 to 232 ms
+# with a million tickets, and 26 to 42 ms as EXISTS (docs/performance.md, "Screens with a
+# million tickets", session 5).
 def _followups(**conditions: Any) -> Exists:
     return Exists(FollowUp.objects.filter(ticket=OuterRef("pk"), **conditions))
 
