@@ -11,8 +11,17 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from followup import sources
-from followup.models import FollowUp
-from followup.worklist import AGE_BUCKETS, DEFAULT_SORT, PAGE_SIZES, SORTS, bucket_range, open_items
+from followup.worklist import (
+    AGE_BUCKETS,
+    DEFAULT_SORT,
+    PAGE_SIZES,
+    SORTS,
+    assigned_to,
+    bucket_range,
+    open_items,
+    resolved_items,
+    unassigned,
+)
 from revcycle.filtering import MAX_ID, AmountFilter, ListFilterSet, PageForm
 from revcycle.models import Ticket
 
@@ -72,7 +81,7 @@ class WorklistFilter(ListFilterSet):
         if self.chosen_status == "open":
             return open_items(queryset)
         if self.chosen_status == "resolved":
-            return queryset.filter(followup__status=FollowUp.Status.RESOLVED)
+            return resolved_items(queryset)
         return queryset
 
     def keep(self, qs: QuerySet[Ticket], name: str, value: Any) -> QuerySet[Ticket]:
@@ -92,10 +101,10 @@ class WorklistFilter(ListFilterSet):
 
     def filter_assignee(self, qs: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         if value == "me":
-            return qs.filter(followup__assignee=self.request.user)
+            return assigned_to(qs, self.request.user.pk)
         if value == "none":
-            return qs.filter(Q(followup__isnull=True) | Q(followup__assignee__isnull=True))
-        return qs.filter(followup__assignee_id=int(value))
+            return unassigned(qs)
+        return assigned_to(qs, int(value))
 
     def filter_search(self, qs: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         return qs.filter(Q(account_number__istartswith=value) | Q(patient_name__icontains=value))

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from revcycle.crypto import EncryptedJSONField
 from revcycle.models import Connection, Encounter, Facility, Ticket
+from revcycle.paging import Capped, capped_aggregate
 
 
 def new_reference() -> str:
@@ -27,24 +28,26 @@ class PayerClaimQuerySet(models.QuerySet["PayerClaim"]):
     def for_user(self, user: Any) -> PayerClaimQuerySet:
         return self.filter(facility__in=Facility.objects.for_user(user))
 
-    def totals(self, cap: int | None = None) -> dict[str, Any]:
+    def totals(self, exact: bool = False) -> dict[str, Any]:
         """The sums shown under the list, and the number of claims (one query for both).
         Billed counts what the payer received: not a claim still queued or sending, one it
         refused, or one whose fate is unknown (totals only over what they say).
 
-        With `cap`, the query reads at most cap + 1 claims (a page must not add up a
-        hundred thousand): past it, "capped" is true, the count is `cap` and the sums are
-        None (a sum of the first `cap` claims would be a wrong total)."""
+        Unless `exact`, the query reads at most COUNT_CAP + 1 claims (a page must not add
+        up a hundred thousand; revcycle.paging.capped_aggregate): past it, "capped" is
+        true, the count is the cap and the sums are None."""
         received = Q(status__in=PayerClaim.RECEIVED)
-        rows = self.order_by()[:cap + 1] if cap is not None else self
-        sums = rows.aggregate(billed=Sum("amount", filter=received),
-                              expected=Sum("expected_payment"),
-                              patient=Sum("patient_responsibility"), count=Count("pk"))
-        count = sums.pop("count")
-        if cap is not None and count > cap:
-            return dict.fromkeys(sums) | {"count": cap, "capped": True}
-        return {k: v or Decimal("0.00") for k, v in sums.items()} | {"count": count,
-                                                                     "capped": False}
+        sums = {"billed": Sum("amount", filter=received), "expected": Sum("expected_payment"),
+                "patient": Sum("patient_responsibility")}
+        if exact:
+            values = self.aggregate(**sums, count=Count("pk"))
+            counted = Capped(values.pop("count"), False, values)
+        else:
+            counted = capped_aggregate(self, sums)
+        if counted.capped:
+            return counted.values | {"count": counted.count, "capped": True}
+        return {k: v or Decimal("0.00") for k, v in counted.values.items()} | {
+            "count": counted.count, "capped": False}
 
 
 class PayerClaim(models.Model):
@@ -141,6 +144,11 @@ class PayerClaim(models.Model):
             # rows. payer_claim_list cannot serve it for a user of several facilities
             # (facility IN (...) interleaves them), and every claim was sorted on each page.
             models.Index(fields=["-created_at", "-id"], name="payer_claim_recent"),
+            # The follow-up worklist's "payer contradicted a final answer" source: EXISTS
+            # (a conflicted claim of this ticket). Only conflicted claims are in it, so it
+            # stays a few entries whatever the number of claims.
+            models.Index(fields=["ticket"], condition=Q(conflict_at__isnull=False),
+                         name="payer_claim_conflicted"),
         ]
         constraints = [
             # The webhook's lookup (connection, claim_id); a payer id names one claim.

@@ -18,7 +18,7 @@ from revcycle.access import connections_for, get_for_user
 from revcycle.audit import record_event
 from revcycle.inputs import parse_id
 from revcycle.models import Encounter, Ticket
-from revcycle.paging import COUNT_CAP, PAGING_PARAMS
+from revcycle.paging import PAGING_PARAMS
 from revcycle.polling import HtmxHttpRequest
 from revcycle.roles import has_perm, permission_required
 
@@ -46,7 +46,7 @@ def payer_list(request: HttpRequest) -> HttpResponse:
     claims, filters = filterset.qs, filterset.shown
     page = filterset.keyset_page(claims, ORDER, PER_PAGE, count=False)
     # The totals' aggregate counts the rows too (capped like a count): no second COUNT(*).
-    totals = claims.totals(cap=COUNT_CAP)
+    totals = claims.totals()
     page.count, page.capped = totals.pop("count"), totals.pop("capped")
     query = request.GET.copy()
     for name in PAGING_PARAMS:

@@ -150,20 +150,21 @@ def detail(request: HtmxHttpRequest, spec: str, pk: int) -> HttpResponse:
     if polling.is_poll(request) and "batch-reading" in request.headers.get("HX-Target", ""):
         return polling.reload_page()  # read: the page now has rows, counts, errors
     paging = BatchRowsFilter(request.GET)
-    if polling.unchanged(request, lambda: _poll_fingerprint(batch, paging)):
+    if polling.unchanged(request, lambda: _fingerprint(
+            paging.poll_fingerprint(batch.tickets.all(), ROWS_ORDER, ROWS_PER_PAGE),
+            open_progress(batch))):
         return polling.nothing_new()
     now = progress(batch)
     page = paging.keyset_page(batch.tickets.select_related(*the_spec.rows_select_related),
                               ROWS_ORDER, ROWS_PER_PAGE, count=False)
-    page.count = now["total"]  # the progress counted every ticket of the batch already
+    page.count = now["total"]  # the batch's stored ticket_count: no count of its rows
     template = "batches/detail.html"
     if request.htmx:
         template += "#live"
     else:
         record_event(request, "view", batch)
     # A batch's tickets move every moment while it runs: poll FAST (no one due time).
-    seen = rows_fingerprint([], False, rows_fingerprint(page, page.has_next),
-                            now["open_states"])
+    seen = _fingerprint(rows_fingerprint(page, page.has_next), now["open_states"])
     response = render(request, template, _context(the_spec, batch=batch, page=page,
                                                   progress=now, poll_every=polling.FAST,
                                                   seen=seen, filter_notes=paging.notes,
@@ -179,13 +180,12 @@ class BatchRowsFilter(ListFilterSet):
         fields: list[str] = []
 
 
-def _poll_fingerprint(batch: Batch, paging: BatchRowsFilter) -> str:
-    """What a poll of the batch page would show, from two index reads: the page's rows
-    (ids, states, update times) and how many tickets are still open in each open state.
-    Every step of a ticket changes the open counts; the done and failed counts change only
-    through them, so the GROUP BY over the whole batch waits until something moved."""
-    rows = paging.poll_fingerprint(batch.tickets.all(), ROWS_ORDER, ROWS_PER_PAGE)
-    return rows_fingerprint([], False, rows, open_progress(batch))
+def _fingerprint(rows: str, open_states: tuple[int, ...]) -> str:
+    """What a poll of the batch page compares, for the page it drew and for the poll alike:
+    the page's rows (ids, states, update times) and how many tickets are still open in each
+    open state. Every step of a ticket changes the open counts; the done and failed counts
+    change only through them, so a poll reads two indexes and counts nothing else."""
+    return rows_fingerprint([], False, rows, open_states)
 
 
 def _reading(request: HtmxHttpRequest, spec: BatchSpec, batch: Batch) -> HttpResponse:

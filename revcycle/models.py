@@ -399,6 +399,7 @@ class Ticket(models.Model):
 
     OPEN_STATES = (State.QUEUED, State.SUBMITTED, State.PROCESSING)
     FINAL_STATES = (State.DONE, State.FAILED, State.EXPIRED)
+    NOT_DONE_STATES = (*OPEN_STATES, State.FAILED, State.EXPIRED)
 
     kind = models.CharField(max_length=30)
     facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="tickets")

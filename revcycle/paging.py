@@ -8,9 +8,11 @@ by an OFFSET: page 400 reads 51 index entries, as page 1 does, where `?page=400`
 "rows 19,951-20,000"; that position is a hint (rows added above it shift the list), the
 rows themselves are exact: no row twice, none skipped, whatever was added meanwhile.
 
-The count shown beside the pager ("10,000+") reads at most COUNT_CAP rows: Django's
-Paginator counts the user's whole list on every request, and the worklists' fragments are
-polled every few seconds by every open tab."""
+The count shown beside the pager ("more than 10,000") reads at most COUNT_CAP rows:
+Django's Paginator counts the user's whole list on every request, and the worklists'
+fragments are polled every few seconds by every open tab. Totals beside a list (the
+follow-up worklist's amounts, the payer list's sums) stop at the same cap, in the same
+statement as the count (`capped_aggregate`)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connection
-from django.db.models import F, Model, Q, QuerySet
+from django.db.models import Count, F, Model, Q, QuerySet
 
 COUNT_CAP = 10_000
 PAGING_PARAMS = ("after", "before", "page")
@@ -33,15 +35,38 @@ CURSOR_MAX_CHARS = 500  # a cursor holds a sort key (an account, a name) and an 
 MAX_ID = 2**63 - 1  # the largest primary key PostgreSQL's bigint (and SQLite) can hold
 
 
-def capped_count(rows: QuerySet[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:
-    """(rows, capped): exact up to `cap`; past it the count stops reading. One statement:
-    SELECT COUNT(*) FROM (... LIMIT cap + 1)."""
-    n = int(rows.order_by()[:cap + 1].count())
-    return (cap, True) if n > cap else (n, False)
+@dataclass(frozen=True)
+class Capped:
+    """A count that stopped at a cap, and the aggregates read with it."""
+
+    count: int  # exact when not capped; the cap when capped
+    capped: bool
+    values: dict[str, Any]  # each aggregate; None when capped
+
+
+def capped_aggregate(rows: QuerySet[Any], aggregates: Mapping[str, Any] | None = None,
+                     cap: int | None = None) -> Capped:
+    """The number of `rows` and `aggregates` (alias -> Sum(...)) over them, reading at
+    most cap + 1 rows (COUNT_CAP + 1 by default), in one statement: SELECT COUNT(*),
+    SUM(...) FROM (... LIMIT cap + 1). Up to `cap` rows all of it is exact; past it the
+    count is `cap` (shown "more than cap") and every aggregate is None: a sum of the first
+    `cap` rows would be a wrong total."""
+    cap = COUNT_CAP if cap is None else cap
+    values = rows.order_by()[:cap + 1].aggregate(capped_rows=Count("*"), **(aggregates or {}))
+    n = int(values.pop("capped_rows"))
+    if n > cap:
+        return Capped(cap, True, dict.fromkeys(values))
+    return Capped(n, False, values)
+
+
+def capped_count(rows: QuerySet[Any], cap: int | None = None) -> tuple[int, bool]:
+    """(rows, capped): `capped_aggregate` with no aggregate beside the count."""
+    counted = capped_aggregate(rows, cap=cap)
+    return counted.count, counted.capped
 
 
 def count_label(count: int, capped: bool) -> str:
-    return f"{count:,}+" if capped else f"{count:,}"
+    return f"more than {count:,}" if capped else f"{count:,}"
 
 
 class BadCursor(ValueError):
@@ -154,7 +179,7 @@ class KeysetPaginator:
 
     def __init__(self, rows: QuerySet[Any], order: Sequence[str], per_page: int, *,
                  nullable: Iterable[str] = (), params: Mapping[str, Any] | None = None,
-                 count: bool = True, cap: int = COUNT_CAP) -> None:
+                 count: bool = True, cap: int | None = None) -> None:
         if order[-1].lstrip("-") not in ("id", "pk"):
             raise ValueError("a keyset order ends with the primary key")
         may_be_null = set(nullable)
@@ -163,7 +188,7 @@ class KeysetPaginator:
         self.rows = rows
         self.per_page = per_page
         self.count = count
-        self.cap = cap
+        self.cap = COUNT_CAP if cap is None else cap  # read when called: tests lower it
         self.params = {k: str(v) for k, v in (params or {}).items()
                        if k not in PAGING_PARAMS and v not in (None, "")}
 

@@ -95,3 +95,43 @@ def test_an_unchanged_batch_poll_reads_only_the_open_tickets_and_answers_204(
     assert changed.status_code == 200
     text = changed.content.decode()
     assert '<b data-count="done">1</b>' in text and '<b data-count="processing">149</b>' in text
+
+
+def test_a_batch_page_counts_only_its_tickets_not_done_and_takes_its_total_from_the_batch(
+        client_for, alice, integrex):
+    batch = Batch.objects.create(kind="claim_status", facility=integrex.facilities.first(),
+                                 connection=integrex, created_by=alice, filename="d.csv",
+                                 total_rows=120, ticket_count=120)
+    tickets = _tickets(integrex, "claim_status", 120, batch=batch, state="done")
+    Ticket.objects.filter(pk__in=[t.pk for t in tickets[:3]]).update(state="failed")
+    Ticket.objects.filter(pk__in=[t.pk for t in tickets[3:5]]).update(state="queued")
+    client = client_for(alice)
+    url = reverse("claims:batch_detail", args=[batch.pk])
+    client.get(url)  # the first view of a batch is audited
+    with CaptureQueriesContext(connection) as ctx:
+        text = client.get(url, **HTMX).content.decode()
+    counted = [q["sql"] for q in ctx.captured_queries if "GROUP BY" in q["sql"].upper()]
+    # One count, of the states other than done: the 115 done tickets are not read.
+    assert len(counted) == 1 and "'done'" not in counted[0], counted
+    assert "'failed'" in counted[0] and "'expired'" in counted[0]
+    assert '<b data-count="done">115</b>' in text and '<b data-count="failed">3</b>' in text
+    assert '<b data-count="queued">2</b>' in text and '<b data-count="total">120</b>' in text
+
+
+def test_the_batch_page_and_its_poll_compute_one_fingerprint(client_for, alice, integrex):
+    """The fingerprint the page carries is the one the poll computes (batch_views._fingerprint):
+    an unchanged page polled at once is answered 204, on page 1 and on the next page."""
+    batch = Batch.objects.create(kind="claim_status", facility=integrex.facilities.first(),
+                                 connection=integrex, created_by=alice, filename="f.csv",
+                                 total_rows=130, ticket_count=130)
+    _tickets(integrex, "claim_status", 130, batch=batch, state="submitted")
+    client = client_for(alice)
+    url = reverse("claims:batch_detail", args=[batch.pk])
+    client.get(url)
+    first = client.get(url, **HTMX)
+    later_url = f"{url}?{first.context['page'].next_query}"
+    later = client.get(later_url, **HTMX)
+    assert _seen_in_page(first) != _seen_in_page(later)
+    assert _poll(client, url, _seen_in_page(first))[0].status_code == 204
+    assert _poll(client, later_url, _seen_in_page(later))[0].status_code == 204
+    assert _poll(client, later_url, _seen_in_page(first))[0].status_code == 200

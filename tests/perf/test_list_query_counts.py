@@ -131,6 +131,28 @@ def test_followup_worklist_costs_at_most_10_queries_on_page_1_and_the_next_keyse
     assert len(later_ids) == 25 and not set(first_ids) & set(later_ids)
 
 
+@pytest.mark.parametrize("filters", ["assignee=none", "assignee=me&status=all",
+                                     "status=resolved"])
+def test_followup_worklist_filtered_by_follow_ups_costs_at_most_10_queries(
+        client_a, integrex, alice, filters):
+    """The follow-up filters are EXISTS conditions (followup/worklist.py): no statement
+    more than the unfiltered page, and no statement per row."""
+    from followup.models import FollowUp
+
+    RecheckPolicy.get()
+    tickets = _tickets(integrex, "claim_status")
+    status = "resolved" if "resolved" in filters else "open"
+    FollowUp.objects.bulk_create(FollowUp(ticket=t, assignee=alice if i % 2 else None,
+                                          status=status) for i, t in enumerate(tickets))
+    url = reverse("followup:worklist")
+    client_a.get(url)
+    n, first = _counted(client_a, f"{url}?size=25&{filters}", False)
+    ids, next_url = _worklist_rows(first)
+    assert len(ids) == 25 and next_url
+    later_n, _ = _counted(client_a, url + html.unescape(next_url), False)
+    assert n == later_n
+
+
 def test_a_page_that_also_asks_whether_a_worker_runs_stays_within_10_queries(
         client_a, integrex):
     """The "no worker is running" banner is asked at most every 10 s per process: the
