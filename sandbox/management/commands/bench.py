@@ -54,9 +54,6 @@ def prepare_database(stdout: Any) -> None:
     stdout.write(f"Database: {settings.DATABASES['default']['NAME']} ({kit.database_label()})")
 
 
-SANDBOX_WORKERS = int(os.environ.get("BENCH_SANDBOX_WORKERS", "2"))
-
-
 def start_services(procs: kit.Processes, *, sandbox_threads: int, app_threads: int,
                    worker_env: dict[str, str] | None = None) -> tuple[str, str]:
     """The sandbox and the app on free loopback ports, and the worker; returns their roots."""
@@ -82,10 +79,9 @@ def start_services(procs: kit.Processes, *, sandbox_threads: int, app_threads: i
         # A few pooled connections per process, given back while a request sleeps its
         # latency: the engines' threads each hold one, and max_connections is 100.
         sandbox_env.update(DATABASE_POOL="1", DATABASE_POOL_MAX_SIZE="6")
-    # Two processes: one Python process (one GIL) answers only ~35 requests a second, and
-    # the sandbox must not be the bottleneck.
+    workers = kit.sandbox_workers(db.vendor, os.environ)
     sandbox = procs.start("sandbox", kit.gunicorn_argv(sandbox_port, threads=sandbox_threads,
-                                                       workers=SANDBOX_WORKERS), sandbox_env)
+                                                       workers=workers), sandbox_env)
     app = procs.start("app", kit.gunicorn_argv(app_port, threads=app_threads), kit.child_env())
     procs.start("worker", kit.engine_argv(), kit.child_env(**(worker_env or {})))
     sandbox_root = f"http://{kit.LOOPBACK}:{sandbox_port}/sandbox"
@@ -166,7 +162,9 @@ class Command(BaseCommand):
             self.procs = procs
             self.sandbox_root, self.app_root = start_services(
                 procs, sandbox_threads=32, app_threads=16)
-            self.stdout.write(f"Sandbox at {self.sandbox_root}, app at {self.app_root}; "
+            self.stdout.write(f"Sandbox at {self.sandbox_root} "
+                              f"({kit.sandbox_workers(db.vendor, os.environ)} process(es), "
+                              f"BENCH_SANDBOX_WORKERS), app at {self.app_root}; "
                               f"logs in {log_dir}")
             for section in SECTIONS:
                 if section in sections:
