@@ -28,6 +28,7 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import requestlog
 from sandbox.models import RequestCounter, SandboxKnobs
 
 log = logging.getLogger(__name__)
@@ -351,14 +352,17 @@ def service_endpoint(service: str, endpoint: str) -> Callable[[Callable], Callab
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             IN_FLIGHT.enter(service)
+            started, response = time.time(), None
             try:
                 count_request(service, endpoint, request.method or "GET")
-                fault = injected_fault(request)
-                if fault is not None:
-                    return fault
-                return view(request, *args, **kwargs)
+                response = injected_fault(request)
+                if response is None:
+                    response = view(request, *args, **kwargs)
+                return response
             finally:
                 IN_FLIGHT.leave(service)
+                if requestlog.enabled():
+                    requestlog.record(service, endpoint, request, response, started, time.time())
 
         return login_not_required(csrf_exempt(wrapped))
 
