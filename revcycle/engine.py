@@ -39,7 +39,7 @@ from django.db import connection as db_connection
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from revcycle import errors, leasing
+from revcycle import enginetrace, errors, leasing
 from revcycle.models import Connection, EnginePump, Ticket
 
 log = logging.getLogger("revcycle.engine")
@@ -385,7 +385,9 @@ class _Workers:
                         # it back at once rather than hold it until the lease expires.
                         release([ticket_id], self.owner)
                         continue
+                    began, state = time.time(), getattr(ticket, "state", "")
                     run_step(ticket, self.owner)
+                    enginetrace.record("step", began, time.time(), ticket=ticket_id, state=state)
                 except Exception as exc:  # noqa: BLE001 - e.g. the database went away
                     log.error("ticket %s: engine error %s", ticket_id, type(exc).__name__)
                 finally:
@@ -454,8 +456,10 @@ def pump(
         while time.monotonic() < deadline and not (stop and stop()):
             asked = workers.free
             try:
+                began = time.time()
                 claimed = claim_tickets(owner, asked, kinds=kinds, batch_id=batch_id,
                                         count_attempts=True)
+                enginetrace.record("claim", began, time.time(), asked=asked, got=len(claimed))
                 if heartbeat and time.monotonic() - last_beat > 2:
                     heartbeat(workers.done)
                     last_beat = time.monotonic()

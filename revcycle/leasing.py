@@ -79,10 +79,16 @@ def lock_connections(ids: set[int]) -> None:
 def busy_counts(now: datetime, ids: set[int]) -> dict[int, int]:
     """Tickets each connection has under a live lease, whoever holds it."""
     with db.cursor() as cursor:
-        cursor.execute(f"SELECT {_q('connection_id')}, COUNT(*) FROM {_q(_T)} "
-                       f"WHERE {_q('lease_until')} > %s AND {_q('connection_id')} IN ({_in(ids)}) "
-                       f"GROUP BY {_q('connection_id')}", [_when(now), *sorted(ids)])
+        cursor.execute(*busy_count_sql(now, ids))
         return dict(cursor.fetchall())
+
+
+def busy_count_sql(now: datetime, ids: set[int]) -> tuple[str, list[Any]]:
+    """The busy count's statement: `lease_until > now` implies the partial index's
+    `lease_until IS NOT NULL`, so both databases read it from ticket_busy_lease."""
+    return (f"SELECT {_q('connection_id')}, COUNT(*) FROM {_q(_T)} "
+            f"WHERE {_q('lease_until')} > %s AND {_q('connection_id')} IN ({_in(ids)}) "
+            f"GROUP BY {_q('connection_id')}", [_when(now), *sorted(ids)])
 
 
 def lease(ids: list[int], owner: str, until: datetime, *, attempt: list[int] | None = None) -> None:

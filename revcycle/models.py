@@ -470,6 +470,12 @@ class Ticket(models.Model):
             models.Index(fields=["kind", "-created_at", "-id"], name="ticket_kind_recent"),
             # The follow-up worklist's default order (oldest first) and its keyset pages.
             models.Index(fields=["age_date", "id"], name="ticket_age_date_id"),
+            # The claim's busy count (revcycle.leasing.busy_counts: a connection's tickets
+            # under a live lease). Every step clears its lease, so only the tickets in
+            # flight are in it: the count reads a few entries, not the connection's
+            # every ticket (82 ms at 100,000 tickets on PostgreSQL, on every claim).
+            models.Index(fields=["connection", "lease_until"], name="ticket_busy_lease",
+                         condition=Q(lease_until__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -23,7 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -114,6 +114,19 @@ def sandbox_posts(prefix: str) -> dict[str, int]:
         if tracking.startswith(prefix):
             counts[tracking] += 1
     return dict(counts)
+
+
+def sandbox_workers(vendor: str, env: Mapping[str, str]) -> int:
+    """How many gunicorn processes serve the bench's sandbox: BENCH_SANDBOX_WORKERS, else
+    1 on SQLite and 2 on PostgreSQL. On SQLite every process of the sandbox writes its
+    counters into one file under one write lock, so a second process mostly waits for
+    it; on PostgreSQL one process (one GIL) would be the batch's bottleneck."""
+    value = env.get("BENCH_SANDBOX_WORKERS", "").strip()
+    if not value:
+        return 1 if vendor == "sqlite" else 2
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"BENCH_SANDBOX_WORKERS must be a whole number >= 1, not {value!r}")
+    return int(value)
 
 
 def database_label() -> str:

@@ -28,6 +28,7 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import requestlog
 from sandbox.models import RequestCounter, SandboxKnobs
 
 log = logging.getLogger(__name__)
@@ -234,24 +235,46 @@ class SharedInFlight(InFlight):
     """The same counts, shared by every process of a sandbox served by several (the
     bench's scale run needs more requests a second than one process can answer): kept in
     a small JSON file, changed under an exclusive flock, so the peak is the most requests
-    answered at once by all the processes together."""
+    answered at once by all the processes together.
+
+    Every request changes the file twice (enter, leave), so it is written over in place
+    through a descriptor each process opens once, rather than opened, truncated and
+    rewritten by each (a new inode's worth of work twice a request, under the lock that
+    every request of every process waits for).
+    The record is padded to a fixed size, so a shorter one leaves no tail to truncate."""
+
+    SIZE = 4096
 
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = path
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _descriptor(self) -> int:
+        # One per process, opened after gunicorn's fork: a descriptor inherited from the
+        # master would share one flock between every worker, which then excludes none.
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
 
     def _change(self, change: Callable[[dict[str, dict[str, int]]], None]
                 ) -> dict[str, dict[str, int]]:
-        with self.lock, open(self.path, "a+", encoding="utf-8") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
-            handle.seek(0)
-            state = json.loads(handle.read() or "{}")
-            state.setdefault("now", {})
-            state.setdefault("peak", {})
-            change(state)
-            handle.seek(0)
-            handle.truncate()
-            handle.write(json.dumps(state))
+        with self.lock:
+            fd = self._descriptor()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                state = json.loads(os.pread(fd, self.SIZE, 0).strip(b" \0") or b"{}")
+                state.setdefault("now", {})
+                state.setdefault("peak", {})
+                change(state)
+                record = json.dumps(state).encode()
+                if len(record) > self.SIZE:
+                    raise ValueError(f"in-flight record over {self.SIZE} bytes: {record[:80]!r}")
+                os.pwrite(fd, record.ljust(self.SIZE), 0)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
             return state
 
     def enter(self, service: str) -> None:
@@ -329,14 +352,17 @@ def service_endpoint(service: str, endpoint: str) -> Callable[[Callable], Callab
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             IN_FLIGHT.enter(service)
+            started, response = time.time(), None
             try:
                 count_request(service, endpoint, request.method or "GET")
-                fault = injected_fault(request)
-                if fault is not None:
-                    return fault
-                return view(request, *args, **kwargs)
+                response = injected_fault(request)
+                if response is None:
+                    response = view(request, *args, **kwargs)
+                return response
             finally:
                 IN_FLIGHT.leave(service)
+                if requestlog.enabled():
+                    requestlog.record(service, endpoint, request, response, started, time.time())
 
         return login_not_required(csrf_exempt(wrapped))
 

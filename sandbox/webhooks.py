@@ -213,7 +213,9 @@ def _claim_for_sending(delivery: WebhookDelivery) -> bool:
 
 def deliver_due_webhooks(claim: PayerClaim | None = None) -> int:
     """Send every delivery that is due (of one claim, if given); returns how many succeeded."""
-    due = WebhookDelivery.objects.due().select_related("claim")
+    # In the order they were queued: a claim's status update goes out before its payment
+    # (PostgreSQL returned them in any order without it).
+    due = WebhookDelivery.objects.due().select_related("claim").order_by("pk")
     if claim is not None:
         due = due.filter(claim=claim)
     return sum(deliver(d) for d in list(due) if _claim_for_sending(d))

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
 from io import StringIO
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
@@ -125,3 +127,21 @@ def test_a_shared_count_sees_the_requests_of_every_process(tmp_path: Any) -> Non
     assert first.peaks() == {"integrex": 0, "smart": 1}
     first.enter("integrex")
     assert second.peaks()["integrex"] == 1
+
+
+def test_a_shared_count_is_written_over_in_place_through_one_descriptor(tmp_path: Any) -> None:
+    # Each request changes the count twice: the file is opened once per process and keeps
+    # its inode and its fixed size, where it was re-opened and truncated every time.
+    path = tmp_path / "in-flight.json"
+    counter = knobs.SharedInFlight(str(path))
+    real_open = os.open
+    with mock.patch("sandbox.knobs.os.open", side_effect=real_open) as opened:
+        counter.enter("integrex")
+        inode = path.stat().st_ino
+        for _ in range(5):
+            counter.enter("integrex")
+            counter.leave("integrex")
+    assert opened.call_count == 1
+    assert path.stat().st_ino == inode
+    assert path.stat().st_size == knobs.SharedInFlight.SIZE
+    assert json.loads(path.read_bytes()) == {"now": {"integrex": 1}, "peak": {"integrex": 2}}

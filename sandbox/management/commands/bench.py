@@ -28,6 +28,7 @@ from django.utils import timezone
 from sandbox import bench_screens, benchseed
 from sandbox import benchgoals as goals
 from sandbox import benchkit as kit
+from sandbox import benchtimeline as timeline
 from sandbox.benchkit import Figure
 
 # scale last: it replaces the one worker with two engine processes.
@@ -54,9 +55,6 @@ def prepare_database(stdout: Any) -> None:
     stdout.write(f"Database: {settings.DATABASES['default']['NAME']} ({kit.database_label()})")
 
 
-SANDBOX_WORKERS = int(os.environ.get("BENCH_SANDBOX_WORKERS", "2"))
-
-
 def start_services(procs: kit.Processes, *, sandbox_threads: int, app_threads: int,
                    worker_env: dict[str, str] | None = None) -> tuple[str, str]:
     """The sandbox and the app on free loopback ports, and the worker; returns their roots."""
@@ -64,7 +62,12 @@ def start_services(procs: kit.Processes, *, sandbox_threads: int, app_threads: i
     # The sandbox's processes count requests in flight together (the cap's proof).
     in_flight_file = Path(settings.VAR_DIR) / "sandbox-in-flight.json"
     in_flight_file.unlink(missing_ok=True)
-    sandbox_env = kit.child_env(SANDBOX_IN_FLIGHT_FILE=str(in_flight_file))
+    # The batch's timeline (sandbox.benchtimeline): the sandbox logs its requests, the
+    # engine traces its claims and steps.
+    for log_file in (request_log_path(), engine_trace_path()):
+        log_file.unlink(missing_ok=True)
+    sandbox_env = kit.child_env(SANDBOX_IN_FLIGHT_FILE=str(in_flight_file),
+                                SANDBOX_REQUEST_LOG=str(request_log_path()))
     sandbox_url = kit.sandbox_database_url()
     if sandbox_url:
         path = Path(sandbox_url.removeprefix("sqlite:///"))
@@ -82,18 +85,26 @@ def start_services(procs: kit.Processes, *, sandbox_threads: int, app_threads: i
         # A few pooled connections per process, given back while a request sleeps its
         # latency: the engines' threads each hold one, and max_connections is 100.
         sandbox_env.update(DATABASE_POOL="1", DATABASE_POOL_MAX_SIZE="6")
-    # Two processes: one Python process (one GIL) answers only ~35 requests a second, and
-    # the sandbox must not be the bottleneck.
+    workers = kit.sandbox_workers(db.vendor, os.environ)
     sandbox = procs.start("sandbox", kit.gunicorn_argv(sandbox_port, threads=sandbox_threads,
-                                                       workers=SANDBOX_WORKERS), sandbox_env)
+                                                       workers=workers), sandbox_env)
     app = procs.start("app", kit.gunicorn_argv(app_port, threads=app_threads), kit.child_env())
-    procs.start("worker", kit.engine_argv(), kit.child_env(**(worker_env or {})))
+    procs.start("worker", kit.engine_argv(), kit.child_env(
+        ENGINE_TRACE_FILE=str(engine_trace_path()), **(worker_env or {})))
     sandbox_root = f"http://{kit.LOOPBACK}:{sandbox_port}/sandbox"
     app_root = f"http://{kit.LOOPBACK}:{app_port}"
     kit.wait_http(f"{sandbox_root}/stats", child=sandbox)
     kit.wait_http(f"{app_root}/healthz", child=app)
     wait_for_engines(1)
     return sandbox_root, app_root
+
+
+def request_log_path() -> Path:
+    return Path(settings.VAR_DIR) / "sandbox-requests.jsonl"
+
+
+def engine_trace_path() -> Path:
+    return Path(settings.VAR_DIR) / "engine-trace.jsonl"
 
 
 def wait_for_engines(count: int, timeout: float = 120.0) -> None:
@@ -166,7 +177,9 @@ class Command(BaseCommand):
             self.procs = procs
             self.sandbox_root, self.app_root = start_services(
                 procs, sandbox_threads=32, app_threads=16)
-            self.stdout.write(f"Sandbox at {self.sandbox_root}, app at {self.app_root}; "
+            self.stdout.write(f"Sandbox at {self.sandbox_root} "
+                              f"({kit.sandbox_workers(db.vendor, os.environ)} process(es), "
+                              f"BENCH_SANDBOX_WORKERS), app at {self.app_root}; "
                               f"logs in {log_dir}")
             for section in SECTIONS:
                 if section in sections:
@@ -218,11 +231,13 @@ class Command(BaseCommand):
         world = self._world()
         load = os.getloadavg()
         cpu_before = self.procs.cpu_seconds()
+        jiffies = timeline.cpu_jiffies()
         run = kit.upload_batch(world, kit.claim_rows(o["tickets"]), "bench.csv")
         self.stdout.write(f"  batch {run.batch_id}: {run.tickets} tickets queued in "
                           f"{time.time() - run.started:.1f} s")
         kit.wait_for_batch(run, timeout=o["batch_timeout"], report=self.stdout.write)
         cpu = {k: v - cpu_before.get(k, 0) for k, v in self.procs.cpu_seconds().items()}
+        busy = timeline.utilisation(jiffies, timeline.cpu_jiffies())
         stats = kit.sandbox_stats(self.sandbox_root)["by_service"].get("integrex", {})
         self.batch_run, self.batch_stats = run, stats
         requests_total = stats.get("posts", 0) + stats.get("gets", 0)
@@ -263,6 +278,21 @@ class Command(BaseCommand):
                    f"{cpu.get('worker', 0):.1f} / {cpu.get('sandbox', 0):.1f} / "
                    f"{cpu.get('app', 0):.1f}"))
         add(load_figure("batch", load))
+        self._timeline(run, cpu, busy)
+
+    def _timeline(self, run: kit.BatchRun, cpu: dict[str, float], busy: float) -> None:
+        """Where the batch's time went (sandbox/benchtimeline.py): printed, no goals."""
+        o = self.opts
+        rows = timeline.request_figures(
+            timeline.read_events(request_log_path(), run.started), started=run.started,
+            tickets=run.tickets, latency=o["latency_ms"] / 1000, in_flight=o["in_flight"],
+            ready_after=o["ready_after"], interval=o["poll_interval"])
+        rows += timeline.engine_figures(timeline.read_events(engine_trace_path(), run.started))
+        rows += timeline.cpu_figures(engine=cpu.get("worker", 0), sandbox=cpu.get("sandbox", 0),
+                                     wall=run.wall or time.time() - run.started,
+                                     cores=os.cpu_count() or 1, busy=busy)
+        for measure, value in rows:
+            self.figures.append(Figure("timeline", measure, value))
 
     # Scale: many tickets, two engine processes -----------------------------------------
 

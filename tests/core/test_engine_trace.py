@@ -1,0 +1,53 @@
+"""The engine's trace for the bench's timeline (revcycle.enginetrace): off unless
+ENGINE_TRACE_FILE names a file; on, the pump writes a line per claim and per step."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from revcycle import engine, enginetrace
+from revcycle.models import Ticket
+
+MakeTicket = Callable[..., Ticket]
+
+
+def _pump_until_done() -> None:
+    engine.pump(60, threads=2, scan_every=0.05, stop=lambda: not Ticket.objects.open().exists())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pump_traces_each_step_and_claim_when_asked(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, tmp_path: Path, monkeypatch: Any) -> None:
+    trace = tmp_path / "trace.jsonl"
+    monkeypatch.setenv("ENGINE_TRACE_FILE", str(trace))
+    monkeypatch.setattr(enginetrace, "_files", {})
+    echo_kind.submit = lambda t: engine.Done("paid", {"n": t.pk}, 200)
+    tickets = {make_ticket().pk for _ in range(3)}
+
+    _pump_until_done()
+
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    steps = [e for e in events if e["what"] == "step"]
+    assert {e["ticket"] for e in steps} == tickets
+    assert all(e["state"] == "queued" and e["end"] >= e["start"] for e in steps)
+    assert all(e["thread"].startswith("engine-") for e in steps)
+    assert sum(e["got"] for e in events if e["what"] == "claim") == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pump_writes_no_trace_by_default(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, monkeypatch: Any) -> None:
+    monkeypatch.delenv("ENGINE_TRACE_FILE", raising=False)
+    monkeypatch.setattr(enginetrace, "_files", {})
+    echo_kind.submit = lambda t: engine.Done("paid", {"n": t.pk}, 200)
+    make_ticket()
+
+    _pump_until_done()
+
+    assert Ticket.objects.filter(state="done").count() == 1
+    assert enginetrace._files == {}  # no trace file was opened
