@@ -49,7 +49,8 @@ def profile(request: Any, settings: Any, transactional_db: Any) -> Iterator[str]
 
 
 def wait_until(condition: Callable[[], bool], seconds: float, why: str) -> None:
-    """Wait on a condition (a database row), checking every 0.2 s, up to `seconds`."""
+    """Wait on a condition (a database row), checking every 0.2 s (the worker's rounds
+    are 1 s apart), up to `seconds`."""
     deadline = time.monotonic() + seconds
     tick = threading.Event()
     while not condition():
