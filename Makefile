@@ -12,6 +12,10 @@ LOCK := requirements.lock
 LOCK_COMMAND := uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o $(LOCK)
 PORT ?= 8000
 PYTEST_WORKERS ?= auto
+# The browser tests run in parallel too (pytest-xdist): each worker has its own live server
+# on a free port, its own test database (pytest-django's _gwN suffix) and its own Chromium.
+# Two fit two cores; more mostly add Chromium processes competing for them.
+E2E_WORKERS ?= 2
 BENCH_ARGS ?=
 SOAK_ARGS ?=
 # The settings keep DEBUG off unless the environment turns it on. The demo, the bench, the
@@ -20,7 +24,7 @@ SOAK_ARGS ?=
 DEBUG ?= 1
 export DEBUG
 
-.PHONY: demo test test-e2e bench soak lint typecheck checks lock setup migrate clean mutants \
+.PHONY: demo test test-unit test-e2e bench soak lint typecheck checks lock setup migrate clean mutants \
 	screenshots
 
 # A changed lock (or pyproject.toml) reinstalls. --require-hashes refuses any package whose
@@ -56,9 +60,13 @@ demo: migrate
 	$(PY) manage.py demo_setup --port $(PORT)
 	$(PY) manage.py serve_demo --port $(PORT)
 
-test: setup
+test: test-unit test-e2e
+
+test-unit: setup
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not e2e" $(PYTEST_ARGS)
-	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
+
+test-e2e: setup
+	$(BIN)/pytest -m e2e -n $(E2E_WORKERS) $(PYTEST_ARGS)
 
 bench: migrate
 	$(PY) manage.py bench $(BENCH_ARGS)

@@ -6,7 +6,8 @@ timestamp, no body field), and an approval is followed by a `payment_processed` 
 
 `deliver_due_webhooks()` and `settle_due_claims()` are synchronous, so tests call them
 directly; in a running server a daemon thread (`ensure_worker()`) calls them about once a
-second while there is work, and stops when there is none.
+second while there is work, and stops when there is none, or when `stop_worker()` asks
+(a test that served it, so that no thread outlives the test's database).
 """
 
 from __future__ import annotations
@@ -231,6 +232,7 @@ def has_work() -> bool:
 _worker_lock = threading.Lock()
 _worker: threading.Thread | None = None
 _wake = threading.Event()
+_stop = threading.Event()
 
 
 def ensure_worker() -> None:
@@ -240,11 +242,31 @@ def ensure_worker() -> None:
     if not getattr(settings, "SANDBOX_WEBHOOK_WORKER", True):
         return
     with _worker_lock:
+        if _stop.is_set():  # stop_worker() is waiting for the thread to end
+            return
         if _worker is not None and _worker.is_alive():
             _wake.set()
             return
         _worker = threading.Thread(target=_run, name="sandbox-webhooks", daemon=True)
         _worker.start()
+
+
+def stop_worker(timeout: float = 10.0) -> None:
+    """Stop this process's worker thread, if one runs, and wait for it to end: the round
+    it is in finishes first, so it leaves no half-sent delivery and no open connection."""
+    global _worker
+    with _worker_lock:
+        thread = _worker
+        if thread is None:
+            return
+        _stop.set()
+        _wake.set()
+    thread.join(timeout)
+    with _worker_lock:
+        if thread.is_alive():
+            raise RuntimeError(f"the sandbox webhook worker did not stop within {timeout} s")
+        _stop.clear()
+        _wake.clear()
 
 
 def _run() -> None:
@@ -253,6 +275,10 @@ def _run() -> None:
     while True:
         _wake.wait(timeout=1.0)
         _wake.clear()
+        if _stop.is_set():
+            with _worker_lock:
+                _worker = None
+            return
         try:
             settle_due_claims()
             deliver_due_webhooks()

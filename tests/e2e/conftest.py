@@ -46,6 +46,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+    # Every Playwright wait is on a condition (a selector, a URL, a locator); this bounds how
+    # long one may take before it fails: a page and its first poll on a loaded machine.
     context.set_default_timeout(20_000)
     page = context.new_page()
     yield page
@@ -83,16 +85,25 @@ def sandbox_url(live_server: Any) -> str:
 @pytest.fixture
 def engine_worker(transactional_db: Any) -> Iterator[threading.Event]:
     """The ticket engine pumping as a worker would, until the test ends."""
+    from django.db import connections
+
     from revcycle import engine
 
     stop = threading.Event()
-    thread = threading.Thread(
-        target=engine.pump, args=(3600,), kwargs={"stop": stop.is_set, "threads": 8},
-        daemon=True,
-    )
+
+    def run() -> None:
+        try:
+            engine.pump(3600, stop=stop.is_set, threads=8)
+        finally:
+            # The pump's own connection (its workers close theirs), as the engine process's
+            # exit would: left open, each test's stayed until the test database was dropped.
+            connections.close_all()
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     yield stop
     stop.set()
+    # The steps in flight finish first, each bounded by the HTTP timeouts (engine._Workers).
     thread.join(timeout=40)
 
 

@@ -57,6 +57,8 @@ def upload(page: Any, url: str, path: Path) -> None:
     page.set_input_files("input[name=file]", str(path))
     page.click("button[type=submit]")
     page.wait_for_url("**/batches/*/")
+    # 60 s: every row of a demo file answered 1 s after its POST (SANDBOX_READY_AFTER) on
+    # the engine's threads, then the page's poll, with room for a loaded machine.
     page.wait_for_selector("[data-testid=batch-finished]", timeout=60_000)
 
 

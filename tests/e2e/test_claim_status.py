@@ -58,6 +58,8 @@ def test_a_biller_runs_a_batch_of_20_claims_and_reads_a_denial(
     # A marker that a reload would wipe: the page must update in place.
     page.evaluate("window.__noReload = true")
     page.screenshot(path=str(SHOTS / "claim-status-batch-running.png"), full_page=True)
+    # 45 s: 20 lookups, each answered 1 s after its POST (SANDBOX_READY_AFTER) and polled each
+    # second by 8 engine threads, then the page's next poll, with room for a loaded machine.
     page.wait_for_selector("[data-testid=batch-finished]", timeout=45_000)
     assert page.evaluate("window.__noReload") is True
     # The poll contract (revcycle/polling.py): marked polls, stopped by a 286 at the end.

@@ -59,6 +59,8 @@ def test_a_single_lookup_shows_coverage_cards_and_a_coverage_is_applied(
     assert page.input_value("[name=patientSsn]") == ""  # the SSN stays on file
     shot(page, "discovery-form.png")
     page.click("button:has-text('Search for coverage')")
+    # 30 s: the sandbox answers 2 s after the POST (ready_after), the engine polls each
+    # second, the page every 2 s; the rest is room for a loaded machine.
     page.wait_for_selector("[data-coverage] >> nth=1", timeout=30_000)
 
     cards = page.locator("[data-coverage]")
@@ -101,6 +103,7 @@ def test_a_batch_of_ten_self_pay_patients_fills_in_live_and_a_coverage_is_applie
     rows = page.locator("#batch-rows tbody tr")
     assert rows.count() == 10
     # All ten rows done; a locator wait, since the page's CSP forbids evaluating strings.
+    # 40 s: ten lookups 2 s each at the sandbox on 8 engine threads, then the page's poll.
     page.locator("#batch-rows tr[data-state=done]").nth(9).wait_for(timeout=40_000)
     assert page.evaluate("window.__sameDocument === true")  # filled in by htmx, live
     shot(page, "discovery-batch.png")

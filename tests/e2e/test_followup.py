@@ -92,7 +92,8 @@ def test_a_biller_works_a_denied_claim_and_sees_the_timeline_grow(
 
     page.locator(f"#ticket-{ticket.pk}").get_by_role("button", name="Check again").click()
     page.wait_for_selector(".messages >> text=queued to check again")
-    # The engine answers; the timeline polls every 3 s while the lookup is open.
+    # The engine answers; the timeline polls every 3 s while the lookup is open. 30 s: the
+    # sandbox's 1 s before its answer, a 1 s poll interval, the page's poll, on a loaded machine.
     page.wait_for_function(
         "() => document.querySelectorAll('#timeline li .badge.denied').length >= 1 && "
         "!document.querySelector('#timeline[hx-trigger]')", timeout=30_000)

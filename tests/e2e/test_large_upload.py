@@ -21,6 +21,7 @@ ROWS = 30
 def q_worker(transactional_db: Any) -> Iterator[Callable[[], None]]:
     """A django-q2 worker in a thread, started by the test: it takes the tasks from the
     configured broker as they were queued (signed packages), runs them, acknowledges them."""
+    from django.db import connections
     from django_q.brokers import get_broker
     from django_q.signing import SignedPackage
 
@@ -28,16 +29,21 @@ def q_worker(transactional_db: Any) -> Iterator[Callable[[], None]]:
 
     def work() -> None:
         broker = get_broker()
-        while not stop.wait(0.2):
-            for ack_id, payload in broker.dequeue() or []:
-                task = SignedPackage.loads(payload)
-                pydoc.locate(task["func"])(*task["args"], **task["kwargs"])
-                broker.acknowledge(ack_id)
+        try:
+            # Looks at the queue every 0.2 s (a real cluster every 0.5 s: Q_CLUSTER's poll).
+            while not stop.wait(0.2):
+                for ack_id, payload in broker.dequeue() or []:
+                    task = SignedPackage.loads(payload)
+                    pydoc.locate(task["func"])(*task["args"], **task["kwargs"])
+                    broker.acknowledge(ack_id)
+        finally:
+            connections.close_all()  # this thread's, which would outlive the test otherwise
 
     thread = threading.Thread(target=work, daemon=True)
     yield thread.start
     stop.set()
     if thread.is_alive():
+        # A task being read finishes first: 30 rows against the sandbox take seconds.
         thread.join(timeout=40)
 
 
@@ -61,6 +67,8 @@ def test_a_large_file_shows_that_it_is_being_read_then_its_rows(
 
     q_worker()  # a worker takes the task from the queue
 
+    # 60 s: the worker reads the file, the page reloads, then 30 lookups run as in
+    # test_claim_status.py (1 s at the sandbox each, 8 engine threads), then a poll.
     page.wait_for_selector("[data-testid=batch-finished]", timeout=60_000)
     # The whole page was drawn anew, not only the polled part: the counts are there too.
     assert f"{ROWS} rows: {ROWS} lookups, 0 invalid" in page.inner_text("dl.kv")

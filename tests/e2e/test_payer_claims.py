@@ -5,13 +5,14 @@ It runs under both sandbox profiles. Under the strict one the payer signs its we
 the raw body only and follows the approval with a payment_processed event, so the claim
 ends paid; and with a fault the payer stores the claim and drops the connection, so the
 claim stops as "outcome unknown", sent once, never re-sent. Waits are on conditions; the
-sandbox's delays are set short and explicit in PROFILES."""
+sandbox's delays are set short and explicit in PROFILES, and the page's 30 s poll of a claim
+under review is brought forward on the browser's clock (Playwright's), not waited out."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 
 from payer.models import ClaimEvent, PayerClaim, WebhookDelivery
 from revcycle.models import Connection
+from revcycle.polling import SLOW
 
 SCREENS = Path(__file__).resolve().parents[2] / "var" / "screens"
 SECRET = "e2e-webhook-secret"
@@ -32,16 +34,23 @@ PROFILES = {
 
 
 @pytest.fixture(params=PROFILES.values(), ids=PROFILES.keys())
-def profile(request: Any, settings: Any) -> str:
+def profile(request: Any, settings: Any, transactional_db: Any) -> Iterator[str]:
+    """The sandbox profile, with the payer's webhook sender thread on in the live server;
+    the thread is stopped before the test's tables are emptied, so it outlives nothing."""
+    from sandbox.webhooks import stop_worker
+
     for name, value in request.param.items():
         setattr(settings, name, value)
     settings.SANDBOX_WEBHOOK_BACKOFF = 1
     settings.SANDBOX_WEBHOOK_WORKER = True
-    return str(request.node.callspec.id)
+    yield str(request.node.callspec.id)
+    settings.SANDBOX_WEBHOOK_WORKER = False  # a late request of the engine starts no new one
+    stop_worker()
 
 
 def wait_until(condition: Callable[[], bool], seconds: float, why: str) -> None:
-    """Wait on a condition (a database row), checking every 0.2 s, up to `seconds`."""
+    """Wait on a condition (a database row), checking every 0.2 s (the worker's rounds
+    are 1 s apart), up to `seconds`."""
     deadline = time.monotonic() + seconds
     tick = threading.Event()
     while not condition():
@@ -68,6 +77,9 @@ def test_an_excluded_procedure_is_approved_by_the_payers_webhook_while_the_page_
     )
     SCREENS.mkdir(parents=True, exist_ok=True)
     shot = profile.replace(", ", "-")
+    # The browser's timers run on Playwright's clock (real time until moved), so that the
+    # page's next poll can be brought forward below.
+    page.clock.install()
 
     login(alice)
     page.goto("/claims/payer/new/?account=ACC1001")
@@ -99,10 +111,17 @@ def test_an_excluded_procedure_is_approved_by_the_payers_webhook_while_the_page_
     ).is_visible()
     page.screenshot(path=str(SCREENS / f"payer-under-review-{shot}.png"), full_page=True)
 
-    # 60 s: the 4 s review, the worker's 1 s round, and the page's poll, which is every 30 s
-    # while a claim is under review (revcycle/polling.py), with room for a loaded machine.
+    # The payer's webhook reaches the app after the 4 s review and the sender's 1 s round;
+    # 30 s leaves room for a loaded machine.
+    wait_until(lambda: ClaimEvent.objects.filter(
+        status="approved", source=ClaimEvent.Source.WEBHOOK).exists(), 30,
+        "the approval webhook")
+    # The page polls a claim under review every SLOW (30) s (revcycle/polling.py): move the
+    # browser's clock to that poll rather than wait it out. The wait that follows is the
+    # poll's round trip, within the context's 20 s default.
+    page.clock.fast_forward(SLOW * 1000)
     page.locator("#claim-status", has_text="Approved").or_(
-        page.locator("#claim-status", has_text="Paid")).wait_for(timeout=60_000)
+        page.locator("#claim-status", has_text="Paid")).wait_for()
     assert page.evaluate("window.__sameDocument === true")  # no reload
     claim = PayerClaim.objects.get()
     assert claim.events.filter(status="approved", source=ClaimEvent.Source.WEBHOOK).exists()
@@ -111,7 +130,8 @@ def test_an_excluded_procedure_is_approved_by_the_payers_webhook_while_the_page_
     page.screenshot(path=str(SCREENS / f"payer-approved-{shot}.png"), full_page=True)
 
     if profile == "strict":
-        # The payment event follows the approval within a worker round or two.
+        # The payment event follows the approval within a worker round or two; 30 s is
+        # room for a loaded machine.
         wait_until(lambda: PayerClaim.objects.filter(status="paid").exists(), 30,
                    "the payment_processed webhook")
         page.reload()
