@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from types import SimpleNamespace
@@ -275,7 +276,8 @@ def test_the_pump_beats_at_its_first_scan_then_once_more_than_two_seconds_have_p
         db: Any, monkeypatch: Any) -> None:
     # The pump's clock is a counter moved 1 s per scan (the worker threads keep real time).
     clock = [1000.0]
-    monkeypatch.setattr(engine, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(engine, "time",
+                        SimpleNamespace(monotonic=lambda: clock[0], time=time.time))
     beats: list[float] = []
 
     def stop() -> bool:
