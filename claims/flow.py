@@ -17,7 +17,7 @@ from django.urls import reverse
 from claims.outcomes import ERROR, NOT_FOUND, OUTCOME_ADVICE, OUTCOME_LABELS, plain_outcome
 from revcycle import engine, errors, parse, services
 from revcycle.api import call
-from revcycle.csvio import lenient_get
+from revcycle.csvio import LenientIndex, lenient_get
 from revcycle.http import server_message
 from revcycle.models import Connection, Ticket
 
@@ -190,7 +190,8 @@ def parse_claim_info(data: Any) -> ClaimInfo:
             data = [data]
     if not isinstance(data, list):
         raise errors.BadResponse("Integrex answered with something that is not a claim status.")
-    items = [item for item in data if isinstance(item, dict)]
+    # Each line's keys normalised once, not once per field read from it.
+    items = [LenientIndex.of(item) for item in data if isinstance(item, dict)]
     if not items:
         return ClaimInfo(claim={})
     return ClaimInfo(claim=_claim_level(items[0]),

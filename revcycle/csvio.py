@@ -28,9 +28,20 @@ def normalise_key(key: str) -> str:
     return re.sub(r"[^a-z0-9]", "", (key or "").lower())
 
 
+class LenientIndex(dict[str, Any]):
+    """A dict's values under their normalised keys, built once for many lenient_get calls:
+    each call on a plain dict normalises all its keys again (a claim-status answer is read
+    field by field, about 40 fields of about 40 keys per service line)."""
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> LenientIndex:
+        return data if isinstance(data, LenientIndex) else cls(
+            (normalise_key(k), v) for k, v in data.items())
+
+
 def lenient_get(data: dict[str, Any], *names: str, default: Any = "") -> Any:
     """The value of the first of `names` found in `data`, matching keys leniently."""
-    index = {normalise_key(k): v for k, v in data.items()}
+    index = LenientIndex.of(data)
     for name in names:
         value = index.get(normalise_key(name))
         if value is not None:

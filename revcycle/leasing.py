@@ -34,18 +34,36 @@ def _in(values: Any) -> str:
     return ", ".join(["%s"] * len(values))
 
 
+# The open states as literals, as the partial index ticket_open_due names them: a database
+# uses a partial index only when it can prove the query's condition implies the index's,
+# which SQLite cannot do for bound parameters.
+_OPEN = ", ".join(f"'{state}'" for state in Ticket.OPEN_STATES)
+
+
 def candidates(now: datetime, limit: int, *, kinds: list[str] | None = None,
                batch_id: int | None = None) -> list[tuple[Ticket, int, Any]]:
     """Due tickets no lease holds, of usable connections, soonest due first: each with its
     connection's cap and the connection's last change (for the cache below). On PostgreSQL
     the rows are locked, and rows another claimer holds are passed over."""
+    found = []
+    for ticket in Ticket.objects.raw(*candidates_sql(now, limit, kinds=kinds,
+                                                     batch_id=batch_id)):
+        extra = ticket.__dict__
+        found.append((ticket, extra.pop("claim_cap"), extra.pop("claim_changed")))
+    return found
+
+
+def candidates_sql(now: datetime, limit: int, *, kinds: list[str] | None = None,
+                   batch_id: int | None = None) -> tuple[str, list[Any]]:
+    """The candidates' statement: read in next_poll_at order from ticket_open_due, it stops
+    after `limit` rows (and the leased or locked ones it passes over)."""
     columns = ", ".join(f"t.{_q(str(f.column))}" for f in Ticket._meta.concrete_fields)
-    where = [f"t.{_q('state')} IN ({_in(Ticket.OPEN_STATES)})",
+    where = [f"t.{_q('state')} IN ({_OPEN})",
              f"t.{_q('next_poll_at')} <= %s",
              f"(t.{_q('lease_until')} IS NULL OR t.{_q('lease_until')} < %s)",
              f"c.{_q('active')} = %s", f"c.{_q('flagged_at')} IS NULL",
              f"(c.{_q('backoff_until')} IS NULL OR c.{_q('backoff_until')} <= %s)"]
-    params: list[Any] = [*Ticket.OPEN_STATES, _when(now), _when(now), True, _when(now)]
+    params: list[Any] = [_when(now), _when(now), True, _when(now)]
     if kinds:
         where.append(f"t.{_q('kind')} IN ({_in(kinds)})")
         params.extend(kinds)
@@ -59,11 +77,21 @@ def candidates(now: datetime, limit: int, *, kinds: list[str] | None = None,
     params.append(limit)
     if db.vendor == "postgresql":
         sql += " FOR UPDATE OF t SKIP LOCKED"
-    found = []
-    for ticket in Ticket.objects.raw(sql, params):
-        extra = ticket.__dict__
-        found.append((ticket, extra.pop("claim_cap"), extra.pop("claim_changed")))
-    return found
+    return sql, params
+
+
+def plain_index_scans() -> None:
+    """On PostgreSQL, read the claim's indexes by plain index scans until it commits.
+
+    Each claim reads entries of rows that steps have since changed (a lease, a state): the
+    busy count's ticket_busy_lease holds one per lease taken in the last lease period,
+    10,000 at 170 requests a second. A plain index scan marks the entries of dead rows
+    once it has checked them and skips them from then on; a bitmap scan, which the planner
+    prefers for the busy count, never marks them, so every claim visited every dead row
+    again until VACUUM: 2 to 5 ms a claim (docs/performance.md, "Scale")."""
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_bitmapscan TO off")
 
 
 def lock_connections(ids: set[int]) -> None:
@@ -131,10 +159,20 @@ class Plus:
     n: int
 
 
-def update_ticket(pk: int, values: dict[str, Any], *, holder: str | None = None) -> int:
+# On PostgreSQL, the UPDATE's own transaction commits without waiting for the WAL flush:
+# set_config(..., true) lasts until the statement's (autocommit) transaction ends, and the
+# commit reads it first. SET LOCAL needs a transaction block of its own: BEGIN, SET LOCAL,
+# the UPDATE and COMMIT were four round trips for one statement.
+RELAXED_COMMIT = " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
+
+
+def update_ticket(pk: int, values: dict[str, Any], *, holder: str | None = None,
+                  relaxed: bool = False) -> int:
     """UPDATE one ticket's columns (only while `holder` holds its lease, when given);
     returns the rows changed. Each value is prepared as the ORM's update() prepares it
-    (the encrypted answer encrypted, datetimes adapted), without building a queryset."""
+    (the encrypted answer encrypted, datetimes adapted), without building a queryset.
+    `relaxed`: a change whose loss in a database crash is harmless (engine._relaxed_commit)
+    commits without waiting for the disk; inside a transaction the caller decides."""
     sets: list[str] = []
     params: list[Any] = []
     for name, value in values.items():
@@ -151,6 +189,8 @@ def update_ticket(pk: int, values: dict[str, Any], *, holder: str | None = None)
     if holder is not None:
         where += f" AND {_q('lease_owner')} = %s"
         params.append(holder)
+    source = (RELAXED_COMMIT if relaxed and db.vendor == "postgresql"
+              and not db.in_atomic_block else "")
     with db.cursor() as cursor:
-        cursor.execute(f"UPDATE {_q(_T)} SET {', '.join(sets)} WHERE {where}", params)
+        cursor.execute(f"UPDATE {_q(_T)} SET {', '.join(sets)}{source} WHERE {where}", params)
         return int(cursor.rowcount)

@@ -154,8 +154,9 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def gunicorn_argv(port: int, *, threads: int, workers: int = 1) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "revcycle.wsgi", "--bind", f"{LOOPBACK}:{port}",
+def gunicorn_argv(port: int, *, threads: int, workers: int = 1,
+                  app: str = "revcycle.wsgi") -> list[str]:
+    return [sys.executable, "-m", "gunicorn", app, "--bind", f"{LOOPBACK}:{port}",
             "--worker-class", "gthread", "--workers", str(workers), "--threads", str(threads),
             "--timeout", "120", "--log-level", "warning", "--backlog", "512"]
 
@@ -251,6 +252,65 @@ class Processes:
         """CPU time (user+system) of each child's session so far, from /proc."""
         return {name: session_cpu_seconds(child.process.pid)
                 for name, child in self.children.items()}
+
+
+def with_query(url: str, **params: str) -> str:
+    """`url` with these query parameters added (a database URL's OPTIONS)."""
+    from urllib.parse import urlencode
+
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds (user+system) of each PostgreSQL server process on this machine (every
+    process named postgres: backends, autovacuum, WAL writer, checkpointer), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            name, rest = Path(f"/proc/{entry}/stat").read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, ValueError, IndexError):
+            continue
+        if name == "postgres":
+            fields = rest.split()
+            found[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+def postgres_roles() -> dict[int, str]:
+    """Who each PostgreSQL process serves: the application_name of the bench's database's
+    client backends (the bench names its children's connections), "other database" for
+    processes working for other databases of the same server, "server" for the rest (its
+    own processes, and autovacuum of this database)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid, datname, application_name, backend_type "
+                       "FROM pg_stat_activity")
+        rows = cursor.fetchall()
+        own = connection.settings_dict["NAME"]
+    roles = {}
+    for pid, datname, app, kind in rows:
+        if datname not in (None, own):
+            roles[pid] = "other database"
+        elif kind == "client backend":
+            roles[pid] = app or "bench"
+        else:  # autovacuum of our database, the WAL writer, the checkpointer...
+            roles[pid] = "server"
+    return roles
+
+
+def postgres_cpu_by_role(before: dict[int, float], after: dict[int, float],
+                         roles: dict[int, str]) -> dict[str, float]:
+    """CPU seconds each role's PostgreSQL processes used between two postgres_cpu() reads
+    (a process started meanwhile counts from zero; one that ended is lost)."""
+    used: dict[str, float] = {}
+    for pid, seconds in after.items():
+        role = roles.get(pid, "server")
+        used[role] = used.get(role, 0.0) + seconds - before.get(pid, 0.0)
+    return used
 
 
 def session_cpu_seconds(sid: int) -> float:
@@ -449,8 +509,10 @@ def upload_batch(world: World, rows: list[dict[str, str]], filename: str) -> Bat
 
 
 def wait_for_batch(run: BatchRun, *, timeout: float, report: Callable[[str], None],
-                   every: float = 5.0, on_tick: Callable[[], None] | None = None) -> BatchRun:
-    """Wait until no ticket of the batch is open (or the timeout); bounded in time."""
+                   every: float = 5.0, on_tick: Callable[[], None] | None = None,
+                   nap: float = 0.25) -> BatchRun:
+    """Wait until no ticket of the batch is open (or the timeout); bounded in time. The
+    time it reports is the last result's own (finished_at), not when this noticed it."""
     from django.db.models import Max
 
     from revcycle.models import Connection, Ticket
@@ -478,7 +540,7 @@ def wait_for_batch(run: BatchRun, *, timeout: float, report: Callable[[str], Non
             break
         if on_tick:
             on_tick()
-        time.sleep(0.25)
+        time.sleep(nap)
     run.counts = counts
     last = tickets.aggregate(last=Max("finished_at"))["last"]
     if last is not None and not run.timed_out:

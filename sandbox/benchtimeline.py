@@ -133,3 +133,24 @@ def cpu_figures(*, engine: float, sandbox: float, wall: float, cores: int,
              f"{engine:.1f} / {sandbox:.1f} (of {cores} x {wall:.1f} = {cores * wall:.0f})"),
             ("machine CPU busy (/proc/stat, every process)",
              f"{busy:.0%} of {cores} cores: {verdict} (>= {CPU_BOUND:.0%})")]
+
+
+def occupancy_figures(requests: list[dict[str, Any]], *, wall: float, cap: int,
+                      endpoint: str = "claim-info", parts: int = 10) -> list[tuple[str, str]]:
+    """Whether the cap's places stayed full: the requests answered at once on average (the
+    sandbox's answer times over the wall time; a full cap averages `cap`), and the POSTs
+    and GETs a second in each tenth of the run (the run's shape)."""
+    answered = [r for r in requests if r["endpoint"] == endpoint]
+    if not answered or wall <= 0:
+        return [("requests in flight on average", "no request in the sandbox's request log")]
+    start = min(r["start"] for r in answered)
+    in_flight = sum(r["end"] - r["start"] for r in answered) / wall
+    width = wall / parts
+    posts, gets = [0] * parts, [0] * parts
+    for r in answered:
+        slot = min(parts - 1, max(0, int((r["start"] - start) / width)))
+        (posts if r["method"] == "POST" else gets)[slot] += 1
+    shape = ", ".join(f"{p / width:.0f}/{g / width:.0f}" for p, g in zip(posts, gets, strict=True))
+    return [("requests in flight on average (answer times / wall) / cap",
+             f"{in_flight:.1f} / {cap}"),
+            (f"POSTs/GETs a second, by tenth of the run ({width:.1f} s each)", shape)]

@@ -202,6 +202,10 @@ def injected_fault(request: HttpRequest) -> HttpResponse | None:
 TOKEN_ENDPOINTS = {("integrex", "auth"), ("smart", "oauth/token")}
 
 
+# A request's counter: (service, endpoint, method).
+RequestKey = tuple[str, str, str]
+
+
 class InFlight:
     """Requests being answered right now, per service, and the most at once since the last
     reset: the proof that a connection's concurrency cap held across engines. Kept in this
@@ -211,11 +215,30 @@ class InFlight:
         self.lock = threading.Lock()
         self.now: dict[str, int] = {}
         self.peak: dict[str, int] = {}
+        self._revocations = 0
 
-    def enter(self, service: str) -> None:
+    def enter(self, service: str, request: RequestKey | None = None) -> bool:
+        """Count a request in; True when `request` was also counted here (it is not: the
+        RequestCounter rows count it)."""
         with self.lock:
             self.now[service] = self.now.get(service, 0) + 1
             self.peak[service] = max(self.peak.get(service, 0), self.now[service])
+        return False
+
+    def request_counts(self) -> dict[RequestKey, int]:
+        """Requests counted by enter() since the last reset (none here)."""
+        return {}
+
+    def revoked(self) -> None:
+        """Every token was revoked: what any process remembers of a token is stale."""
+        with self.lock:
+            self._revocations += 1
+
+    def revocations(self) -> int:
+        """How many times every token was revoked (sandbox.tokens keeps a token it read
+        as valid only while this stays the same)."""
+        with self.lock:
+            return self._revocations
 
     def leave(self, service: str) -> None:
         with self.lock:
@@ -241,7 +264,11 @@ class SharedInFlight(InFlight):
     through a descriptor each process opens once, rather than opened, truncated and
     rewritten by each (a new inode's worth of work twice a request, under the lock that
     every request of every process waits for).
-    The record is padded to a fixed size, so a shorter one leaves no tail to truncate."""
+    The record is padded to a fixed size, so a shorter one leaves no tail to truncate.
+
+    The same write counts the request per (service, endpoint, method), which the stats
+    report with the RequestCounter rows: a counter row UPDATEd by every request of every
+    process was one more statement a request, all of them queued on one row's lock."""
 
     SIZE = 4096
 
@@ -259,8 +286,7 @@ class SharedInFlight(InFlight):
             self._pid = os.getpid()
         return self._fd
 
-    def _change(self, change: Callable[[dict[str, dict[str, int]]], None]
-                ) -> dict[str, dict[str, int]]:
+    def _change(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         with self.lock:
             fd = self._descriptor()
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -277,12 +303,25 @@ class SharedInFlight(InFlight):
                 fcntl.flock(fd, fcntl.LOCK_UN)
             return state
 
-    def enter(self, service: str) -> None:
+    def enter(self, service: str, request: RequestKey | None = None) -> bool:
         def change(state: dict[str, dict[str, int]]) -> None:
             now = state["now"][service] = state["now"].get(service, 0) + 1
             state["peak"][service] = max(state["peak"].get(service, 0), now)
+            if request is not None:
+                counts = state.setdefault("requests", {})
+                key = self._key(request)
+                counts[key] = counts.get(key, 0) + 1
 
         self.now = self._change(change)["now"]
+        return request is not None
+
+    @staticmethod
+    def _key(request: RequestKey) -> str:
+        return " ".join(request)  # no part holds a space: service and endpoint are ours
+
+    def request_counts(self) -> dict[RequestKey, int]:
+        counts = self._change(lambda state: None).get("requests", {})
+        return {tuple(key.split(" ", 2)): n for key, n in counts.items()}  # type: ignore[misc]
 
     def leave(self, service: str) -> None:
         def change(state: dict[str, dict[str, int]]) -> None:
@@ -290,9 +329,27 @@ class SharedInFlight(InFlight):
 
         self.now = self._change(change)["now"]
 
+    def revoked(self) -> None:
+        def change(state: dict[str, Any]) -> None:
+            state["revocations"] = state.get("revocations", 0) + 1
+
+        self._change(change)
+
+    def revocations(self) -> int:
+        # A shared lock: only read, as every request's token check does.
+        with self.lock:
+            fd = self._descriptor()
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            try:
+                state = json.loads(os.pread(fd, self.SIZE, 0).strip(b" \0") or b"{}")
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        return int(state.get("revocations", 0))
+
     def reset(self) -> None:
         def change(state: dict[str, dict[str, int]]) -> None:
             state["peak"] = dict(state["now"])
+            state.pop("requests", None)
 
         self._change(change)
 
@@ -318,20 +375,22 @@ def count_request(service: str, endpoint: str, method: str) -> None:
 
 
 def stats() -> dict[str, Any]:
-    rows = list(RequestCounter.objects.all())
-    endpoints = [{"service": r.service, "endpoint": r.endpoint, "method": r.method,
-                  "count": r.count} for r in rows]
+    counts = {(r.service, r.endpoint, r.method): r.count for r in RequestCounter.objects.all()}
+    for key, n in IN_FLIGHT.request_counts().items():
+        counts[key] = counts.get(key, 0) + n
+    endpoints = [{"service": service, "endpoint": endpoint, "method": method, "count": n}
+                 for (service, endpoint, method), n in sorted(counts.items())]
     by_service: dict[str, dict[str, int]] = {}
-    for r in rows:
-        s = by_service.setdefault(r.service, {"requests": 0, "token_requests": 0,
-                                              "posts": 0, "gets": 0})
-        s["requests"] += r.count
-        if (r.service, r.endpoint) in TOKEN_ENDPOINTS:
-            s["token_requests"] += r.count
-        elif r.method == "POST":
-            s["posts"] += r.count
-        elif r.method == "GET":
-            s["gets"] += r.count
+    for (service, endpoint, method), n in sorted(counts.items()):
+        s = by_service.setdefault(service, {"requests": 0, "token_requests": 0,
+                                            "posts": 0, "gets": 0})
+        s["requests"] += n
+        if (service, endpoint) in TOKEN_ENDPOINTS:
+            s["token_requests"] += n
+        elif method == "POST":
+            s["posts"] += n
+        elif method == "GET":
+            s["gets"] += n
     totals = {key: sum(s[key] for s in by_service.values())
               for key in ("requests", "token_requests", "posts", "gets")}
     peak = IN_FLIGHT.peaks()
@@ -351,10 +410,12 @@ def service_endpoint(service: str, endpoint: str) -> Callable[[Callable], Callab
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            IN_FLIGHT.enter(service)
+            key = (service, endpoint, request.method or "GET")
+            counted = IN_FLIGHT.enter(service, key)
             started, response = time.time(), None
             try:
-                count_request(service, endpoint, request.method or "GET")
+                if not counted:
+                    count_request(*key)
                 response = injected_fault(request)
                 if response is None:
                     response = view(request, *args, **kwargs)

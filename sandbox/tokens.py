@@ -7,11 +7,12 @@ import binascii
 import itertools
 import secrets
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
+from sandbox import knobs
 from sandbox.knobs import knob
 from sandbox.models import SandboxToken
 
@@ -36,8 +37,19 @@ def issue_token(service: str, client_id: str, lifetime: int,
     )
 
 
+# Tokens this process read as valid: (service, access token) -> (expires_at, how many
+# revocations there had been). Every authenticated request checked its token with a
+# SELECT; a token read once is good until it expires or tokens are revoked (by
+# revoke_all_tokens, in any process of the sandbox: knobs.IN_FLIGHT counts revocations
+# across processes, in the in-flight file the bench's processes share).
+_valid: dict[tuple[str, str], tuple[datetime, int]] = {}
+_valid_lock = threading.Lock()
+
+
 def revoke_all_tokens() -> int:
-    return SandboxToken.objects.filter(revoked=False).update(revoked=True)
+    revoked = SandboxToken.objects.filter(revoked=False).update(revoked=True)
+    knobs.IN_FLIGHT.revoked()
+    return revoked
 
 
 def basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
@@ -74,10 +86,19 @@ def token_problem(request: HttpRequest, service: str) -> JsonResponse | None:
     if not value:
         return JsonResponse({"error": "unauthorized: send Authorization: Bearer <token>"},
                             status=401)
+    key, revocations = (service, value), knobs.IN_FLIGHT.revocations()
+    with _valid_lock:
+        known = _valid.get(key)
+    if known is not None and known[1] == revocations and known[0] > timezone.now():
+        return None
     token = SandboxToken.objects.filter(service=service, access_token=value).first()
     if token is None or not token.is_valid:
         reason = "unknown" if token is None else ("revoked" if token.revoked else "expired")
         return JsonResponse({"error": f"unauthorized: the access token is {reason}"},
                             status=401,
                             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    with _valid_lock:
+        if len(_valid) >= 10_000:  # bounded: a client that takes a token per request
+            _valid.clear()
+        _valid[key] = (token.expires_at, revocations)
     return None

@@ -67,3 +67,18 @@ def test_a_claim_without_lines_keeps_its_claim_level_status():
 def test_wrapped_lines_are_read_too():
     info = parse_claim_info({"lines": denied_lines()})
     assert len(info.lines) == 2
+
+
+def test_it_normalises_each_lines_keys_once_not_once_per_field(monkeypatch):
+    # lenient_get normalised every key of a line for each of the ~40 fields read from it.
+    from revcycle import csvio
+
+    calls = []
+    real = csvio.normalise_key
+    monkeypatch.setattr(csvio, "normalise_key", lambda key: calls.append(key) or real(key))
+    lines = denied_lines()
+    info = parse_claim_info(lines)
+    keys = sum(len(line) for line in lines)
+    assert len(info.lines) == 2
+    # Each key of each line once, plus each name asked for (about 40 a line).
+    assert len(calls) < keys + 50 * len(lines), len(calls)

@@ -66,3 +66,14 @@ def test_logs_are_read_from_the_runs_start(tmp_path: Path) -> None:
     log.write_text("\n".join(json.dumps({"start": t}) for t in (1.0, 5.0, 9.0)) + "\n")
     assert [e["start"] for e in tl.read_events(log, since=5.0)] == [5.0, 9.0]
     assert tl.read_events(tmp_path / "missing.jsonl", since=0) == []
+
+
+def test_occupancy_figures_say_how_full_the_cap_was_and_the_runs_shape() -> None:
+    # Over 10 s: four POSTs of 1 s in the first half, one GET of 2 s in the second.
+    requests = [_request("POST", str(i), i, i + 1.0) for i in range(4)]
+    requests.append(_request("GET", "0", 6.0, 8.0))
+
+    rows = dict(tl.occupancy_figures(requests, wall=10.0, cap=4, parts=2))
+
+    assert rows["requests in flight on average (answer times / wall) / cap"] == "0.6 / 4"
+    assert rows["POSTs/GETs a second, by tenth of the run (5.0 s each)"] == "1/0, 0/0"

@@ -216,3 +216,22 @@ def test_a_claim_id_is_not_a_discovery_id(client: Any, integrex_headers: dict) -
     response = client.get(f"{INTEGREX}/insurance-discovery", {"id": ticket},
                           headers=integrex_headers)
     assert response.status_code == 400
+
+
+def test_an_answer_normalises_each_request_key_once(monkeypatch: Any) -> None:
+    # Each field an answer reads normalised every key of the request again: a dozen fields
+    # times sixteen keys, each a regex substitution, on every GET the engines send.
+    from sandbox import scenarios
+
+    calls: list[str] = []
+    real_sub = scenarios.re.sub
+    def counted_sub(pattern: str, repl: str, text: str, *args: Any) -> str:
+        calls.append(text)
+        return real_sub(pattern, repl, text, *args)
+
+    monkeypatch.setattr(scenarios.re, "sub", counted_sub)
+    first = scenarios.claim_status_lines(CLAIM, timezone.localdate())
+    calls.clear()
+    second = scenarios.claim_status_lines(CLAIM, timezone.localdate())
+    assert second == first
+    assert calls == []

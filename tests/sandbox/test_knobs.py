@@ -8,7 +8,9 @@ from unittest import mock
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.http import HttpResponse
+from django.test.utils import CaptureQueriesContext
 
 from sandbox import knobs
 from sandbox.models import SandboxKnobs
@@ -145,3 +147,29 @@ def test_a_shared_count_is_written_over_in_place_through_one_descriptor(tmp_path
     assert path.stat().st_ino == inode
     assert path.stat().st_size == knobs.SharedInFlight.SIZE
     assert json.loads(path.read_bytes()) == {"now": {"integrex": 1}, "peak": {"integrex": 2}}
+
+
+def test_a_shared_count_also_counts_the_requests_without_a_statement(
+        tmp_path: Any, rf: Any, monkeypatch: Any) -> None:
+    # The bench's sandbox processes count each request in the in-flight file's one locked
+    # write: the RequestCounter row was UPDATEd by every request of every process.
+    path = str(tmp_path / "in-flight.json")
+    monkeypatch.setattr(knobs, "IN_FLIGHT", knobs.SharedInFlight(path))
+    view = knobs.service_endpoint("integrex", "claim-info")(lambda request: HttpResponse("ok"))
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):
+            view(rf.get("/"))
+        view(rf.post("/"))
+    assert not [q for q in queries.captured_queries if "requestcounter" in q["sql"]]
+    # Another process of the same sandbox, and a row counted the old way, add up.
+    knobs.SharedInFlight(path).enter("integrex", ("integrex", "claim-info", "GET"))
+    knobs.count_request("integrex", "auth", "POST")
+    stats = knobs.stats()
+    assert stats["endpoints"] == [
+        {"service": "integrex", "endpoint": "auth", "method": "POST", "count": 1},
+        {"service": "integrex", "endpoint": "claim-info", "method": "GET", "count": 4},
+        {"service": "integrex", "endpoint": "claim-info", "method": "POST", "count": 1}]
+    assert stats["by_service"]["integrex"] == {"requests": 6, "token_requests": 1,
+                                               "posts": 1, "gets": 4}
+    knobs.reset_stats()
+    assert knobs.stats()["endpoints"] == []

@@ -78,16 +78,20 @@ def start_services(procs: kit.Processes, *, sandbox_threads: int, app_threads: i
                        check=True)
     elif "DATABASE_URL" in sandbox_env:
         # The stand-in shares the PostgreSQL server: its bookkeeping need not wait for the
-        # disk at each commit, or the stand-in, not revcycle, sets the pace.
-        url = sandbox_env["DATABASE_URL"]
-        sandbox_env["DATABASE_URL"] = (url + ("&" if "?" in url else "?")
-                                       + "options=-c%20synchronous_commit%3Doff")
+        # disk at each commit, or the stand-in, not revcycle, sets the pace. Its backends
+        # are named, so the scale run can tell the server's CPU for it from the engines'.
+        sandbox_env["DATABASE_URL"] = kit.with_query(
+            sandbox_env["DATABASE_URL"], options="-c synchronous_commit=off",
+            application_name=SANDBOX_DB_NAME)
         # A few pooled connections per process, given back while a request sleeps its
         # latency: the engines' threads each hold one, and max_connections is 100.
         sandbox_env.update(DATABASE_POOL="1", DATABASE_POOL_MAX_SIZE="6")
     workers = kit.sandbox_workers(db.vendor, os.environ)
+    # Served alone (sandbox.wsgi: its own URLs and the middleware its endpoints show),
+    # not through the app's whole stack: the stand-in's CPU is not revcycle's.
     sandbox = procs.start("sandbox", kit.gunicorn_argv(sandbox_port, threads=sandbox_threads,
-                                                       workers=workers), sandbox_env)
+                                                       workers=workers, app="sandbox.wsgi"),
+                          sandbox_env)
     app = procs.start("app", kit.gunicorn_argv(app_port, threads=app_threads), kit.child_env())
     procs.start("worker", kit.engine_argv(), kit.child_env(
         ENGINE_TRACE_FILE=str(engine_trace_path()), **(worker_env or {})))
@@ -97,6 +101,10 @@ def start_services(procs: kit.Processes, *, sandbox_threads: int, app_threads: i
     kit.wait_http(f"{app_root}/healthz", child=app)
     wait_for_engines(1)
     return sandbox_root, app_root
+
+
+# application_name of the sandbox's and the scale engines' PostgreSQL connections.
+SANDBOX_DB_NAME, ENGINE_DB_NAME = "bench-sandbox", "bench-engine"
 
 
 def request_log_path() -> Path:
@@ -175,8 +183,13 @@ class Command(BaseCommand):
         log_dir = Path(settings.VAR_DIR) / "logs"
         with kit.Processes(log_dir) as procs:
             self.procs = procs
+            # A thread per request in flight in each sandbox process: the processes share
+            # the engines' connections unevenly, and a request waiting for a thread waits
+            # outside the latency the sandbox logs.
+            in_flight = max(options["in_flight"],
+                            options["scale_in_flight"] if "scale" in sections else 0)
             self.sandbox_root, self.app_root = start_services(
-                procs, sandbox_threads=32, app_threads=16)
+                procs, sandbox_threads=max(32, in_flight), app_threads=16)
             self.stdout.write(f"Sandbox at {self.sandbox_root} "
                               f"({kit.sandbox_workers(db.vendor, os.environ)} process(es), "
                               f"BENCH_SANDBOX_WORKERS), app at {self.app_root}; "
@@ -320,18 +333,25 @@ class Command(BaseCommand):
         self.stdout.write(f"  batch {run.batch_id}: {run.tickets} tickets queued in "
                           f"{time.time() - run.started:.1f} s")
         names = [f"engine-{n}" for n in range(1, engines + 1)]
+        engine_env = kit.child_env(DATABASE_URL=kit.with_query(
+            os.environ["DATABASE_URL"], application_name=ENGINE_DB_NAME))
         for name in names:
             self.procs.start(name, kit.manage_argv("engine", "--threads",
-                                                   str(o["scale_threads"])), kit.child_env())
+                                                   str(o["scale_threads"])), engine_env)
         wait_for_engines(engines)
         kit.sandbox_reset_stats(self.sandbox_root)
         load = os.getloadavg()
         cpu_before = self.procs.cpu_seconds()
+        pg_before, jiffies = kit.postgres_cpu(), timeline.cpu_jiffies()
         run.started = time.time()  # from the release: the upload is the batch section's
         Connection.objects.filter(pk=world.connection.pk).update(backoff_until=None)
+        # Asked once a second, not four times: the time is the last result's finished_at,
+        # and this process's count of 10,000 rows competes with the run for the cores.
         kit.wait_for_batch(run, timeout=o["scale_timeout"], report=self.stdout.write,
-                           every=15.0)
+                           every=15.0, nap=1.0)
         cpu_after = self.procs.cpu_seconds()
+        pg_used = kit.postgres_cpu_by_role(pg_before, kit.postgres_cpu(), kit.postgres_roles())
+        busy = timeline.utilisation(jiffies, timeline.cpu_jiffies())
         engine_cpu = sum(cpu_after.get(n, 0) - cpu_before.get(n, 0) for n in names)
         stats = kit.sandbox_stats(self.sandbox_root)
         service = stats["by_service"].get("integrex", {})
@@ -367,10 +387,40 @@ class Command(BaseCommand):
             add(Figure("scale", "API requests per second / capacity c/L",
                        f"{requests_total / run.wall:.1f} / {capacity:.0f} "
                        f"({requests_total / run.wall / capacity:.0%})"))
+        sandbox_cpu = cpu_after.get("sandbox", 0) - cpu_before.get("sandbox", 0)
         add(Figure("scale", "CPU s: engines / sandbox",
-                   f"{engine_cpu:.1f} / "
-                   f"{cpu_after.get('sandbox', 0) - cpu_before.get('sandbox', 0):.1f}"))
+                   f"{engine_cpu:.1f} / {sandbox_cpu:.1f}"))
+        self._scale_cost(engine_cpu, sandbox_cpu, pg_used, requests_total)
         add(load_figure("scale", load))
+        wall = run.wall or time.time() - run.started
+        rows = timeline.request_figures(
+            timeline.read_events(request_log_path(), run.started), started=run.started,
+            tickets=run.tickets, latency=latency, in_flight=cap,
+            ready_after=o["ready_after"], interval=o["poll_interval"])
+        rows += timeline.occupancy_figures(
+            timeline.read_events(request_log_path(), run.started), wall=wall, cap=cap)
+        rows.append(("machine CPU busy (/proc/stat, every process)",
+                     f"{busy:.0%} of {os.cpu_count()} cores"))
+        for measure, value in rows:
+            add(Figure("scale timeline", measure, value))
+
+    def _scale_cost(self, engine_cpu: float, sandbox_cpu: float, pg_used: dict[str, float],
+                    requests: int) -> None:
+        """The CPU each API request cost, the PostgreSQL server's share included: the scale
+        run is CPU-bound, so these per-request costs set its pace."""
+        pg_ours = {role: seconds for role, seconds in pg_used.items()
+                   if role != "other database"}
+        add = self.figures.append
+        add(Figure("scale", "CPU s: PostgreSQL for engines / sandbox / bench / server",
+                   " / ".join(f"{pg_ours.get(role, 0):.1f}" for role in
+                              (ENGINE_DB_NAME, SANDBOX_DB_NAME, "bench", "server"))
+                   + f" (other databases: {pg_used.get('other database', 0):.1f})"))
+        if requests:
+            total = engine_cpu + sandbox_cpu + sum(pg_ours.values())
+            add(Figure("scale", "CPU ms per API request: engines / sandbox / PostgreSQL / all",
+                       f"{engine_cpu / requests * 1000:.2f} / {sandbox_cpu / requests * 1000:.2f}"
+                       f" / {sum(pg_ours.values()) / requests * 1000:.2f}"
+                       f" / {total / requests * 1000:.2f}"))
 
     # The naive way ------------------------------------------------------------------
 
