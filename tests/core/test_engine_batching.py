@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from revcycle import crypto, engine
 from revcycle.models import Connection, Ticket
+from tests.core.conftest import HeldSteps
 
 MakeTicket = Callable[..., Ticket]
 
@@ -183,33 +184,11 @@ def test_workers_report_freed_threads_to_a_waiting_pump(make_ticket: MakeTicket,
 
 @pytest.mark.django_db(transaction=True)
 def test_a_claim_that_found_fewer_tickets_than_threads_is_not_repeated_at_once(
-        make_ticket: MakeTicket, echo_kind: engine.Kind,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    gate = threading.Event()
-
-    def submit(t: Ticket) -> engine.Step:
-        gate.wait(30)
-        return engine.Submitted("R-1", 200)
-
-    echo_kind.submit = submit
+        make_ticket: MakeTicket, held_steps: HeldSteps) -> None:
     make_ticket()
-    claims: list[int] = []
-    real_claim = engine.claim_tickets
-
-    def counted(*args: object, **kwargs: object) -> list[Ticket]:
-        found = real_claim(*args, **kwargs)  # type: ignore[arg-type]
-        claims.append(len(found))
-        return found
-
-    monkeypatch.setattr(engine, "claim_tickets", counted)
-    release = threading.Timer(1.5, gate.set)
-    release.start()
-    try:
+    with held_steps.released_after(1.5):
         # 4 threads, 1 ticket due, the step held: the claim found 1 of the 4 it asked for,
         # so nothing more is due; the pump waits for the next scan (longer than the run)
         # rather than claiming nothing at once.
         engine.pump(0.5, threads=4, scan_every=1.0)
-    finally:
-        gate.set()
-        release.cancel()
-    assert claims == [1]
+    assert [got for _, got in held_steps.claims] == [1]
