@@ -333,10 +333,10 @@ def test_a_pump_without_a_thread_count_uses_the_engine_threads_setting(
     (errors.AuthenticationFailed("refused", status=402), Ticket.State.SUBMITTED),
     (errors.BadRequest("no such claim", status=400), Ticket.State.SUBMITTED),
     (errors.Unavailable("down", status=503), "gave-up"),
-], ids=["retried", "rate-limited", "held", "refused", "gave-up"])
+    (ValueError("a bug in the step"), Ticket.State.SUBMITTED),
+], ids=["retried", "rate-limited", "held", "refused", "gave-up", "raised"])
 def test_a_failure_whose_lease_was_taken_while_the_step_ran_saves_nothing(
-        make_ticket: MakeTicket, echo_kind: engine.Kind, exc: errors.ApiError,
-        state: str) -> None:
+        make_ticket: MakeTicket, echo_kind: engine.Kind, exc: Exception, state: str) -> None:
     def poll(t: Ticket) -> engine.Step:
         Ticket.objects.filter(pk=t.pk).update(lease_owner="worker-2")  # taken meanwhile
         raise exc
