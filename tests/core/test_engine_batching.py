@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from revcycle import crypto, engine
 from revcycle.models import Connection, Ticket
+from tests.core.conftest import HeldSteps
 
 MakeTicket = Callable[..., Ticket]
 
@@ -122,6 +123,53 @@ def test_an_idempotent_querys_first_attempt_is_counted_by_its_claim(
     assert Ticket.objects.get(pk=ticket.pk).attempts == 1
 
 
+def test_a_claim_for_no_place_sends_no_statement(make_ticket: MakeTicket) -> None:
+    # The pump asks for its free threads, which may be none after a wait that timed out.
+    ticket = make_ticket()
+    with CaptureQueriesContext(connection) as sent:
+        assert engine.claim_tickets("owner-a", 0) == []
+    assert sent.captured_queries == []
+    assert Ticket.objects.get(pk=ticket.pk).lease_owner == ""
+
+
+def test_a_query_claimed_by_id_counts_its_attempt_once_in_its_step(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    # claim_due (run_batch, the tests) hands over ids: run_step reads the ticket again and
+    # counts the attempt itself, so the claim must not count it too.
+    echo_kind.idempotent = True
+    seen: list[tuple[int, int]] = []
+
+    def submit(t: Ticket) -> engine.Step:
+        seen.append((t.attempts, Ticket.objects.get(pk=t.pk).attempts))
+        return engine.Submitted("R-1", 200)
+
+    echo_kind.submit = submit
+    ticket = make_ticket()
+    assert engine.claim_due("owner-a", 1) == [ticket.pk]
+    assert Ticket.objects.get(pk=ticket.pk).attempts == 0
+    engine.run_step(ticket.pk, "owner-a")
+    assert seen == [(1, 1)]
+
+
+@pytest.mark.parametrize("idempotent", [False, True], ids=["sent-once", "query"])
+def test_a_retried_tickets_step_is_handed_every_attempt_counted(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, idempotent: bool) -> None:
+    # A second try sees attempts 2 on the object it is handed, as stored: Smart looks its
+    # invoice up before posting again when attempts > 1 (smartlink.flow._already_sent).
+    echo_kind.idempotent = idempotent
+    seen: list[tuple[int, int]] = []
+
+    def submit(t: Ticket) -> engine.Step:
+        seen.append((t.attempts, Ticket.objects.get(pk=t.pk).attempts))
+        return engine.Submitted("R-1", 200)
+
+    echo_kind.submit = submit
+    make_ticket(attempts=1)  # the first try failed and was retried
+    [claimed] = engine.claim_tickets("owner-a", 1, count_attempts=True)  # as the pump does
+    engine.run_step(claimed, "owner-a")
+    assert seen == [(2, 2)]
+
+
 def test_a_final_answer_is_stored_encrypted_by_the_steps_update(
         make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
     echo_kind.poll = lambda t: engine.Done("paid", {"status": "F1", "amount": "12.50"}, 200)
@@ -183,33 +231,11 @@ def test_workers_report_freed_threads_to_a_waiting_pump(make_ticket: MakeTicket,
 
 @pytest.mark.django_db(transaction=True)
 def test_a_claim_that_found_fewer_tickets_than_threads_is_not_repeated_at_once(
-        make_ticket: MakeTicket, echo_kind: engine.Kind,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    gate = threading.Event()
-
-    def submit(t: Ticket) -> engine.Step:
-        gate.wait(30)
-        return engine.Submitted("R-1", 200)
-
-    echo_kind.submit = submit
+        make_ticket: MakeTicket, held_steps: HeldSteps) -> None:
     make_ticket()
-    claims: list[int] = []
-    real_claim = engine.claim_tickets
-
-    def counted(*args: object, **kwargs: object) -> list[Ticket]:
-        found = real_claim(*args, **kwargs)  # type: ignore[arg-type]
-        claims.append(len(found))
-        return found
-
-    monkeypatch.setattr(engine, "claim_tickets", counted)
-    release = threading.Timer(1.5, gate.set)
-    release.start()
-    try:
+    with held_steps.released_after(1.5):
         # 4 threads, 1 ticket due, the step held: the claim found 1 of the 4 it asked for,
         # so nothing more is due; the pump waits for the next scan (longer than the run)
         # rather than claiming nothing at once.
         engine.pump(0.5, threads=4, scan_every=1.0)
-    finally:
-        gate.set()
-        release.cancel()
-    assert claims == [1]
+    assert [got for _, got in held_steps.claims] == [1]

@@ -316,3 +316,39 @@ def test_two_claimers_of_one_connection_at_once_never_exceed_its_cap(
     assert out_b == [[]]
     assert Ticket.objects.exclude(lease_owner="").values_list("lease_owner", flat=True).get(
         ) == "owner-a"
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_locks_only_twice_its_places_so_a_claimer_beside_it_gets_the_rest(
+        make_ticket: MakeTicket, integrex: Connection, payer: Connection,
+        held: threading.Event, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A claims one place: its candidates, the two soonest (integrex's), stay row-locked
+    # until it commits (paused after its lease). B, claiming at that moment, passes over
+    # them and takes payer's four. A claim that locked every due row, or three times its
+    # places (one of payer's, and so payer's connection row), would leave B nothing, or
+    # keep it waiting on that lock.
+    Connection.objects.filter(pk__in=[integrex.pk, payer.pk]).update(max_concurrency=100)
+    now = timezone.now()
+    tickets = [make_ticket(connection=integrex if i < 2 else payer,
+                           next_poll_at=now - timedelta(seconds=10 - i)) for i in range(6)]
+    leased = threading.Event()
+    real_lease = leasing.lease
+
+    def pausing_lease(ids: list[int], owner: str, *args: Any, **kwargs: Any) -> None:
+        real_lease(ids, owner, *args, **kwargs)
+        if owner == "owner-a":
+            leased.set()
+            held.wait(30)
+
+    monkeypatch.setattr(leasing, "lease", pausing_lease)
+    thread_a, out_a = _in_thread(lambda: engine.claim_due("owner-a", 1))
+    assert leased.wait(30)
+    with transaction.atomic():
+        with connection.cursor() as cursor:  # a claimer that waited would fail here
+            cursor.execute("SET LOCAL lock_timeout = '5s'")
+        second = engine.claim_due("owner-b", 10)
+    held.set()
+    thread_a.join(30)
+    assert out_a == [[tickets[0].pk]]
+    assert second == [t.pk for t in tickets[2:]]

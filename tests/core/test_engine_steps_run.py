@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from revcycle import engine, errors
 from revcycle.models import Batch, Connection, EnginePump, Ticket
+from tests.core.conftest import HeldSteps
 
 MakeTicket = Callable[..., Ticket]
 
@@ -187,34 +188,14 @@ def test_the_pump_goes_on_after_a_failed_scan_and_beats_with_its_steps(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_pump_whose_threads_are_all_busy_waits_for_one_instead_of_claiming_for_none(
-        make_ticket: MakeTicket, echo_kind: engine.Kind, monkeypatch: Any) -> None:
-    gate = threading.Event()
-
-    def submit(t: Ticket) -> engine.Step:
-        gate.wait(30)
-        return engine.Submitted("R-1", 200)
-
-    echo_kind.submit = submit
+        make_ticket: MakeTicket, held_steps: HeldSteps) -> None:
     make_ticket()
     make_ticket()
-    claims: list[int] = []
-    real_claim = engine.claim_tickets
-
-    def counted(owner: str, limit: int, **kwargs: Any) -> list[Ticket]:
-        claims.append(limit)
-        return real_claim(owner, limit, **kwargs)
-
-    monkeypatch.setattr(engine, "claim_tickets", counted)
-    release = threading.Timer(1.5, gate.set)
-    release.start()
-    try:
+    with held_steps.released_after(1.5):
         # Both threads held past the run's end: one claim, then a wait for a free thread
         # (scan_every, longer than the run), not a loop of claims for no ticket.
         engine.pump(0.5, threads=2, scan_every=1.0)
-    finally:
-        gate.set()
-        release.cancel()
-    assert claims == [2]
+    assert [asked for asked, _ in held_steps.claims] == [2]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -352,10 +333,10 @@ def test_a_pump_without_a_thread_count_uses_the_engine_threads_setting(
     (errors.AuthenticationFailed("refused", status=402), Ticket.State.SUBMITTED),
     (errors.BadRequest("no such claim", status=400), Ticket.State.SUBMITTED),
     (errors.Unavailable("down", status=503), "gave-up"),
-], ids=["retried", "rate-limited", "held", "refused", "gave-up"])
+    (ValueError("a bug in the step"), Ticket.State.SUBMITTED),
+], ids=["retried", "rate-limited", "held", "refused", "gave-up", "raised"])
 def test_a_failure_whose_lease_was_taken_while_the_step_ran_saves_nothing(
-        make_ticket: MakeTicket, echo_kind: engine.Kind, exc: errors.ApiError,
-        state: str) -> None:
+        make_ticket: MakeTicket, echo_kind: engine.Kind, exc: Exception, state: str) -> None:
     def poll(t: Ticket) -> engine.Step:
         Ticket.objects.filter(pk=t.pk).update(lease_owner="worker-2")  # taken meanwhile
         raise exc
