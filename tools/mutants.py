@@ -34,7 +34,9 @@ GUARDS: dict[str, list[str]] = {
                            "tests/core/test_engine_steps_saved.py",
                            "tests/core/test_engine_batching.py",
                            "tests/core/test_engine_leasing.py",
-                           "tests/core/test_engine_steps_run.py"],
+                           "tests/core/test_engine_steps_run.py",
+                           # The step and claim trace the bench's timeline reads.
+                           "tests/core/test_engine_trace.py"],
     # The claim's SQL: the engine's tests reach it through claim_tickets and the steps'
     # UPDATEs; test_engine_leasing.py holds the PostgreSQL locks (run with DATABASE_URL).
     "revcycle/leasing.py": ["tests/core/test_engine.py", "tests/core/test_engine_promises.py",

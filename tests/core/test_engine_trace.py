@@ -36,7 +36,35 @@ def test_the_pump_traces_each_step_and_claim_when_asked(
     assert {e["ticket"] for e in steps} == tickets
     assert all(e["state"] == "queued" and e["end"] >= e["start"] for e in steps)
     assert all(e["thread"].startswith("engine-") for e in steps)
-    assert sum(e["got"] for e in events if e["what"] == "claim") == 3
+    claims = [e for e in events if e["what"] == "claim"]
+    assert sum(e["got"] for e in claims) == 3
+    # What the bench's timeline reads of a claim: when it began and ended, and how many
+    # places it asked for (the free threads, here at most 2) against how many it got.
+    assert all(isinstance(e["start"], float) and e["end"] >= e["start"] for e in claims)
+    assert all(1 <= e["asked"] <= 2 and e["got"] <= e["asked"] for e in claims)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_step_handed_by_id_runs_and_is_traced_without_a_state(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, tmp_path: Path, monkeypatch: Any) -> None:
+    """A thread may be handed a ticket's id instead of the ticket (claim_due's ids): the
+    step runs, and its trace line has no state to tell (the ticket was not read yet)."""
+    trace = tmp_path / "trace.jsonl"
+    monkeypatch.setenv("ENGINE_TRACE_FILE", str(trace))
+    monkeypatch.setattr(enginetrace, "_files", {})
+    echo_kind.submit = lambda t: engine.Done("paid", {"n": t.pk}, 200)
+    ticket = make_ticket()
+    [claimed] = engine.claim_due("owner-a", 1)
+    workers = engine._Workers(1, "owner-a")
+    try:
+        workers.submit(claimed)
+        assert workers.wait_free(1, timeout=30) == 1
+    finally:
+        workers.stop()
+
+    assert Ticket.objects.get(pk=ticket.pk).state == Ticket.State.DONE
+    [step] = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert (step["what"], step["ticket"], step["state"]) == ("step", ticket.pk, "")
 
 
 @pytest.mark.django_db(transaction=True)
