@@ -132,11 +132,8 @@ def test_a_claim_for_no_place_sends_no_statement(make_ticket: MakeTicket) -> Non
     assert Ticket.objects.get(pk=ticket.pk).lease_owner == ""
 
 
-def test_a_query_claimed_by_id_counts_its_attempt_once_in_its_step(
-        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
-    # claim_due (run_batch, the tests) hands over ids: run_step reads the ticket again and
-    # counts the attempt itself, so the claim must not count it too.
-    echo_kind.idempotent = True
+def _attempts_seen_by_submit(echo_kind: engine.Kind) -> list[tuple[int, int]]:
+    """Each submit's (attempts on the ticket it is handed, attempts stored), as it runs."""
     seen: list[tuple[int, int]] = []
 
     def submit(t: Ticket) -> engine.Step:
@@ -144,6 +141,15 @@ def test_a_query_claimed_by_id_counts_its_attempt_once_in_its_step(
         return engine.Submitted("R-1", 200)
 
     echo_kind.submit = submit
+    return seen
+
+
+def test_a_query_claimed_by_id_counts_its_attempt_once_in_its_step(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    # claim_due (run_batch, the tests) hands over ids: run_step reads the ticket again and
+    # counts the attempt itself, so the claim must not count it too.
+    echo_kind.idempotent = True
+    seen = _attempts_seen_by_submit(echo_kind)
     ticket = make_ticket()
     assert engine.claim_due("owner-a", 1) == [ticket.pk]
     assert Ticket.objects.get(pk=ticket.pk).attempts == 0
@@ -157,13 +163,7 @@ def test_a_retried_tickets_step_is_handed_every_attempt_counted(
     # A second try sees attempts 2 on the object it is handed, as stored: Smart looks its
     # invoice up before posting again when attempts > 1 (smartlink.flow._already_sent).
     echo_kind.idempotent = idempotent
-    seen: list[tuple[int, int]] = []
-
-    def submit(t: Ticket) -> engine.Step:
-        seen.append((t.attempts, Ticket.objects.get(pk=t.pk).attempts))
-        return engine.Submitted("R-1", 200)
-
-    echo_kind.submit = submit
+    seen = _attempts_seen_by_submit(echo_kind)
     make_ticket(attempts=1)  # the first try failed and was retried
     [claimed] = engine.claim_tickets("owner-a", 1, count_attempts=True)  # as the pump does
     engine.run_step(claimed, "owner-a")

@@ -253,6 +253,26 @@ def held() -> Iterator[threading.Event]:
     event.set()
 
 
+def _claim_one_paused_after_its_lease(
+        monkeypatch: pytest.MonkeyPatch, held: threading.Event,
+) -> tuple[threading.Thread, list[Any]]:
+    """Claimer "owner-a" claims one place on a thread and pauses after its lease's UPDATE,
+    before its commit, until `held` is set; returns once it has leased."""
+    leased = threading.Event()
+    real_lease = leasing.lease
+
+    def pausing_lease(ids: list[int], owner: str, *args: Any, **kwargs: Any) -> None:
+        real_lease(ids, owner, *args, **kwargs)
+        if owner == "owner-a":
+            leased.set()
+            held.wait(30)
+
+    monkeypatch.setattr(leasing, "lease", pausing_lease)
+    thread, out = _in_thread(lambda: engine.claim_due("owner-a", 1))
+    assert leased.wait(30)
+    return thread, out
+
+
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_a_claimer_passes_over_tickets_another_claimer_has_locked_without_waiting(
@@ -292,18 +312,7 @@ def test_two_claimers_of_one_connection_at_once_never_exceed_its_cap(
     Connection.objects.filter(pk=integrex.pk).update(max_concurrency=1)
     for _ in range(3):  # A's candidates lock two rows (twice its limit): B finds the third
         make_ticket()
-    leased = threading.Event()
-    real_lease = leasing.lease
-
-    def pausing_lease(ids: list[int], owner: str, *args: Any, **kwargs: Any) -> None:
-        real_lease(ids, owner, *args, **kwargs)
-        if owner == "owner-a":
-            leased.set()
-            held.wait(30)
-
-    monkeypatch.setattr(leasing, "lease", pausing_lease)
-    thread_a, out_a = _in_thread(lambda: engine.claim_due("owner-a", 1))
-    assert leased.wait(30)
+    thread_a, out_a = _claim_one_paused_after_its_lease(monkeypatch, held)
     thread_b, out_b = _in_thread(lambda: engine.claim_due("owner-b", 1))
     # B is either blocked on the connection's lock or (were it not serialised) done.
     deadline = time.monotonic() + 30
@@ -332,18 +341,7 @@ def test_a_claim_locks_only_twice_its_places_so_a_claimer_beside_it_gets_the_res
     now = timezone.now()
     tickets = [make_ticket(connection=integrex if i < 2 else payer,
                            next_poll_at=now - timedelta(seconds=10 - i)) for i in range(6)]
-    leased = threading.Event()
-    real_lease = leasing.lease
-
-    def pausing_lease(ids: list[int], owner: str, *args: Any, **kwargs: Any) -> None:
-        real_lease(ids, owner, *args, **kwargs)
-        if owner == "owner-a":
-            leased.set()
-            held.wait(30)
-
-    monkeypatch.setattr(leasing, "lease", pausing_lease)
-    thread_a, out_a = _in_thread(lambda: engine.claim_due("owner-a", 1))
-    assert leased.wait(30)
+    thread_a, out_a = _claim_one_paused_after_its_lease(monkeypatch, held)
     with transaction.atomic():
         with connection.cursor() as cursor:  # a claimer that waited would fail here
             cursor.execute("SET LOCAL lock_timeout = '5s'")

@@ -27,16 +27,23 @@ def _plan(sql: str, params: list[Any]) -> str:
         return "\n".join(str(row) for row in cursor.fetchall())
 
 
-def test_busy_count_reads_the_index_of_live_leases(integrex, st_marys):
+def _done_tickets_with_live_leases(integrex: Any, st_marys: Any, leases: int) -> Any:
+    """200 finished tickets of `integrex`, `leases` of them leased for another minute, the
+    planner's statistics fresh; returns the time the leases were counted from."""
     now = timezone.now()
     Ticket.objects.bulk_create(
         Ticket(kind="claim_status", facility=st_marys, connection=integrex, request={"n": i},
                state="done") for i in range(200))
-    leased = list(Ticket.objects.values_list("pk", flat=True)[:3])
+    leased = list(Ticket.objects.values_list("pk", flat=True)[:leases])
     Ticket.objects.filter(pk__in=leased).update(lease_until=now + timedelta(minutes=1),
                                                 lease_owner="engine-a")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
+    return now
+
+
+def test_busy_count_reads_the_index_of_live_leases(integrex, st_marys):
+    now = _done_tickets_with_live_leases(integrex, st_marys, 3)
 
     plan = _plan(*leasing.busy_count_sql(now, {integrex.pk}))
 
@@ -47,15 +54,7 @@ def test_busy_count_reads_the_index_of_live_leases(integrex, st_marys):
 def test_the_claim_counts_with_a_plain_index_scan_that_marks_dead_entries(integrex, st_marys):
     # A bitmap scan never marks the index entries of dead rows, so each claim visited the
     # rows of every lease taken in the last minute again (no VACUUM in between).
-    now = timezone.now()
-    Ticket.objects.bulk_create(
-        Ticket(kind="claim_status", facility=st_marys, connection=integrex, request={"n": i},
-               state="done") for i in range(200))
-    leased = list(Ticket.objects.values_list("pk", flat=True)[:20])
-    Ticket.objects.filter(pk__in=leased).update(lease_until=now + timedelta(minutes=1),
-                                                lease_owner="engine-a")
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    now = _done_tickets_with_live_leases(integrex, st_marys, 20)
     leasing.plain_index_scans()
 
     plan = _plan(*leasing.busy_count_sql(now, {integrex.pk}))
