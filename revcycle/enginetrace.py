@@ -31,7 +31,7 @@ def record(what: str, start: float, end: float, **fields: Any) -> None:
     if not where:
         return
     line = json.dumps({"what": what, "start": start, "end": end,
-                       "thread": threading.current_thread().name, **fields})
+                       "thread": threading.current_thread().name, "pid": os.getpid(), **fields})
     with _lock:
         fd = _files.get(where)
         if fd is None:

@@ -96,9 +96,9 @@ def engine_figures(trace: list[dict[str, Any]], idle_after: float = 1.0) -> list
     interval), and the claims that fed the threads."""
     steps = [e for e in trace if e["what"] == "step"]
     claims = [e for e in trace if e["what"] == "claim"]
-    by_thread: dict[str, list[dict[str, Any]]] = {}
-    for step in steps:
-        by_thread.setdefault(step["thread"], []).append(step)
+    by_thread: dict[tuple[Any, str], list[dict[str, Any]]] = {}
+    for step in steps:  # engine processes name their threads alike
+        by_thread.setdefault((step.get("pid"), step["thread"]), []).append(step)
     gaps = []
     for runs in by_thread.values():
         runs.sort(key=lambda e: e["start"])
@@ -116,6 +116,23 @@ def engine_figures(trace: list[dict[str, Any]], idle_after: float = 1.0) -> list
              f"{statistics.mean(leased) if leased else 0:.1f} / "
              f"{claim_ms:.1f} ms")]
     return rows
+
+
+def step_occupancy(trace: list[dict[str, Any]], *, wall: float) -> list[tuple[str, str]]:
+    """Steps running at once on average (each holds a place under the cap from its claim
+    to its end): set beside the requests in flight, the difference is the time a place
+    spends in a step but not in an HTTP call (reading, storing, committing)."""
+    steps = [e for e in trace if e["what"] == "step"]
+    if not steps or wall <= 0:
+        return []
+    running = sum(e["end"] - e["start"] for e in steps) / wall
+    by_state: dict[str, list[float]] = {}
+    for e in steps:
+        by_state.setdefault(e.get("state") or "?", []).append(e["end"] - e["start"])
+    medians = ", ".join(f"{state} {statistics.median(times) * 1000:.0f} ms"
+                        for state, times in sorted(by_state.items()))
+    return [("engine steps running at once on average", f"{running:.1f}"),
+            ("engine step time by state before the step (median)", medians)]
 
 
 def _ms(values: list[float]) -> str:

@@ -77,3 +77,26 @@ def test_occupancy_figures_say_how_full_the_cap_was_and_the_runs_shape() -> None
 
     assert rows["requests in flight on average (answer times / wall) / cap"] == "0.6 / 4"
     assert rows["POSTs/GETs a second, by tenth of the run (5.0 s each)"] == "1/0, 0/0"
+
+
+def test_two_engines_threads_of_one_name_are_told_apart_by_their_process() -> None:
+    # Both engines name their threads engine-0...: read as one thread, the steps of the
+    # two interleave and the gaps between them come out negative.
+    trace = [{"what": "step", "thread": "engine-0", "pid": pid, "start": start, "end": end}
+             for pid, start, end in ((1, 0.0, 0.2), (2, 0.1, 0.3), (1, 0.21, 0.4),
+                                     (2, 0.33, 0.5))]
+    rows = dict(tl.engine_figures(trace))
+    assert rows["engine turnaround between a thread's steps (gaps < 1 s)"].startswith(
+        "median 20.0 ms")
+
+
+def test_step_occupancy_is_the_steps_running_at_once_and_their_time_by_state() -> None:
+    trace = [{"what": "step", "start": 0.0, "end": 0.2, "state": "queued"},
+             {"what": "step", "start": 0.0, "end": 0.4, "state": "submitted"},
+             {"what": "step", "start": 0.5, "end": 0.9, "state": "submitted"},
+             {"what": "claim", "start": 0.0, "end": 0.9}]
+    rows = dict(tl.step_occupancy(trace, wall=1.0))
+    assert rows["engine steps running at once on average"] == "1.0"
+    assert rows["engine step time by state before the step (median)"] == (
+        "queued 200 ms, submitted 400 ms")
+    assert tl.step_occupancy([], wall=1.0) == []

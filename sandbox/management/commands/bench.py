@@ -334,7 +334,8 @@ class Command(BaseCommand):
                           f"{time.time() - run.started:.1f} s")
         names = [f"engine-{n}" for n in range(1, engines + 1)]
         engine_env = kit.child_env(DATABASE_URL=kit.with_query(
-            os.environ["DATABASE_URL"], application_name=ENGINE_DB_NAME))
+            os.environ["DATABASE_URL"], application_name=ENGINE_DB_NAME),
+            ENGINE_TRACE_FILE=str(engine_trace_path()))
         for name in names:
             self.procs.start(name, kit.manage_argv("engine", "--threads",
                                                    str(o["scale_threads"])), engine_env)
@@ -399,6 +400,9 @@ class Command(BaseCommand):
             ready_after=o["ready_after"], interval=o["poll_interval"])
         rows += timeline.occupancy_figures(
             timeline.read_events(request_log_path(), run.started), wall=wall, cap=cap)
+        trace = timeline.read_events(engine_trace_path(), run.started)
+        rows += timeline.engine_figures(trace)
+        rows += timeline.step_occupancy(trace, wall=wall)
         rows.append(("machine CPU busy (/proc/stat, every process)",
                      f"{busy:.0%} of {os.cpu_count()} cores"))
         for measure, value in rows:
