@@ -167,6 +167,7 @@ def claim_tickets(owner: str, limit: int, *, kinds: list[str] | None = None,
             if busy.get(ticket.connection_id, 0) >= (cap or 1):
                 continue
             busy[ticket.connection_id] = busy.get(ticket.connection_id, 0) + 1
+            ticket.claim_cap = cap  # type: ignore[attr-defined]  # what a hand-over keeps to
             chosen.append((ticket, changed))
             if len(chosen) >= limit:
                 break
@@ -191,6 +192,47 @@ def claim_tickets(owner: str, limit: int, *, kinds: list[str] | None = None,
             ticket.connection = found
             leased.append(ticket)
     return leased
+
+
+# Handing a place on ---------------------------------------------------------------
+#
+# A step that ends under its connection's cap hands its place to the connection's next due
+# ticket in the statements that end the step, and its thread runs that ticket next. A place
+# given back and claimed again sat empty while the pump gathered freed threads and claimed
+# (30 to 40 ms of every 250 to 310 ms a place turned over in the scale bench,
+# docs/performance.md). After CHAIN_STEPS hand-overs the thread goes back to the pump, which
+# claims in due order across every connection: a batch on one connection cannot keep the
+# threads from the others for longer than a few steps.
+CHAIN_STEPS = 8
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """The pump's filters, which a hand-over keeps to (run_batch pumps one batch)."""
+
+    kinds: list[str] | None = None
+    batch_id: int | None = None
+
+
+def _hand_over(ticket: Ticket, owner: str, hand_over: HandOver | None) -> Ticket | None:
+    """Lease the next due ticket of `ticket`'s connection for the place `ticket` holds."""
+    chained = getattr(ticket, "chained", 0)
+    if hand_over is None or chained >= CHAIN_STEPS:
+        return None
+    now = timezone.now()
+    counted = [name for name, kind in KINDS.items() if kind.idempotent]
+    following = leasing.take_next(
+        ticket, owner, now, now + timedelta(seconds=settings.ENGINE_LEASE_SECONDS),
+        kinds=hand_over.kinds, batch_id=hand_over.batch_id, count_kinds=counted)
+    if following is None:
+        return None
+    following.chained = chained + 1  # type: ignore[attr-defined]
+    # As the pump's claim does: a first send of an idempotent query was counted in the lease.
+    if following.state == Ticket.State.QUEUED and following.kind in counted:
+        following.attempt_counted = True  # type: ignore[attr-defined]
+    following.connection = leasing.connection(
+        following.connection_id, following.claim_changed) or ticket.connection  # type: ignore[attr-defined]
+    return following
 
 
 def release(ticket_ids: list[int], owner: str) -> int:
@@ -221,7 +263,7 @@ def _save(ticket: Ticket, owner: str, **values: Any) -> bool:
     (revcycle.leasing): every step ends with one, and the ORM's building of it cost more
     CPU than the statement. An idempotent query's state commits without waiting for the
     disk (_relaxed_commit), in the same one statement; inside the Done step's transaction
-    the relaxed commit is already set."""
+    that statement relaxes the transaction's commit."""
     values.setdefault("lease_owner", "")
     values.setdefault("lease_until", None)
     values["updated_at"] = timezone.now()
@@ -234,35 +276,51 @@ def _backoff(ticket: Ticket, failures: int) -> float:
     return float(base * random.uniform(0.8, 1.2))
 
 
-def _apply(ticket: Ticket, owner: str, step: Step) -> None:
+def _apply(ticket: Ticket, owner: str, step: Step,
+           hand_over: HandOver | None = None) -> Ticket | None:
+    """Save the step's outcome; returns the ticket its place was handed to, if any."""
     now = timezone.now()
-    if isinstance(step, Submitted):
-        poll_in = step.poll_in if step.poll_in is not None else interval_for(ticket)
-        _save(ticket, owner, state=Ticket.State.SUBMITTED, remote_id=step.remote_id[:100],
-              submitted_at=now, last_http_status=step.http_status, last_error="",
-              next_poll_at=now + timedelta(seconds=poll_in))
-    elif isinstance(step, Pending):
-        wait = max(interval_for(ticket), step.retry_after or 0)
-        _save(ticket, owner, state=Ticket.State.PROCESSING, polls=leasing.Plus(1),
-              processing_at=ticket.processing_at or now, last_http_status=step.http_status,
-              last_error="", next_poll_at=now + timedelta(seconds=wait))
+    following = None
+    if isinstance(step, Submitted | Pending):
+        # The next ticket leased before this one's lease is given back: the connection's
+        # busy count, which other claimers read, never dips and lets one in meanwhile.
+        following = _hand_over(ticket, owner, hand_over)
+        if isinstance(step, Submitted):
+            poll_in = step.poll_in if step.poll_in is not None else interval_for(ticket)
+            saved = _save(ticket, owner, state=Ticket.State.SUBMITTED,
+                          remote_id=step.remote_id[:100], submitted_at=now,
+                          last_http_status=step.http_status, last_error="",
+                          next_poll_at=now + timedelta(seconds=poll_in))
+        else:
+            wait = max(interval_for(ticket), step.retry_after or 0)
+            saved = _save(ticket, owner, state=Ticket.State.PROCESSING, polls=leasing.Plus(1),
+                          processing_at=ticket.processing_at or now,
+                          last_http_status=step.http_status, last_error="",
+                          next_poll_at=now + timedelta(seconds=wait))
+        if not saved and following is not None:
+            # This ticket's lease was lost (it expired, another engine holds it): there
+            # was no place to hand on.
+            release([following.pk], owner)
+            following = None
     elif isinstance(step, Done):
         with transaction.atomic():
-            if _is_idempotent(ticket):
-                _relaxed_commit()
             # The state change first: it is the lease check (compare-and-set on
             # lease_owner) and takes our row's lock, so a lease lost meanwhile stores
-            # nothing, and no other holder can write results until we commit.
+            # nothing, and no other holder can write results until we commit. For an
+            # idempotent query it also relaxes the transaction's commit (_save).
             saved = _save(ticket, owner, state=Ticket.State.DONE, outcome=step.outcome[:20],
                           response=step.response, last_http_status=step.http_status,
                           last_error="", ready_at=now, finished_at=now, next_poll_at=None,
                           polls=leasing.Plus(1 if ticket.state != Ticket.State.QUEUED else 0))
+            if saved:
+                following = _hand_over(ticket, owner, hand_over)
             if saved and step.store:
                 step.store()
     elif isinstance(step, Failed):
         _save(ticket, owner, state=Ticket.State.FAILED, outcome=step.outcome,
               last_error=step.message, last_http_status=step.http_status, finished_at=now,
               next_poll_at=None)
+    return following
 
 
 def _fail_or_retry(ticket: Ticket, owner: str, exc: errors.ApiError) -> None:
@@ -307,9 +365,11 @@ def _where(exc: BaseException) -> str:
                        for f in reversed(frames)) or "unknown place"
 
 
-def run_step(ticket_or_id: Ticket | int, owner: str) -> None:
+def run_step(ticket_or_id: Ticket | int, owner: str,
+             hand_over: HandOver | None = None) -> Ticket | None:
     """Advance one leased ticket by one step: submit it, or poll it. The pump passes the
-    ticket its claim read (claim_tickets); an id is read here."""
+    ticket its claim read (claim_tickets); an id is read here. With `hand_over`, returns
+    the ticket this one's place went to (_hand_over), leased and due for its own step."""
     if isinstance(ticket_or_id, Ticket):
         ticket: Ticket | None = ticket_or_id
     else:
@@ -317,17 +377,17 @@ def run_step(ticket_or_id: Ticket | int, owner: str) -> None:
             pk=ticket_or_id, lease_owner=owner).order_by()[:1]
         ticket = next(iter(found), None)
     if ticket is None or not ticket.is_open:
-        return
+        return None
     kind = KINDS.get(ticket.kind)
     if kind is None:
         _apply(ticket, owner, Failed(f"No handler for tickets of kind {ticket.kind!r}."))
-        return
+        return None
     if ticket.age.total_seconds() > kind.max_age_seconds:
         hours = kind.max_age_seconds / 3600
         _save(ticket, owner, state=Ticket.State.EXPIRED, finished_at=timezone.now(),
               next_poll_at=None, outcome="error",
               last_error=f"No final answer after {hours:.0f} hours; use “check again” to retry.")
-        return
+        return None
     try:
         if ticket.state == Ticket.State.QUEUED:
             # Count the attempt before sending: after a crash, the domain sees attempts > 1
@@ -340,7 +400,7 @@ def run_step(ticket_or_id: Ticket | int, owner: str) -> None:
             if kind.poll is None:
                 raise errors.BadResponse(f"Kind {kind.name} cannot be polled.")
             step = kind.poll(ticket)
-        _apply(ticket, owner, step)
+        return _apply(ticket, owner, step, hand_over)
     except errors.ApiError as exc:
         _fail_or_retry(ticket, owner, exc)
     except Exception as exc:  # noqa: BLE001 - a bug must not lose the ticket
@@ -350,6 +410,7 @@ def run_step(ticket_or_id: Ticket | int, owner: str) -> None:
                   _where(exc))
         _fail_or_retry(ticket, owner, errors.BadResponse(
             f"An unexpected error ({type(exc).__name__}) while handling the answer."))
+    return None
 
 
 # The pump ---------------------------------------------------------------------------
@@ -358,8 +419,9 @@ def run_step(ticket_or_id: Ticket | int, owner: str) -> None:
 class _Workers:
     """A fixed pool of threads; each keeps its own DB connection and closes it on exit."""
 
-    def __init__(self, size: int, owner: str) -> None:
+    def __init__(self, size: int, owner: str, hand_over: HandOver | None = None) -> None:
         self.owner = owner
+        self.hand_over = hand_over
         self.jobs: queue.Queue[Ticket | int | None] = queue.Queue()
         self.busy = 0
         self.done = 0
@@ -374,26 +436,38 @@ class _Workers:
 
     def _loop(self) -> None:
         try:
-            while (ticket := self.jobs.get()) is not None:
-                ticket_id = ticket.pk if isinstance(ticket, Ticket) else ticket
+            leasing.plain_index_scans_in_this_thread()
+            while (job := self.jobs.get()) is not None:
                 try:
-                    if self.stopping.is_set():
-                        # Claimed but not started when the engine was told to stop: hand
-                        # it back at once rather than hold it until the lease expires.
-                        release([ticket_id], self.owner)
-                        continue
-                    began, state = time.time(), getattr(ticket, "state", "")
-                    run_step(ticket, self.owner)
-                    enginetrace.record("step", began, time.time(), ticket=ticket_id, state=state)
-                except Exception as exc:  # noqa: BLE001 - e.g. the database went away
-                    log.error("ticket %s: engine error %s", ticket_id, type(exc).__name__)
+                    self._run(job)
                 finally:
                     with self.changed:
                         self.busy -= 1
-                        self.done += 1
                         self.changed.notify_all()
         finally:
             connections.close_all()
+
+    def _run(self, ticket: Ticket | int | None) -> None:
+        """Run a ticket's step, then each ticket its place is handed to (_hand_over)."""
+        while ticket is not None:
+            ticket_id = ticket.pk if isinstance(ticket, Ticket) else ticket
+            try:
+                if self.stopping.is_set():
+                    # Claimed but not started when the engine was told to stop: hand it
+                    # back at once rather than hold it until the lease expires.
+                    release([ticket_id], self.owner)
+                    return
+                began, state = time.time(), getattr(ticket, "state", "")
+                ticket = run_step(ticket, self.owner, self.hand_over)
+                enginetrace.record("step", began, time.time(), ticket=ticket_id, state=state,
+                                   handed=ticket is not None)
+            except Exception as exc:  # noqa: BLE001 - e.g. the database went away
+                log.error("ticket %s: engine error %s", ticket_id, type(exc).__name__)
+                return
+            finally:
+                with self.changed:
+                    self.done += 1
+                    self.changed.notify_all()
 
     def submit(self, ticket: Ticket | int) -> None:
         with self.changed:
@@ -445,7 +519,7 @@ def pump(
     """Claim and run due tickets for `seconds` (or until `stop()`); returns steps run."""
     owner = owner or new_owner()
     size = threads or settings.ENGINE_THREADS
-    workers = _Workers(size, owner)
+    workers = _Workers(size, owner, HandOver(kinds=kinds, batch_id=batch_id))
     gather = claim_size(size)
     deadline = time.monotonic() + seconds
     last_beat = 0.0

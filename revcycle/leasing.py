@@ -9,11 +9,14 @@ Ticket objects (a raw query: their encrypted request decrypted as usual).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import connection as db
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 
 from revcycle.models import Connection, Ticket
 
@@ -94,6 +97,34 @@ def plain_index_scans() -> None:
             cursor.execute("SET LOCAL enable_bitmapscan TO off")
 
 
+# An engine thread's connection plans without bitmap scans for as long as it lives: a hand-
+# over (take_next) is one autocommit statement, with no transaction for SET LOCAL. With
+# stale statistics (a batch just queued, autovacuum behind) the planner took its pick for
+# one row and read every due ticket through a bitmap scan and a sort: 26 to 69 ms a
+# hand-over at the scale bench, 8,000 rows each, instead of the first few in the index.
+_engine_thread = threading.local()
+
+
+def plain_index_scans_in_this_thread() -> None:
+    """Mark the calling thread as an engine thread: its connection, now and after a
+    reconnect, reads by plain index scans (plain_index_scans says why they matter)."""
+    _engine_thread.plain = True
+    if db.connection is not None:
+        _session_plain_scans(db)
+
+
+@receiver(connection_created)
+def _on_connect(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if getattr(_engine_thread, "plain", False):
+        _session_plain_scans(connection)
+
+
+def _session_plain_scans(connection: Any) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_bitmapscan TO off")
+
+
 def lock_connections(ids: set[int]) -> None:
     """On PostgreSQL, take the connections' row locks (in id order: no deadlock) until the
     claim commits. On SQLite the write lock taken at BEGIN serialises claimers already."""
@@ -130,6 +161,72 @@ def lease(ids: list[int], owner: str, until: datetime, *, attempt: list[int] | N
     with db.cursor() as cursor:
         cursor.execute(f"UPDATE {_q(_T)} SET {', '.join(sets)} "
                        f"WHERE {_q('id')} IN ({_in(ids)})", [*params, *ids])
+
+
+def take_next(after: Ticket, owner: str, now: datetime, until: datetime, *,
+              kinds: list[str] | None = None, batch_id: int | None = None,
+              count_kinds: list[str] | None = None) -> Ticket | None:
+    """Lease the next due ticket of `after`'s connection to `owner`, for the place `after`
+    holds (a hand-over: revcycle.engine._hand_over); None when nothing of it is due, the
+    connection is not usable, or its cap is now below the one `after` was claimed under.
+    Tickets of a kind in `count_kinds` count their sending attempt if still queued."""
+    found = list(Ticket.objects.raw(*take_next_sql(
+        after, owner, now, until, kinds=kinds, batch_id=batch_id, count_kinds=count_kinds)))
+    if not found:
+        return None
+    [ticket] = found
+    extra = ticket.__dict__
+    ticket.claim_cap = extra.pop("claim_cap")  # type: ignore[attr-defined]
+    ticket.claim_changed = extra.pop("claim_changed")  # type: ignore[attr-defined]
+    return ticket
+
+
+def take_next_sql(after: Ticket, owner: str, now: datetime, until: datetime, *,
+                  kinds: list[str] | None = None, batch_id: int | None = None,
+                  count_kinds: list[str] | None = None) -> tuple[str, list[Any]]:
+    """One UPDATE: the candidates' conditions for one connection, soonest due first, and
+    on PostgreSQL the row lock (SKIP LOCKED) as in the claim. No busy count and no lock on
+    the connection: a hand-over takes the place the handing ticket still holds, so the
+    connection's busy count never grows by it; only a cap lowered since that ticket's claim
+    (`claim_cap`) stops it, and the pump's claims, which count, take over."""
+    table = _q(_T)
+    where = [f"t.{_q('connection_id')} = %s", f"t.{_q('state')} IN ({_OPEN})",
+             f"t.{_q('next_poll_at')} <= %s",
+             f"(t.{_q('lease_until')} IS NULL OR t.{_q('lease_until')} < %s)",
+             f"c.{_q('active')} = %s", f"c.{_q('flagged_at')} IS NULL",
+             f"(c.{_q('backoff_until')} IS NULL OR c.{_q('backoff_until')} <= %s)",
+             f"c.{_q('max_concurrency')} >= %s"]
+    params: list[Any] = [after.connection_id, _when(now), _when(now), True, _when(now),
+                         getattr(after, "claim_cap", None) or 1]
+    if kinds:
+        where.append(f"t.{_q('kind')} IN ({_in(kinds)})")
+        params.extend(kinds)
+    if batch_id:
+        where.append(f"t.{_q('batch_id')} = %s")
+        params.append(batch_id)
+    pick = (f"SELECT t.{_q('id')} FROM {table} t INNER JOIN {_q(_C)} c "
+            f"ON c.{_q('id')} = t.{_q('connection_id')} WHERE {' AND '.join(where)} "
+            f"ORDER BY t.{_q('next_poll_at')} LIMIT 1")
+    if db.vendor == "postgresql":
+        pick += " FOR UPDATE OF t SKIP LOCKED"
+    sets = [f"{_q('lease_owner')} = %s", f"{_q('lease_until')} = %s"]
+    set_params: list[Any] = [owner, _when(until)]
+    if count_kinds:
+        sets.append(f"{_q('attempts')} = {_q('attempts')} + CASE WHEN {_q('state')} = "
+                    f"'{Ticket.State.QUEUED}' AND {_q('kind')} IN ({_in(count_kinds)}) "
+                    "THEN 1 ELSE 0 END")
+        set_params.extend(count_kinds)
+    relaxed = (RELAXED_COMMIT if db.vendor == "postgresql" and not db.in_atomic_block
+               else "")
+    # SQLite's RETURNING names only the updated table: the connection's cap and last
+    # change come by subqueries.
+    columns = ", ".join(f"{table}.{_q(str(f.column))}" for f in Ticket._meta.concrete_fields)
+    of_connection = (f"FROM {_q(_C)} c WHERE c.{_q('id')} = {table}.{_q('connection_id')}")
+    sql = (f"UPDATE {table} SET {', '.join(sets)}{relaxed} "
+           f"WHERE {table}.{_q('id')} = ({pick}) "
+           f"RETURNING {columns}, (SELECT c.{_q('max_concurrency')} {of_connection}) "
+           f"AS claim_cap, (SELECT c.{_q('updated_at')} {of_connection}) AS claim_changed")
+    return sql, [*set_params, *params]
 
 
 # Connections read once and kept while unchanged: reading one decrypts its secrets. A
@@ -172,7 +269,8 @@ def update_ticket(pk: int, values: dict[str, Any], *, holder: str | None = None,
     returns the rows changed. Each value is prepared as the ORM's update() prepares it
     (the encrypted answer encrypted, datetimes adapted), without building a queryset.
     `relaxed`: a change whose loss in a database crash is harmless (engine._relaxed_commit)
-    commits without waiting for the disk; inside a transaction the caller decides."""
+    commits without waiting for the disk; inside a transaction, the whole transaction
+    does."""
     sets: list[str] = []
     params: list[Any] = []
     for name, value in values.items():
@@ -189,8 +287,9 @@ def update_ticket(pk: int, values: dict[str, Any], *, holder: str | None = None,
     if holder is not None:
         where += f" AND {_q('lease_owner')} = %s"
         params.append(holder)
-    source = (RELAXED_COMMIT if relaxed and db.vendor == "postgresql"
-              and not db.in_atomic_block else "")
+    # Inside a transaction set_config(..., true) lasts until it ends, as SET LOCAL would,
+    # without a round trip of its own.
+    source = RELAXED_COMMIT if relaxed and db.vendor == "postgresql" else ""
     with db.cursor() as cursor:
         cursor.execute(f"UPDATE {_q(_T)} SET {', '.join(sets)}{source} WHERE {where}", params)
         return int(cursor.rowcount)

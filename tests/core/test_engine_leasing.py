@@ -350,3 +350,36 @@ def test_a_claim_locks_only_twice_its_places_so_a_claimer_beside_it_gets_the_res
     thread_a.join(30)
     assert out_a == [[tickets[0].pk]]
     assert second == [t.pk for t in tickets[2:]]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_hand_over_passes_over_a_ticket_another_claimer_has_locked_without_waiting(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection,
+        held: threading.Event) -> None:
+    Connection.objects.filter(pk=integrex.pk).update(max_concurrency=100)
+    first, locked_one, free_one = (
+        make_ticket(next_poll_at=timezone.now() - timedelta(seconds=10 - i)) for i in range(3))
+    [claimed] = engine.claim_tickets("owner-a", 1, count_attempts=True)
+    locked = threading.Event()
+
+    def other_claimer() -> list[int]:
+        with transaction.atomic():
+            found = candidate_ids(timezone.now(), 1)  # the soonest unleased, row-locked
+            locked.set()
+            held.wait(30)
+            return found
+
+    thread, out = _in_thread(other_claimer)
+    assert locked.wait(30)
+    with connection.cursor() as cursor:  # a hand-over that waited would fail here
+        cursor.execute("SET lock_timeout = '5s'")
+    try:
+        following = engine.run_step(claimed, "owner-a", engine.HandOver())
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    held.set()
+    thread.join(30)
+    assert claimed.pk == first.pk and out == [[locked_one.pk]]
+    assert following is not None and following.pk == free_one.pk

@@ -64,3 +64,22 @@ def test_the_relaxed_update_changes_the_setting_for_its_own_transaction_only(
             assert cursor.fetchone() == ("on",)
         finally:
             cursor.execute("RESET synchronous_commit")
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_an_idempotent_querys_done_step_relaxes_its_commit_in_its_update(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    """No SET LOCAL of its own: the Done transaction's UPDATE sets synchronous_commit for
+    the rest of the transaction (set_config(..., true)), one round trip fewer."""
+    echo_kind.idempotent = True
+    echo_kind.submit = lambda t: engine.Done("paid", {"n": t.pk}, 200)
+    ticket = make_ticket()
+    [claimed] = engine.claim_tickets("owner-a", 1, count_attempts=True)
+    with CaptureQueriesContext(connection) as ctx:
+        engine.run_step(claimed, "owner-a")
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    assert not [sql for sql in sqls if sql.startswith("SET")]
+    [update] = [sql for sql in sqls if sql.startswith("UPDATE")]
+    assert RELAXED in update
+    assert Ticket.objects.get(pk=ticket.pk).state == Ticket.State.DONE

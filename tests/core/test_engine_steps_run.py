@@ -120,10 +120,10 @@ def test_a_worker_thread_logs_an_engine_error_and_goes_on_to_the_next_ticket(
     tickets = [make_ticket() for _ in range(2)]
     real_step = engine.run_step
 
-    def run_step(ticket: Ticket | int, owner: str) -> None:
+    def run_step(ticket: Ticket | int, owner: str, hand_over: Any = None) -> Ticket | None:
         if isinstance(ticket, Ticket) and ticket.pk == tickets[0].pk:
             raise OperationalError("the database went away")
-        real_step(ticket, owner)
+        return real_step(ticket, owner, hand_over)
 
     monkeypatch.setattr(engine, "run_step", run_step)
     claimed = engine.claim_tickets("owner-a", 2)
@@ -315,9 +315,9 @@ def test_a_pump_without_a_thread_count_uses_the_engine_threads_setting(
     sizes: list[int] = []
     real = engine._Workers
 
-    def workers(size: int, owner: str) -> engine._Workers:
+    def workers(size: int, owner: str, hand_over: Any = None) -> engine._Workers:
         sizes.append(size)
-        return real(size, owner)
+        return real(size, owner, hand_over)
 
     monkeypatch.setattr(engine, "_Workers", workers)
     engine.pump(60, stop=lambda: bool(sizes))

@@ -1,0 +1,294 @@
+"""A step that ends under its connection's cap hands its place to the connection's next due
+ticket (revcycle.engine._hand_over): leased in the statements that end the step, run next
+by the same thread, and never a place more than the cap allows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection as default_db
+from django.utils import timezone
+
+from revcycle import engine, leasing
+from revcycle.models import Connection, Ticket
+
+MakeTicket = Callable[..., Ticket]
+OWNER = "owner-a"
+HAND_OVER = engine.HandOver()
+
+
+def _claim_one(ticket: Ticket) -> Ticket:
+    [claimed] = [t for t in engine.claim_tickets(OWNER, 1, count_attempts=True)
+                 if t.pk == ticket.pk]
+    return claimed
+
+
+def _leased(ticket: Ticket) -> tuple[str, bool]:
+    ticket.refresh_from_db()
+    return ticket.lease_owner, ticket.lease_until is not None
+
+
+def test_a_step_hands_its_place_to_the_next_due_ticket_of_its_connection(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    echo_kind.submit = lambda t: engine.Submitted(f"R-{t.pk}", 200)
+    first = make_ticket(next_poll_at=timezone.now() - timedelta(seconds=2))
+    second = make_ticket(next_poll_at=timezone.now() - timedelta(seconds=1))
+    claimed = _claim_one(first)
+
+    following = engine.run_step(claimed, OWNER, HAND_OVER)
+
+    assert following is not None and following.pk == second.pk
+    first.refresh_from_db()
+    assert (first.state, first.lease_owner) == (Ticket.State.SUBMITTED, "")
+    assert _leased(second) == (OWNER, True)
+    # It arrives ready for its own step, connection and all, and runs without a claim.
+    assert following.connection.pk == second.connection_id
+    assert engine.run_step(following, OWNER, HAND_OVER) is None
+    second.refresh_from_db()
+    assert (second.state, second.remote_id, second.lease_owner) == (
+        Ticket.State.SUBMITTED, f"R-{second.pk}", "")
+
+
+def test_without_a_hand_over_the_place_goes_back_to_the_pump(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    first, second = make_ticket(), make_ticket()
+    assert engine.run_step(_claim_one(first), OWNER) is None
+    assert _leased(second) == ("", False)
+
+
+@pytest.mark.parametrize("step", [
+    lambda t: engine.Pending(http_status=202),
+    lambda t: engine.Done("paid", {"n": t.pk}, 200),
+])
+def test_pending_and_done_steps_hand_their_place_on_too(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, step: Any) -> None:
+    echo_kind.poll = step
+    first = make_ticket(state=Ticket.State.SUBMITTED, remote_id="R-1",
+                        next_poll_at=timezone.now() - timedelta(seconds=1))
+    second = make_ticket()
+    following = engine.run_step(_claim_one(first), OWNER, HAND_OVER)
+    assert following is not None and following.pk == second.pk
+    assert _leased(second) == (OWNER, True)
+    assert _leased(first) == ("", False)
+
+
+def test_a_failed_step_hands_nothing_on(make_ticket: MakeTicket,
+                                        echo_kind: engine.Kind) -> None:
+    echo_kind.submit = lambda t: engine.Failed("Refused: fix the member id.")
+    first, second = make_ticket(), make_ticket()
+    assert engine.run_step(_claim_one(first), OWNER, HAND_OVER) is None
+    assert _leased(second) == ("", False)
+
+
+def test_a_hand_over_takes_no_ticket_of_another_connection_or_not_yet_due(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection) -> None:
+    other = Connection.objects.create(name="Other", kind=integrex.kind,
+                                      base_url=integrex.base_url,
+                                      max_concurrency=integrex.max_concurrency)
+    first = make_ticket()
+    elsewhere = make_ticket(connection=other)
+    later = make_ticket(next_poll_at=timezone.now() + timedelta(minutes=5))
+    assert engine.run_step(_claim_one(first), OWNER, HAND_OVER) is None
+    assert _leased(elsewhere) == ("", False)
+    assert _leased(later) == ("", False)
+
+
+def test_a_hand_over_keeps_to_the_pumps_batch(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection,
+        st_marys: Any, django_user_model: Any) -> None:
+    from revcycle.models import Batch
+
+    user = django_user_model.objects.create_user("ana", password="x")
+    ours, theirs = (Batch.objects.create(kind=echo_kind.name, facility=st_marys,
+                                         connection=integrex, created_by=user)
+                    for _ in range(2))
+    first = make_ticket(batch=ours, next_poll_at=timezone.now() - timedelta(seconds=2))
+    outside = make_ticket(batch=theirs, next_poll_at=timezone.now() - timedelta(seconds=1))
+    inside = make_ticket(batch=ours)
+    following = engine.run_step(_claim_one(first), OWNER, engine.HandOver(batch_id=ours.pk))
+    assert following is not None and following.pk == inside.pk
+    assert _leased(outside) == ("", False)
+
+
+def test_no_hand_over_once_the_cap_is_lowered_below_the_one_claimed_under(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection) -> None:
+    first, second = make_ticket(), make_ticket()
+    claimed = _claim_one(first)
+    assert claimed.claim_cap == integrex.max_concurrency  # type: ignore[attr-defined]
+    Connection.objects.filter(pk=integrex.pk).update(
+        max_concurrency=integrex.max_concurrency - 1)
+    assert engine.run_step(claimed, OWNER, HAND_OVER) is None
+    assert _leased(second) == ("", False)
+
+
+@pytest.mark.parametrize("unusable", [
+    {"active": False}, {"flagged_at": timezone.now()},
+    {"backoff_until": timezone.now() + timedelta(minutes=1)},
+])
+def test_no_hand_over_on_a_connection_that_may_not_send(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection,
+        unusable: dict[str, Any]) -> None:
+    first, second = make_ticket(), make_ticket()
+    claimed = _claim_one(first)
+    Connection.objects.filter(pk=integrex.pk).update(**unusable)
+    assert engine.run_step(claimed, OWNER, HAND_OVER) is None
+    assert _leased(second) == ("", False)
+
+
+def test_a_place_is_handed_on_at_most_chain_steps_times_then_goes_back_to_the_pump(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, monkeypatch: Any) -> None:
+    monkeypatch.setattr(engine, "CHAIN_STEPS", 2)
+    tickets = [make_ticket(next_poll_at=timezone.now() - timedelta(seconds=10 - i))
+               for i in range(4)]
+    ran = [tickets[0].pk]
+    following = engine.run_step(_claim_one(tickets[0]), OWNER, HAND_OVER)
+    while following is not None:
+        ran.append(following.pk)
+        following = engine.run_step(following, OWNER, HAND_OVER)
+    assert ran == [t.pk for t in tickets[:3]]
+    assert _leased(tickets[3]) == ("", False)
+
+
+def test_a_step_that_lost_its_lease_gives_the_place_it_took_back(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    first, second = make_ticket(), make_ticket()
+    claimed = _claim_one(first)
+    # Its lease expired mid-step and another engine took the ticket.
+    Ticket.objects.filter(pk=first.pk).update(lease_owner="owner-b")
+    assert engine.run_step(claimed, OWNER, HAND_OVER) is None
+    assert _leased(second) == ("", False)
+    assert _leased(first)[0] == "owner-b"
+
+
+def test_a_done_step_whose_store_fails_keeps_no_hand_over(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    def store() -> None:
+        raise ValueError("a bug while storing")
+
+    echo_kind.poll = lambda t: engine.Done("paid", {"n": t.pk}, 200, store=store)
+    first = make_ticket(state=Ticket.State.SUBMITTED, remote_id="R-1",
+                        next_poll_at=timezone.now() - timedelta(seconds=1))
+    second = make_ticket()
+    assert engine.run_step(_claim_one(first), OWNER, HAND_OVER) is None
+    # Rolled back with the Done state: the next ticket is free for any engine.
+    assert _leased(second) == ("", False)
+    first.refresh_from_db()
+    assert first.state == Ticket.State.SUBMITTED and first.lease_owner == ""
+
+
+def test_a_queued_idempotent_query_handed_a_place_counts_its_attempt_once(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    echo_kind.idempotent = True
+    sent: list[int] = []
+
+    def submit(ticket: Ticket) -> engine.Step:
+        sent.append(ticket.attempts)
+        return engine.Submitted("R-1", 200)
+
+    echo_kind.submit = submit
+    first, second = make_ticket(), make_ticket()
+    following = engine.run_step(_claim_one(first), OWNER, HAND_OVER)
+    assert following is not None and following.attempts == 1
+    engine.run_step(following, OWNER, HAND_OVER)
+    second.refresh_from_db()
+    assert second.attempts == 1 and sent == [1, 1]
+
+
+def test_a_durable_kind_handed_a_place_counts_its_attempt_before_sending(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    seen: list[int] = []
+
+    def submit(ticket: Ticket) -> engine.Step:
+        seen.append(Ticket.objects.get(pk=ticket.pk).attempts)  # as saved when it sends
+        return engine.Submitted("R-1", 200)
+
+    echo_kind.submit = submit
+    first, second = make_ticket(), make_ticket()
+    following = engine.run_step(_claim_one(first), OWNER, HAND_OVER)
+    assert following is not None and following.attempts == 0
+    engine.run_step(following, OWNER, HAND_OVER)
+    assert seen == [1, 1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pump_never_has_more_steps_running_than_the_cap(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection) -> None:
+    """Eight threads, a cap of three, twenty tickets handed on from step to step: the
+    most steps running at once, counted inside the steps, is the cap."""
+    import threading
+    import time
+
+    Connection.objects.filter(pk=integrex.pk).update(max_concurrency=3)
+    lock, running, peak = threading.Lock(), [0], [0]
+
+    def submit(ticket: Ticket) -> engine.Step:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+        return engine.Done("paid", {"n": ticket.pk}, 200)
+
+    echo_kind.submit = submit
+    for _ in range(20):
+        make_ticket()
+    deadline = time.monotonic() + 60
+    engine.pump(60, threads=8, stop=lambda: time.monotonic() > deadline or not
+                Ticket.objects.filter(state=Ticket.State.QUEUED).exists())
+    assert Ticket.objects.filter(state=Ticket.State.DONE).count() == 20
+    assert peak[0] == 3
+
+
+@pytest.mark.skipif(default_db.vendor != "postgresql", reason="bitmap scans are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_an_engine_threads_connection_plans_without_bitmap_scans(db: Any) -> None:
+    """A hand-over is one autocommit statement, with no transaction for SET LOCAL: the
+    setting is the thread's connection's, and comes back after a reconnect."""
+    import threading
+
+    seen: list[str] = []
+
+    def thread() -> None:
+        from django.db import connection, connections
+
+        try:
+            leasing.plain_index_scans_in_this_thread()
+            for _ in range(2):
+                with connection.cursor() as cursor:
+                    cursor.execute("SHOW enable_bitmapscan")
+                    seen.append(cursor.fetchone()[0])
+                connection.close()  # reconnects at the next query
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=thread)
+    worker.start()
+    worker.join(30)
+    assert seen == ["off", "off"]
+    with default_db.cursor() as cursor:  # not this (non-engine) thread's
+        cursor.execute("SHOW enable_bitmapscan")
+        assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.skipif(default_db.vendor != "postgresql", reason="bitmap scans are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_the_pumps_threads_plan_without_bitmap_scans(make_ticket: MakeTicket,
+                                                      echo_kind: engine.Kind) -> None:
+    from django.db import connection
+
+    seen: list[str] = []
+
+    def submit(ticket: Ticket) -> engine.Step:
+        with connection.cursor() as cursor:  # the step's thread's own connection
+            cursor.execute("SHOW enable_bitmapscan")
+            seen.append(cursor.fetchone()[0])
+        return engine.Submitted("R-1", 200)
+
+    echo_kind.submit = submit
+    make_ticket()
+    engine.pump(30, threads=1, stop=lambda: bool(seen))
+    assert seen == ["off"]
