@@ -205,7 +205,12 @@ def store(ticket: Ticket, info: ClaimInfo) -> None:
     # savepoint=False: inside the engine's Done transaction a savepoint costs two
     # statements and buys nothing (a failure rolls the whole step back).
     with transaction.atomic(savepoint=False):
-        ClaimStatusResult.objects.filter(ticket=ticket).delete()
+        # Results exist only if an earlier step stored them, and that step saved its
+        # answer on the ticket in the same transaction: a ticket read without one (its
+        # first answer; "check again" keeps the last) skips the delete, whose collector
+        # reads the results first, one round trip of every first answer's few.
+        if ticket.response is not None:
+            ClaimStatusResult.objects.filter(ticket=ticket).delete()
         if not info.claim:
             return
         # bulk_create: one INSERT without save()'s machinery (no signal listens here).
