@@ -36,14 +36,18 @@ GUARDS: dict[str, list[str]] = {
                            "tests/core/test_engine_leasing.py",
                            "tests/core/test_engine_steps_run.py",
                            # The step and claim trace the bench's timeline reads.
-                           "tests/core/test_engine_trace.py"],
+                           "tests/core/test_engine_trace.py",
+                           "tests/core/test_engine_hand_over.py",
+                           "tests/core/test_engine_relaxed_commit.py"],
     # The claim's SQL: the engine's tests reach it through claim_tickets and the steps'
     # UPDATEs; test_engine_leasing.py holds the PostgreSQL locks (run with DATABASE_URL).
     "revcycle/leasing.py": ["tests/core/test_engine.py", "tests/core/test_engine_promises.py",
                             "tests/core/test_engine_pump.py",
                             "tests/core/test_engine_steps_saved.py",
                             "tests/core/test_engine_batching.py",
-                            "tests/core/test_engine_leasing.py"],
+                            "tests/core/test_engine_leasing.py",
+                            "tests/core/test_engine_hand_over.py",
+                            "tests/core/test_engine_relaxed_commit.py"],
     "revcycle/http.py": ["tests/core/test_http.py", "tests/core/test_http_answers.py",
                          "tests/core/test_dropped_connections.py", "tests/core/test_oauth.py"],
     "revcycle/api.py": ["tests/core/test_http.py", "tests/core/test_http_answers.py",
