@@ -211,6 +211,8 @@ def test_a_durable_kind_handed_a_place_counts_its_attempt_before_sending(
     assert following is not None and following.attempts == 0
     engine.run_step(following, OWNER, HAND_OVER)
     assert seen == [1, 1]
+    second.refresh_from_db()
+    assert second.attempts == 1
 
 
 @pytest.mark.django_db(transaction=True)
