@@ -196,13 +196,21 @@ def claim_tickets(owner: str, limit: int, *, kinds: list[str] | None = None,
 
 # Handing a place on ---------------------------------------------------------------
 #
-# A step that ends under its connection's cap hands its place to the connection's next due
-# ticket in the statements that end the step, and its thread runs that ticket next. A place
-# given back and claimed again sat empty while the pump gathered freed threads and claimed
-# (30 to 40 ms of every 250 to 310 ms a place turned over in the scale bench,
-# docs/performance.md). After CHAIN_STEPS hand-overs the thread goes back to the pump, which
-# claims in due order across every connection: a batch on one connection cannot keep the
-# threads from the others for longer than a few steps.
+# A step whose call was answered hands its place under the connection's cap to the
+# connection's next due ticket: it leases that ticket (one UPDATE) before it saves its own
+# outcome, and its thread runs that ticket next. A place given back and claimed again sat
+# empty while a pump gathered freed threads and claimed: about 7 of the 64 places on
+# average in the scale bench (docs/performance.md, "Scale in session 8").
+#
+# Why the cap holds without the claim's count and lock: the next ticket is leased before
+# this one's lease is given back, so the connection's busy count, which claimers read,
+# never grows by a hand-over, and never dips to let a claimer in meanwhile. Only a cap
+# lowered since the place was claimed (`claim_cap`) stops hand-overs; the pump's claims,
+# which count, then bring the busy count down to it.
+#
+# After CHAIN_STEPS hand-overs the thread goes back to the pump, which claims in due order
+# across every connection: a batch on one connection cannot keep the threads from the
+# others for longer than a few steps.
 CHAIN_STEPS = 8
 
 
@@ -217,13 +225,24 @@ class HandOver:
 def _hand_over(ticket: Ticket, owner: str, hand_over: HandOver | None) -> Ticket | None:
     """Lease the next due ticket of `ticket`'s connection for the place `ticket` holds."""
     chained = getattr(ticket, "chained", 0)
-    if hand_over is None or chained >= CHAIN_STEPS:
+    # A ticket read by its id was not claimed here: no cap to keep to. UPDATE ...
+    # RETURNING needs SQLite 3.35 (Django 5.2 accepts 3.31); without it the pump claims
+    # every place, as before hand-overs.
+    if (hand_over is None or chained >= CHAIN_STEPS
+            or getattr(ticket, "claim_cap", None) is None
+            or not db_connection.features.can_return_columns_from_insert):
         return None
     now = timezone.now()
     counted = [name for name, kind in KINDS.items() if kind.idempotent]
-    following = leasing.take_next(
-        ticket, owner, now, now + timedelta(seconds=settings.ENGINE_LEASE_SECONDS),
-        kinds=hand_over.kinds, batch_id=hand_over.batch_id, count_kinds=counted)
+    try:
+        following = leasing.take_next(
+            ticket, owner, now, now + timedelta(seconds=settings.ENGINE_LEASE_SECONDS),
+            kinds=hand_over.kinds, batch_id=hand_over.batch_id, count_kinds=counted)
+    except DatabaseError as exc:
+        # A hand-over only saves time: its failure must not cost the step its outcome
+        # (a POST answered and then recorded as failed would be sent again).
+        log.warning("hand-over after ticket %s failed (%s)", ticket.pk, type(exc).__name__)
+        return None
     if following is None:
         return None
     following.chained = chained + 1  # type: ignore[attr-defined]
@@ -279,30 +298,42 @@ def _backoff(ticket: Ticket, failures: int) -> float:
 def _apply(ticket: Ticket, owner: str, step: Step,
            hand_over: HandOver | None = None) -> Ticket | None:
     """Save the step's outcome; returns the ticket its place was handed to, if any."""
-    now = timezone.now()
-    following = None
-    if isinstance(step, Submitted | Pending):
-        # The next ticket leased before this one's lease is given back: the connection's
-        # busy count, which other claimers read, never dips and lets one in meanwhile.
-        following = _hand_over(ticket, owner, hand_over)
-        if isinstance(step, Submitted):
-            poll_in = step.poll_in if step.poll_in is not None else interval_for(ticket)
-            saved = _save(ticket, owner, state=Ticket.State.SUBMITTED,
-                          remote_id=step.remote_id[:100], submitted_at=now,
-                          last_http_status=step.http_status, last_error="",
-                          next_poll_at=now + timedelta(seconds=poll_in))
-        else:
-            wait = max(interval_for(ticket), step.retry_after or 0)
-            saved = _save(ticket, owner, state=Ticket.State.PROCESSING, polls=leasing.Plus(1),
-                          processing_at=ticket.processing_at or now,
-                          last_http_status=step.http_status, last_error="",
-                          next_poll_at=now + timedelta(seconds=wait))
-        if not saved and following is not None:
-            # This ticket's lease was lost (it expired, another engine holds it): there
-            # was no place to hand on.
+    if isinstance(step, Failed):
+        _save_outcome(ticket, owner, step)
+        return None
+    # The next ticket leased before this one's lease is given back: the connection's busy
+    # count, which other claimers read, never dips and lets one in meanwhile.
+    following = _hand_over(ticket, owner, hand_over)
+    try:
+        saved = _save_outcome(ticket, owner, step)
+    except BaseException:
+        if following is not None:  # not started: due again for any engine
             release([following.pk], owner)
-            following = None
-    elif isinstance(step, Done):
+        raise
+    if not saved and following is not None:
+        # This ticket's lease was lost (it expired, another engine holds it): there was
+        # no place to hand on.
+        release([following.pk], owner)
+        following = None
+    return following
+
+
+def _save_outcome(ticket: Ticket, owner: str, step: Step) -> bool:
+    """Save the step's outcome as the lease holder; False when the lease was lost."""
+    now = timezone.now()
+    if isinstance(step, Submitted):
+        poll_in = step.poll_in if step.poll_in is not None else interval_for(ticket)
+        return _save(ticket, owner, state=Ticket.State.SUBMITTED,
+                     remote_id=step.remote_id[:100], submitted_at=now,
+                     last_http_status=step.http_status, last_error="",
+                     next_poll_at=now + timedelta(seconds=poll_in))
+    if isinstance(step, Pending):
+        wait = max(interval_for(ticket), step.retry_after or 0)
+        return _save(ticket, owner, state=Ticket.State.PROCESSING, polls=leasing.Plus(1),
+                     processing_at=ticket.processing_at or now,
+                     last_http_status=step.http_status, last_error="",
+                     next_poll_at=now + timedelta(seconds=wait))
+    if isinstance(step, Done):
         with transaction.atomic():
             # The state change first: it is the lease check (compare-and-set on
             # lease_owner) and takes our row's lock, so a lease lost meanwhile stores
@@ -312,15 +343,12 @@ def _apply(ticket: Ticket, owner: str, step: Step,
                           response=step.response, last_http_status=step.http_status,
                           last_error="", ready_at=now, finished_at=now, next_poll_at=None,
                           polls=leasing.Plus(1 if ticket.state != Ticket.State.QUEUED else 0))
-            if saved:
-                following = _hand_over(ticket, owner, hand_over)
             if saved and step.store:
                 step.store()
-    elif isinstance(step, Failed):
-        _save(ticket, owner, state=Ticket.State.FAILED, outcome=step.outcome,
-              last_error=step.message, last_http_status=step.http_status, finished_at=now,
-              next_poll_at=None)
-    return following
+            return saved
+    return _save(ticket, owner, state=Ticket.State.FAILED, outcome=step.outcome,
+                 last_error=step.message, last_http_status=step.http_status, finished_at=now,
+                 next_poll_at=None)
 
 
 def _fail_or_retry(ticket: Ticket, owner: str, exc: errors.ApiError) -> None:

@@ -197,7 +197,7 @@ def take_next_sql(after: Ticket, owner: str, now: datetime, until: datetime, *,
              f"(c.{_q('backoff_until')} IS NULL OR c.{_q('backoff_until')} <= %s)",
              f"c.{_q('max_concurrency')} >= %s"]
     params: list[Any] = [after.connection_id, _when(now), _when(now), True, _when(now),
-                         getattr(after, "claim_cap", None) or 1]
+                         after.claim_cap or 1]  # type: ignore[attr-defined]
     if kinds:
         where.append(f"t.{_q('kind')} IN ({_in(kinds)})")
         params.extend(kinds)

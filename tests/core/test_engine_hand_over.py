@@ -294,3 +294,48 @@ def test_the_pumps_threads_plan_without_bitmap_scans(make_ticket: MakeTicket,
     make_ticket()
     engine.pump(30, threads=1, stop=lambda: bool(seen))
     assert seen == ["off"]
+
+
+def test_a_failed_hand_over_costs_the_step_nothing(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, monkeypatch: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The POST was answered: recorded as a failure, it would be sent again."""
+    from django.db import OperationalError
+
+    def broken(*args: Any, **kwargs: Any) -> Ticket | None:
+        raise OperationalError("canceling statement due to lock timeout")
+
+    monkeypatch.setattr(leasing, "take_next", broken)
+    echo_kind.submit = lambda t: engine.Submitted("R-7", 200)
+    first, second = make_ticket(), make_ticket()
+    assert engine.run_step(_claim_one(first), OWNER, HAND_OVER) is None
+    first.refresh_from_db()
+    assert (first.state, first.remote_id, first.last_error, first.lease_owner) == (
+        Ticket.State.SUBMITTED, "R-7", "", "")
+    assert _leased(second) == ("", False)
+    assert [r.getMessage() for r in caplog.records if r.name == "revcycle.engine"] == [
+        f"hand-over after ticket {first.pk} failed (OperationalError)"]
+
+
+@pytest.mark.skipif(default_db.vendor != "sqlite", reason="an old SQLite's limit")
+def test_without_update_returning_the_pump_claims_every_place(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, monkeypatch: Any) -> None:
+    """SQLite before 3.35 has no UPDATE ... RETURNING (Django 5.2 accepts 3.31)."""
+    monkeypatch.setattr(default_db.features, "can_return_columns_from_insert", False)
+    first, second = make_ticket(), make_ticket()
+    assert engine.run_step(_claim_one(first), OWNER, HAND_OVER) is None
+    first.refresh_from_db()
+    assert first.state == Ticket.State.SUBMITTED
+    assert _leased(second) == ("", False)
+
+
+def test_a_ticket_read_by_its_id_hands_nothing_on(make_ticket: MakeTicket,
+                                                  echo_kind: engine.Kind) -> None:
+    """Not claimed by this step's engine (claim_due's ids): no cap it was claimed under."""
+    first, second = make_ticket(), make_ticket()
+    [claimed] = engine.claim_due(OWNER, 1)
+    assert claimed == first.pk
+    assert engine.run_step(claimed, OWNER, HAND_OVER) is None
+    first.refresh_from_db()
+    assert first.state == Ticket.State.SUBMITTED
+    assert _leased(second) == ("", False)
