@@ -339,3 +339,35 @@ def test_a_ticket_read_by_its_id_hands_nothing_on(make_ticket: MakeTicket,
     first.refresh_from_db()
     assert first.state == Ticket.State.SUBMITTED
     assert _leased(second) == ("", False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_at_a_chains_end_the_thread_claims_in_due_order_across_connections(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection,
+        monkeypatch: Any) -> None:
+    """No pump here: a thread whose place was handed on CHAIN_STEPS times gives it back
+    and claims at once, and the soonest due ticket of any connection comes first."""
+    monkeypatch.setattr(engine, "CHAIN_STEPS", 1)
+    other = Connection.objects.create(name="Other", kind=integrex.kind,
+                                      base_url=integrex.base_url,
+                                      max_concurrency=integrex.max_concurrency)
+    ran: list[int] = []
+
+    def submit(ticket: Ticket) -> engine.Step:
+        ran.append(ticket.pk)
+        return engine.Submitted("R-1", 200)
+
+    echo_kind.submit = submit
+    now = timezone.now()
+    a1 = make_ticket(next_poll_at=now - timedelta(seconds=10))
+    b1 = make_ticket(connection=other, next_poll_at=now - timedelta(seconds=5))
+    a2 = make_ticket(next_poll_at=now - timedelta(seconds=1))
+    workers = engine._Workers(1, OWNER, HAND_OVER)
+    try:
+        workers.submit(_claim_one(a1))
+        assert workers.wait_free(1, timeout=30) == 1
+    finally:
+        workers.stop()
+    assert ran == [a1.pk, a2.pk, b1.pk]
+    assert workers.done == 3
+    assert not Ticket.objects.exclude(lease_owner="").exists()
