@@ -4,6 +4,7 @@ by the same thread, and never a place more than the cap allows."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -371,3 +372,108 @@ def test_at_a_chains_end_the_thread_claims_in_due_order_across_connections(
     assert ran == [a1.pk, a2.pk, b1.pk]
     assert workers.done == 3
     assert not Ticket.objects.exclude(lease_owner="").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chains_end_claim_keeps_to_the_pumps_filters_counts_and_traces_it(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection,
+        st_marys: Any, django_user_model: Any, monkeypatch: Any, tmp_path: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """One ticket claimed (not two), of the pump's batch, its first attempt counted by the
+    claim, the claim traced for the bench; nothing left to claim is no error."""
+    import json
+
+    from revcycle import enginetrace
+    from revcycle.models import Batch
+
+    monkeypatch.setattr(engine, "CHAIN_STEPS", 0)  # every step ends its chain
+    trace = tmp_path / "trace.jsonl"
+    monkeypatch.setenv("ENGINE_TRACE_FILE", str(trace))
+    monkeypatch.setattr(enginetrace, "_files", {})
+    echo_kind.idempotent = True
+    ran: list[tuple[int, int, bool]] = []
+
+    def submit(ticket: Ticket) -> engine.Step:
+        # Counted by the claim's UPDATE, not by a statement of the step's own.
+        ran.append((ticket.pk, ticket.attempts, getattr(ticket, "attempt_counted", False)))
+        return engine.Submitted("R-1", 200)
+
+    echo_kind.submit = submit
+    user = django_user_model.objects.create_user("ana", password="x")
+    ours, theirs = (Batch.objects.create(kind=echo_kind.name, facility=st_marys,
+                                         connection=integrex, created_by=user)
+                    for _ in range(2))
+    now = timezone.now()
+    first = make_ticket(batch=ours, next_poll_at=now - timedelta(seconds=10))
+    outside = make_ticket(batch=theirs, next_poll_at=now - timedelta(seconds=6))
+    other_kind = make_ticket(batch=ours, kind="core_other",
+                             next_poll_at=now - timedelta(seconds=5))
+    second = make_ticket(batch=ours, next_poll_at=now - timedelta(seconds=2))
+    third = make_ticket(batch=ours, next_poll_at=now - timedelta(seconds=1))
+    workers = engine._Workers(1, OWNER, engine.HandOver(kinds=[echo_kind.name],
+                                                        batch_id=ours.pk))
+    try:
+        with caplog.at_level(logging.WARNING, logger="revcycle.engine"):
+            workers.submit(_claim_one(first))
+            assert workers.wait_free(1, timeout=30) == 1
+    finally:
+        workers.stop()
+    assert ran == [(first.pk, 1, True), (second.pk, 1, True), (third.pk, 1, True)]
+    assert _leased(outside) == ("", False) and _leased(other_kind) == ("", False)
+    assert not Ticket.objects.exclude(lease_owner="").exists()
+    assert not caplog.records
+    claims = [e for e in map(json.loads, trace.read_text().splitlines())
+              if e["what"] == "claim"]
+    assert [(e["asked"], e["got"]) for e in claims] == [(1, 1), (1, 1), (1, 0)]
+    assert all(isinstance(e["start"], float) and e["end"] >= e["start"] for e in claims)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chains_end_claim_that_fails_is_logged_and_the_thread_goes_on(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, monkeypatch: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from django.db import OperationalError
+
+    monkeypatch.setattr(engine, "CHAIN_STEPS", 0)
+    first = make_ticket()
+    claimed = _claim_one(first)
+
+    def broken(*args: Any, **kwargs: Any) -> list[Ticket]:
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(engine, "claim_tickets", broken)
+    workers = engine._Workers(1, OWNER, HAND_OVER)
+    try:
+        with caplog.at_level(logging.WARNING, logger="revcycle.engine"):
+            workers.submit(claimed)
+            assert workers.wait_free(1, timeout=30) == 1
+    finally:
+        workers.stop()
+    assert [r.getMessage() for r in caplog.records] == [
+        "claim after a chain's end failed (OperationalError)"]
+    first.refresh_from_db()
+    assert first.state == Ticket.State.SUBMITTED and workers.done == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_step_that_found_nothing_to_hand_on_before_its_chains_end_claims_nothing(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection,
+        monkeypatch: Any) -> None:
+    """Only a chain's end claims at once; a connection with nothing more due leaves the
+    thread to the pump, which scans every connection (here there is none)."""
+    monkeypatch.setattr(engine, "CHAIN_STEPS", 1)
+    other = Connection.objects.create(name="Other", kind=integrex.kind,
+                                      base_url=integrex.base_url,
+                                      max_concurrency=integrex.max_concurrency)
+    first = make_ticket(next_poll_at=timezone.now() - timedelta(seconds=5))
+    elsewhere = make_ticket(connection=other)
+    workers = engine._Workers(1, OWNER, HAND_OVER)
+    try:
+        workers.submit(_claim_one(first))
+        assert workers.wait_free(1, timeout=30) == 1
+    finally:
+        workers.stop()
+    assert workers.done == 1
+    assert _leased(elsewhere) == ("", False)
+    elsewhere.refresh_from_db()
+    assert elsewhere.state == Ticket.State.QUEUED
