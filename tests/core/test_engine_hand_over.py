@@ -477,3 +477,25 @@ def test_a_step_that_found_nothing_to_hand_on_before_its_chains_end_claims_nothi
     assert _leased(elsewhere) == ("", False)
     elsewhere.refresh_from_db()
     assert elsewhere.state == Ticket.State.QUEUED
+
+
+def test_a_hand_over_keeps_to_the_pumps_kinds(make_ticket: MakeTicket,
+                                              echo_kind: engine.Kind) -> None:
+    now = timezone.now()
+    first = make_ticket(next_poll_at=now - timedelta(seconds=3))
+    other_kind = make_ticket(kind="core_other", next_poll_at=now - timedelta(seconds=2))
+    ours = make_ticket(next_poll_at=now - timedelta(seconds=1))
+    following = engine.run_step(_claim_one(first), OWNER,
+                                engine.HandOver(kinds=[echo_kind.name]))
+    assert following is not None and following.pk == ours.pk
+    assert _leased(other_kind) == ("", False)
+
+
+def test_a_backoff_that_has_ended_does_not_stop_a_hand_over(
+        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection) -> None:
+    first, second = make_ticket(), make_ticket()
+    claimed = _claim_one(first)
+    Connection.objects.filter(pk=integrex.pk).update(
+        backoff_until=timezone.now() - timedelta(seconds=1))
+    following = engine.run_step(claimed, OWNER, HAND_OVER)
+    assert following is not None and following.pk == second.pk
