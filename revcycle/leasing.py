@@ -56,11 +56,10 @@ def candidates(now: datetime, limit: int, *, kinds: list[str] | None = None,
     return found
 
 
-def candidates_sql(now: datetime, limit: int, *, kinds: list[str] | None = None,
-                   batch_id: int | None = None) -> tuple[str, list[Any]]:
-    """The candidates' statement: read in next_poll_at order from ticket_open_due, it stops
-    after `limit` rows (and the leased or locked ones it passes over)."""
-    columns = ", ".join(f"t.{_q(str(f.column))}" for f in Ticket._meta.concrete_fields)
+def _due(now: datetime, *, kinds: list[str] | None,
+         batch_id: int | None) -> tuple[list[str], list[Any]]:
+    """The conditions of a due ticket `t` that no lease holds, of a connection `c` that may
+    send, and of the pump's filters: a claim's candidates and a hand-over's pick."""
     where = [f"t.{_q('state')} IN ({_OPEN})",
              f"t.{_q('next_poll_at')} <= %s",
              f"(t.{_q('lease_until')} IS NULL OR t.{_q('lease_until')} < %s)",
@@ -73,6 +72,15 @@ def candidates_sql(now: datetime, limit: int, *, kinds: list[str] | None = None,
     if batch_id:
         where.append(f"t.{_q('batch_id')} = %s")
         params.append(batch_id)
+    return where, params
+
+
+def candidates_sql(now: datetime, limit: int, *, kinds: list[str] | None = None,
+                   batch_id: int | None = None) -> tuple[str, list[Any]]:
+    """The candidates' statement: read in next_poll_at order from ticket_open_due, it stops
+    after `limit` rows (and the leased or locked ones it passes over)."""
+    columns = ", ".join(f"t.{_q(str(f.column))}" for f in Ticket._meta.concrete_fields)
+    where, params = _due(now, kinds=kinds, batch_id=batch_id)
     sql = (f"SELECT {columns}, c.{_q('max_concurrency')} AS claim_cap, "
            f"c.{_q('updated_at')} AS claim_changed "
            f"FROM {_q(_T)} t INNER JOIN {_q(_C)} c ON c.{_q('id')} = t.{_q('connection_id')} "
@@ -190,20 +198,9 @@ def take_next_sql(after: Ticket, owner: str, now: datetime, until: datetime, *,
     connection's busy count never grows by it; only a cap lowered since that ticket's claim
     (`claim_cap`) stops it, and the pump's claims, which count, take over."""
     table = _q(_T)
-    where = [f"t.{_q('connection_id')} = %s", f"t.{_q('state')} IN ({_OPEN})",
-             f"t.{_q('next_poll_at')} <= %s",
-             f"(t.{_q('lease_until')} IS NULL OR t.{_q('lease_until')} < %s)",
-             f"c.{_q('active')} = %s", f"c.{_q('flagged_at')} IS NULL",
-             f"(c.{_q('backoff_until')} IS NULL OR c.{_q('backoff_until')} <= %s)",
-             f"c.{_q('max_concurrency')} >= %s"]
-    params: list[Any] = [after.connection_id, _when(now), _when(now), True, _when(now),
-                         after.claim_cap or 1]  # type: ignore[attr-defined]
-    if kinds:
-        where.append(f"t.{_q('kind')} IN ({_in(kinds)})")
-        params.extend(kinds)
-    if batch_id:
-        where.append(f"t.{_q('batch_id')} = %s")
-        params.append(batch_id)
+    where, params = _due(now, kinds=kinds, batch_id=batch_id)
+    where += [f"t.{_q('connection_id')} = %s", f"c.{_q('max_concurrency')} >= %s"]
+    params += [after.connection_id, after.claim_cap or 1]  # type: ignore[attr-defined]
     pick = (f"SELECT t.{_q('id')} FROM {table} t INNER JOIN {_q(_C)} c "
             f"ON c.{_q('id')} = t.{_q('connection_id')} WHERE {' AND '.join(where)} "
             f"ORDER BY t.{_q('next_poll_at')} LIMIT 1")

@@ -27,6 +27,24 @@ def _claim_one(ticket: Ticket) -> Ticket:
     return claimed
 
 
+@pytest.fixture
+def other(integrex: Connection) -> Connection:
+    """A second connection of the same service and cap."""
+    return Connection.objects.create(name="Other", kind=integrex.kind,
+                                     base_url=integrex.base_url,
+                                     max_concurrency=integrex.max_concurrency)
+
+
+def _two_batches(kind: str, facility: Any, connection: Connection,
+                 user_model: Any) -> tuple[Any, Any]:
+    from revcycle.models import Batch
+
+    user = user_model.objects.create_user("ana", password="x")
+    first, second = (Batch.objects.create(kind=kind, facility=facility, connection=connection,
+                                          created_by=user) for _ in range(2))
+    return first, second
+
+
 def _leased(ticket: Ticket) -> tuple[str, bool]:
     ticket.refresh_from_db()
     return ticket.lease_owner, ticket.lease_until is not None
@@ -85,10 +103,7 @@ def test_a_failed_step_hands_nothing_on(make_ticket: MakeTicket,
 
 
 def test_a_hand_over_takes_no_ticket_of_another_connection_or_not_yet_due(
-        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection) -> None:
-    other = Connection.objects.create(name="Other", kind=integrex.kind,
-                                      base_url=integrex.base_url,
-                                      max_concurrency=integrex.max_concurrency)
+        make_ticket: MakeTicket, echo_kind: engine.Kind, other: Connection) -> None:
     first = make_ticket()
     elsewhere = make_ticket(connection=other)
     later = make_ticket(next_poll_at=timezone.now() + timedelta(minutes=5))
@@ -100,12 +115,7 @@ def test_a_hand_over_takes_no_ticket_of_another_connection_or_not_yet_due(
 def test_a_hand_over_keeps_to_the_pumps_batch(
         make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection,
         st_marys: Any, django_user_model: Any) -> None:
-    from revcycle.models import Batch
-
-    user = django_user_model.objects.create_user("ana", password="x")
-    ours, theirs = (Batch.objects.create(kind=echo_kind.name, facility=st_marys,
-                                         connection=integrex, created_by=user)
-                    for _ in range(2))
+    ours, theirs = _two_batches(echo_kind.name, st_marys, integrex, django_user_model)
     first = make_ticket(batch=ours, next_poll_at=timezone.now() - timedelta(seconds=2))
     outside = make_ticket(batch=theirs, next_poll_at=timezone.now() - timedelta(seconds=1))
     inside = make_ticket(batch=ours)
@@ -344,14 +354,11 @@ def test_a_ticket_read_by_its_id_hands_nothing_on(make_ticket: MakeTicket,
 
 @pytest.mark.django_db(transaction=True)
 def test_at_a_chains_end_the_thread_claims_in_due_order_across_connections(
-        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection,
+        make_ticket: MakeTicket, echo_kind: engine.Kind, other: Connection,
         monkeypatch: Any) -> None:
     """No pump here: a thread whose place was handed on CHAIN_STEPS times gives it back
     and claims at once, and the soonest due ticket of any connection comes first."""
     monkeypatch.setattr(engine, "CHAIN_STEPS", 1)
-    other = Connection.objects.create(name="Other", kind=integrex.kind,
-                                      base_url=integrex.base_url,
-                                      max_concurrency=integrex.max_concurrency)
     ran: list[int] = []
 
     def submit(ticket: Ticket) -> engine.Step:
@@ -384,7 +391,6 @@ def test_a_chains_end_claim_keeps_to_the_pumps_filters_counts_and_traces_it(
     import json
 
     from revcycle import enginetrace
-    from revcycle.models import Batch
 
     monkeypatch.setattr(engine, "CHAIN_STEPS", 0)  # every step ends its chain
     trace = tmp_path / "trace.jsonl"
@@ -399,10 +405,7 @@ def test_a_chains_end_claim_keeps_to_the_pumps_filters_counts_and_traces_it(
         return engine.Submitted("R-1", 200)
 
     echo_kind.submit = submit
-    user = django_user_model.objects.create_user("ana", password="x")
-    ours, theirs = (Batch.objects.create(kind=echo_kind.name, facility=st_marys,
-                                         connection=integrex, created_by=user)
-                    for _ in range(2))
+    ours, theirs = _two_batches(echo_kind.name, st_marys, integrex, django_user_model)
     now = timezone.now()
     first = make_ticket(batch=ours, next_poll_at=now - timedelta(seconds=10))
     outside = make_ticket(batch=theirs, next_poll_at=now - timedelta(seconds=6))
@@ -457,14 +460,11 @@ def test_a_chains_end_claim_that_fails_is_logged_and_the_thread_goes_on(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_step_that_found_nothing_to_hand_on_before_its_chains_end_claims_nothing(
-        make_ticket: MakeTicket, echo_kind: engine.Kind, integrex: Connection,
+        make_ticket: MakeTicket, echo_kind: engine.Kind, other: Connection,
         monkeypatch: Any) -> None:
     """Only a chain's end claims at once; a connection with nothing more due leaves the
     thread to the pump, which scans every connection (here there is none)."""
     monkeypatch.setattr(engine, "CHAIN_STEPS", 1)
-    other = Connection.objects.create(name="Other", kind=integrex.kind,
-                                      base_url=integrex.base_url,
-                                      max_concurrency=integrex.max_concurrency)
     first = make_ticket(next_poll_at=timezone.now() - timedelta(seconds=5))
     elsewhere = make_ticket(connection=other)
     workers = engine._Workers(1, OWNER, HAND_OVER)

@@ -253,6 +253,24 @@ def held() -> Iterator[threading.Event]:
     event.set()
 
 
+def _candidates_locked_by_another_claimer(
+        limit: int, held: threading.Event) -> tuple[threading.Thread, list[Any]]:
+    """Another claimer, on a thread, reads `limit` candidates row-locked and holds its
+    transaction until `held` is set; returns once the rows are locked."""
+    locked = threading.Event()
+
+    def claimer() -> list[int]:
+        with transaction.atomic():
+            found = candidate_ids(timezone.now(), limit)
+            locked.set()
+            held.wait(30)
+            return found
+
+    thread, out = _in_thread(claimer)
+    assert locked.wait(30)
+    return thread, out
+
+
 def _claim_one_paused_after_its_lease(
         monkeypatch: pytest.MonkeyPatch, held: threading.Event,
 ) -> tuple[threading.Thread, list[Any]]:
@@ -280,17 +298,7 @@ def test_a_claimer_passes_over_tickets_another_claimer_has_locked_without_waitin
     Connection.objects.filter(pk=integrex.pk).update(max_concurrency=100)
     tickets = [make_ticket(next_poll_at=timezone.now() - timedelta(seconds=10 - i))
                for i in range(4)]
-    locked = threading.Event()
-
-    def first_claimer() -> list[int]:
-        with transaction.atomic():
-            found = candidate_ids(timezone.now(), 2)  # the two soonest, row-locked
-            locked.set()
-            held.wait(30)
-            return found
-
-    thread, out = _in_thread(first_claimer)
-    assert locked.wait(30)
+    thread, out = _candidates_locked_by_another_claimer(2, held)  # the two soonest
     with transaction.atomic():
         with connection.cursor() as cursor:  # a claimer that waited would fail here
             cursor.execute("SET LOCAL lock_timeout = '5s'")
@@ -361,17 +369,7 @@ def test_a_hand_over_passes_over_a_ticket_another_claimer_has_locked_without_wai
     first, locked_one, free_one = (
         make_ticket(next_poll_at=timezone.now() - timedelta(seconds=10 - i)) for i in range(3))
     [claimed] = engine.claim_tickets("owner-a", 1, count_attempts=True)
-    locked = threading.Event()
-
-    def other_claimer() -> list[int]:
-        with transaction.atomic():
-            found = candidate_ids(timezone.now(), 1)  # the soonest unleased, row-locked
-            locked.set()
-            held.wait(30)
-            return found
-
-    thread, out = _in_thread(other_claimer)
-    assert locked.wait(30)
+    thread, out = _candidates_locked_by_another_claimer(1, held)  # the soonest unleased
     with connection.cursor() as cursor:  # a hand-over that waited would fail here
         cursor.execute("SET lock_timeout = '5s'")
     try:
