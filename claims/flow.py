@@ -15,7 +15,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from claims.outcomes import ERROR, NOT_FOUND, OUTCOME_ADVICE, OUTCOME_LABELS, plain_outcome
-from revcycle import engine, errors, parse, services
+from revcycle import engine, errors, parse, prepared, services
 from revcycle.api import call
 from revcycle.csvio import LenientIndex, lenient_get
 from revcycle.http import server_message
@@ -213,10 +213,11 @@ def store(ticket: Ticket, info: ClaimInfo) -> None:
             ClaimStatusResult.objects.filter(ticket=ticket).delete()
         if not info.claim:
             return
-        # bulk_create: one INSERT without save()'s machinery (no signal listens here).
-        [result] = ClaimStatusResult.objects.bulk_create(
-            [ClaimStatusResult(ticket=ticket, **info.claim)])
-        ServiceLine.objects.bulk_create([
+        # One INSERT each, without save()'s machinery (no signal listens here), prepared
+        # on PostgreSQL: every answer stores them (revcycle/prepared.py).
+        result = ClaimStatusResult(ticket=ticket, **info.claim)
+        prepared.insert([result], returning_pk=True)
+        prepared.insert([
             ServiceLine(
                 result=result, position=i, svc_line=line.svc_line,
                 procedure_qualifier=line.procedure_qualifier[:10],

@@ -9,6 +9,7 @@ Ticket objects (a raw query: their encrypted request decrypted as usual).
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +18,9 @@ from typing import Any
 from django.db import connection as db
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
+from django.utils import timezone
 
+from revcycle import prepared
 from revcycle.models import Connection, Ticket
 
 _T = Ticket._meta.db_table
@@ -48,12 +51,11 @@ def candidates(now: datetime, limit: int, *, kinds: list[str] | None = None,
     """Due tickets no lease holds, of usable connections, soonest due first: each with its
     connection's cap and the connection's last change (for the cache below). On PostgreSQL
     the rows are locked, and rows another claimer holds are passed over."""
-    found = []
-    for ticket in Ticket.objects.raw(*candidates_sql(now, limit, kinds=kinds,
-                                                     batch_id=batch_id)):
-        extra = ticket.__dict__
-        found.append((ticket, extra.pop("claim_cap"), extra.pop("claim_changed")))
-    return found
+    with prepared.cursor() as cursor:
+        cursor.execute(*candidates_sql(now, limit, kinds=kinds, batch_id=batch_id))
+        rows = cursor.fetchall()
+    return [(ticket, cap, changed)
+            for ticket, (cap, changed) in prepared.read_models(Ticket, rows)]
 
 
 def _due(now: datetime, *, kinds: list[str] | None,
@@ -79,9 +81,8 @@ def candidates_sql(now: datetime, limit: int, *, kinds: list[str] | None = None,
                    batch_id: int | None = None) -> tuple[str, list[Any]]:
     """The candidates' statement: read in next_poll_at order from ticket_open_due, it stops
     after `limit` rows (and the leased or locked ones it passes over)."""
-    columns = ", ".join(f"t.{_q(str(f.column))}" for f in Ticket._meta.concrete_fields)
     where, params = _due(now, kinds=kinds, batch_id=batch_id)
-    sql = (f"SELECT {columns}, c.{_q('max_concurrency')} AS claim_cap, "
+    sql = (f"SELECT {prepared.columns(Ticket, 't')}, c.{_q('max_concurrency')} AS claim_cap, "
            f"c.{_q('updated_at')} AS claim_changed "
            f"FROM {_q(_T)} t INNER JOIN {_q(_C)} c ON c.{_q('id')} = t.{_q('connection_id')} "
            f"WHERE {' AND '.join(where)} ORDER BY t.{_q('next_poll_at')} LIMIT %s")
@@ -138,14 +139,14 @@ def lock_connections(ids: set[int]) -> None:
     claim commits. On SQLite the write lock taken at BEGIN serialises claimers already."""
     if db.vendor != "postgresql" or not ids:
         return
-    with db.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(f"SELECT {_q('id')} FROM {_q(_C)} WHERE {_q('id')} IN ({_in(ids)}) "
                        f"ORDER BY {_q('id')} FOR UPDATE", sorted(ids))
 
 
 def busy_counts(now: datetime, ids: set[int]) -> dict[int, int]:
     """Tickets each connection has under a live lease, whoever holds it."""
-    with db.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(*busy_count_sql(now, ids))
         return dict(cursor.fetchall())
 
@@ -166,7 +167,7 @@ def lease(ids: list[int], owner: str, until: datetime, *, attempt: list[int] | N
         sets.append(f"{_q('attempts')} = {_q('attempts')} + CASE WHEN {_q('id')} "
                     f"IN ({_in(attempt)}) THEN 1 ELSE 0 END")
         params.extend(attempt)
-    with db.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(f"UPDATE {_q(_T)} SET {', '.join(sets)} "
                        f"WHERE {_q('id')} IN ({_in(ids)})", [*params, *ids])
 
@@ -178,14 +179,15 @@ def take_next(after: Ticket, owner: str, now: datetime, until: datetime, *,
     holds (a hand-over: revcycle.engine._hand_over); None when nothing of it is due, the
     connection is not usable, or its cap is now below the one `after` was claimed under.
     Tickets of a kind in `count_kinds` count their sending attempt if still queued."""
-    found = list(Ticket.objects.raw(*take_next_sql(
-        after, owner, now, until, kinds=kinds, batch_id=batch_id, count_kinds=count_kinds)))
-    if not found:
+    with prepared.cursor() as cursor:
+        cursor.execute(*take_next_sql(after, owner, now, until, kinds=kinds,
+                                      batch_id=batch_id, count_kinds=count_kinds))
+        rows = cursor.fetchall()
+    if not rows:
         return None
-    [ticket] = found
-    extra = ticket.__dict__
-    ticket.claim_cap = extra.pop("claim_cap")  # type: ignore[attr-defined]
-    ticket.claim_changed = extra.pop("claim_changed")  # type: ignore[attr-defined]
+    [(ticket, (cap, changed))] = prepared.read_models(Ticket, rows)
+    ticket.claim_cap = cap  # type: ignore[attr-defined]
+    ticket.claim_changed = changed  # type: ignore[attr-defined]
     return ticket
 
 
@@ -197,33 +199,40 @@ def take_next_sql(after: Ticket, owner: str, now: datetime, until: datetime, *,
     the connection: a hand-over takes the place the handing ticket still holds, so the
     connection's busy count never grows by it; only a cap lowered since that ticket's claim
     (`claim_cap`) stops it, and the pump's claims, which count, take over."""
-    table = _q(_T)
-    where, params = _due(now, kinds=kinds, batch_id=batch_id)
-    where += [f"t.{_q('connection_id')} = %s", f"c.{_q('max_concurrency')} >= %s"]
+    _, params = _due(now, kinds=kinds, batch_id=batch_id)
     params += [after.connection_id, after.claim_cap or 1]  # type: ignore[attr-defined]
+    relaxed = db.vendor == "postgresql" and not db.in_atomic_block
+    sql = _take_next_text(db.vendor, len(kinds or ()), bool(batch_id), len(count_kinds or ()),
+                          relaxed)
+    return sql, [owner, _when(until), *(count_kinds or ()), *params]
+
+
+@functools.lru_cache(maxsize=32)
+def _take_next_text(vendor: str, kinds: int, batch: bool, count_kinds: int,
+                    relaxed: bool) -> str:
+    """take_next_sql's text, built once for each shape: a hand-over runs at nearly every
+    step, and building it again cost more CPU than PostgreSQL spent running it."""
+    table = _q(_T)
+    where, _ = _due(timezone.now(), kinds=["?"] * kinds, batch_id=1 if batch else None)
+    where += [f"t.{_q('connection_id')} = %s", f"c.{_q('max_concurrency')} >= %s"]
     pick = (f"SELECT t.{_q('id')} FROM {table} t INNER JOIN {_q(_C)} c "
             f"ON c.{_q('id')} = t.{_q('connection_id')} WHERE {' AND '.join(where)} "
             f"ORDER BY t.{_q('next_poll_at')} LIMIT 1")
-    if db.vendor == "postgresql":
+    if vendor == "postgresql":
         pick += " FOR UPDATE OF t SKIP LOCKED"
     sets = [f"{_q('lease_owner')} = %s", f"{_q('lease_until')} = %s"]
-    set_params: list[Any] = [owner, _when(until)]
     if count_kinds:
         sets.append(f"{_q('attempts')} = {_q('attempts')} + CASE WHEN {_q('state')} = "
-                    f"'{Ticket.State.QUEUED}' AND {_q('kind')} IN ({_in(count_kinds)}) "
+                    f"'{Ticket.State.QUEUED}' AND {_q('kind')} IN ({_in(range(count_kinds))}) "
                     "THEN 1 ELSE 0 END")
-        set_params.extend(count_kinds)
-    relaxed = (RELAXED_COMMIT if db.vendor == "postgresql" and not db.in_atomic_block
-               else "")
     # SQLite's RETURNING names only the updated table: the connection's cap and last
     # change come by subqueries.
-    columns = ", ".join(f"{table}.{_q(str(f.column))}" for f in Ticket._meta.concrete_fields)
     of_connection = (f"FROM {_q(_C)} c WHERE c.{_q('id')} = {table}.{_q('connection_id')}")
-    sql = (f"UPDATE {table} SET {', '.join(sets)}{relaxed} "
-           f"WHERE {table}.{_q('id')} = ({pick}) "
-           f"RETURNING {columns}, (SELECT c.{_q('max_concurrency')} {of_connection}) "
-           f"AS claim_cap, (SELECT c.{_q('updated_at')} {of_connection}) AS claim_changed")
-    return sql, [*set_params, *params]
+    return (f"UPDATE {table} SET {', '.join(sets)}{RELAXED_COMMIT if relaxed else ''} "
+            f"WHERE {table}.{_q('id')} = ({pick}) "
+            f"RETURNING {prepared.columns(Ticket, table)}, "
+            f"(SELECT c.{_q('max_concurrency')} {of_connection}) AS claim_cap, "
+            f"(SELECT c.{_q('updated_at')} {of_connection}) AS claim_changed")
 
 
 # Connections read once and kept while unchanged: reading one decrypts its secrets. A
@@ -287,6 +296,6 @@ def update_ticket(pk: int, values: dict[str, Any], *, holder: str | None = None,
     # Inside a transaction set_config(..., true) lasts until it ends, as SET LOCAL would,
     # without a round trip of its own.
     source = RELAXED_COMMIT if relaxed and db.vendor == "postgresql" else ""
-    with db.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(f"UPDATE {_q(_T)} SET {', '.join(sets)}{source} WHERE {where}", params)
         return int(cursor.rowcount)

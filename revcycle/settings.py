@@ -201,6 +201,11 @@ if envbool("DATABASE_POOL", "0"):
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2, "max_size": envint("DATABASE_POOL_MAX_SIZE", "32"), "timeout": 10}
 
+# The engine's statements run at every step are prepared once per connection on PostgreSQL
+# (revcycle/prepared.py). Turn off behind a pooler in transaction mode that does not keep
+# prepared statements (PgBouncer before 1.21).
+DATABASE_PREPARED_STATEMENTS = envbool("DATABASE_PREPARED_STATEMENTS", "1")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
