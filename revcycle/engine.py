@@ -222,32 +222,46 @@ class HandOver:
     batch_id: int | None = None
 
 
-def _hand_over(ticket: Ticket, owner: str, hand_over: HandOver | None) -> Ticket | None:
-    """Lease the next due ticket of `ticket`'s connection for the place `ticket` holds."""
-    chained = getattr(ticket, "chained", 0)
+def _take(ticket: Ticket, owner: str, hand_over: HandOver | None) -> leasing.Take | None:
+    """The pick of a hand-over for the place `ticket` holds, or None when none may happen."""
     # A ticket read by its id was not claimed here: no cap to keep to. UPDATE ...
     # RETURNING needs SQLite 3.35 (Django 5.2 accepts 3.31); without it the pump claims
     # every place, as before hand-overs.
-    if (hand_over is None or chained >= CHAIN_STEPS
+    if (hand_over is None or getattr(ticket, "chained", 0) >= CHAIN_STEPS
             or getattr(ticket, "claim_cap", None) is None
             or not db_connection.features.can_return_columns_from_insert):
         return None
     now = timezone.now()
-    counted = [name for name, kind in KINDS.items() if kind.idempotent]
+    return leasing.Take(owner=owner, now=now,
+                        until=now + timedelta(seconds=settings.ENGINE_LEASE_SECONDS),
+                        kinds=hand_over.kinds, batch_id=hand_over.batch_id,
+                        count_kinds=[name for name, kind in KINDS.items() if kind.idempotent])
+
+
+def _hand_over(ticket: Ticket, take: leasing.Take | None) -> Ticket | None:
+    """Lease the next due ticket of `ticket`'s connection for the place `ticket` holds
+    (a statement of its own: SQLite's way; PostgreSQL's rides on the save, _save)."""
+    if take is None:
+        return None
     try:
-        following = leasing.take_next(
-            ticket, owner, now, now + timedelta(seconds=settings.ENGINE_LEASE_SECONDS),
-            kinds=hand_over.kinds, batch_id=hand_over.batch_id, count_kinds=counted)
+        following = leasing.take_next(ticket, take.owner, take.now, take.until,
+                                      kinds=take.kinds, batch_id=take.batch_id,
+                                      count_kinds=take.count_kinds)
     except DatabaseError as exc:
         # A hand-over only saves time: its failure must not cost the step its outcome
         # (a POST answered and then recorded as failed would be sent again).
         log.warning("hand-over after ticket %s failed (%s)", ticket.pk, type(exc).__name__)
         return None
+    return _handed(ticket, following, take)
+
+
+def _handed(ticket: Ticket, following: Ticket | None, take: leasing.Take) -> Ticket | None:
+    """The ticket a place was handed to, ready for its step."""
     if following is None:
         return None
-    following.chained = chained + 1  # type: ignore[attr-defined]
+    following.chained = getattr(ticket, "chained", 0) + 1  # type: ignore[attr-defined]
     # As the pump's claim does: a first send of an idempotent query was counted in the lease.
-    if following.state == Ticket.State.QUEUED and following.kind in counted:
+    if following.state == Ticket.State.QUEUED and following.kind in (take.count_kinds or ()):
         following.attempt_counted = True  # type: ignore[attr-defined]
     following.connection = leasing.connection(
         following.connection_id, following.claim_changed) or ticket.connection  # type: ignore[attr-defined]
@@ -283,11 +297,22 @@ def _save(ticket: Ticket, owner: str, **values: Any) -> bool:
     CPU than the statement. An idempotent query's state commits without waiting for the
     disk (_relaxed_commit), in the same one statement; inside the Done step's transaction
     that statement relaxes the transaction's commit."""
+    return _save_taking(ticket, owner, None, **values)[0]
+
+
+def _save_taking(ticket: Ticket, owner: str, take: leasing.Take | None,
+                 **values: Any) -> tuple[bool, Ticket | None]:
+    """_save, and with `take` the hand-over in the same statement (PostgreSQL): whether
+    the save was made, and the ticket the place went to."""
     values.setdefault("lease_owner", "")
     values.setdefault("lease_until", None)
     values["updated_at"] = timezone.now()
-    return bool(leasing.update_ticket(ticket.pk, values, holder=owner,
-                                      relaxed=_is_idempotent(ticket)))
+    if take is None:
+        return bool(leasing.update_ticket(ticket.pk, values, holder=owner,
+                                          relaxed=_is_idempotent(ticket))), None
+    saved, following = leasing.update_and_take_next(
+        ticket, values, holder=owner, relaxed=_is_idempotent(ticket), take=take)
+    return bool(saved), _handed(ticket, following, take)
 
 
 def _backoff(ticket: Ticket, failures: int) -> float:
@@ -301,11 +326,23 @@ def _apply(ticket: Ticket, owner: str, step: Step,
     if isinstance(step, Failed):
         _save_outcome(ticket, owner, step)
         return None
+    take = _take(ticket, owner, hand_over)
+    if take is not None and leasing.saves_and_takes_at_once():
+        try:
+            return _save_outcome(ticket, owner, step, take)[1]
+        except DatabaseError as exc:
+            # Nothing of the statement (and of the Done step's transaction) was kept: save
+            # again without the hand-over, which only saves time (a POST answered and then
+            # recorded as failed would be sent again).
+            log.warning("hand-over with ticket %s's save failed (%s)", ticket.pk,
+                        type(exc).__name__)
+            _save_outcome(ticket, owner, step)
+            return None
     # The next ticket leased before this one's lease is given back: the connection's busy
     # count, which other claimers read, never dips and lets one in meanwhile.
-    following = _hand_over(ticket, owner, hand_over)
+    following = _hand_over(ticket, take)
     try:
-        saved = _save_outcome(ticket, owner, step)
+        saved, _ = _save_outcome(ticket, owner, step)
     except BaseException:
         if following is not None:  # not started: due again for any engine
             release([following.pk], owner)
@@ -318,37 +355,41 @@ def _apply(ticket: Ticket, owner: str, step: Step,
     return following
 
 
-def _save_outcome(ticket: Ticket, owner: str, step: Step) -> bool:
-    """Save the step's outcome as the lease holder; False when the lease was lost."""
+def _save_outcome(ticket: Ticket, owner: str, step: Step,
+                  take: leasing.Take | None = None) -> tuple[bool, Ticket | None]:
+    """Save the step's outcome as the lease holder (False when the lease was lost); with
+    `take`, hand the place on in the same statement and return the ticket it went to."""
     now = timezone.now()
     if isinstance(step, Submitted):
         poll_in = step.poll_in if step.poll_in is not None else interval_for(ticket)
-        return _save(ticket, owner, state=Ticket.State.SUBMITTED,
-                     remote_id=step.remote_id[:100], submitted_at=now,
-                     last_http_status=step.http_status, last_error="",
-                     next_poll_at=now + timedelta(seconds=poll_in))
+        return _save_taking(ticket, owner, take, state=Ticket.State.SUBMITTED,
+                            remote_id=step.remote_id[:100], submitted_at=now,
+                            last_http_status=step.http_status, last_error="",
+                            next_poll_at=now + timedelta(seconds=poll_in))
     if isinstance(step, Pending):
         wait = max(interval_for(ticket), step.retry_after or 0)
-        return _save(ticket, owner, state=Ticket.State.PROCESSING, polls=leasing.Plus(1),
-                     processing_at=ticket.processing_at or now,
-                     last_http_status=step.http_status, last_error="",
-                     next_poll_at=now + timedelta(seconds=wait))
+        return _save_taking(ticket, owner, take, state=Ticket.State.PROCESSING,
+                            polls=leasing.Plus(1), processing_at=ticket.processing_at or now,
+                            last_http_status=step.http_status, last_error="",
+                            next_poll_at=now + timedelta(seconds=wait))
     if isinstance(step, Done):
         with transaction.atomic():
             # The state change first: it is the lease check (compare-and-set on
             # lease_owner) and takes our row's lock, so a lease lost meanwhile stores
             # nothing, and no other holder can write results until we commit. For an
-            # idempotent query it also relaxes the transaction's commit (_save).
-            saved = _save(ticket, owner, state=Ticket.State.DONE, outcome=step.outcome[:20],
-                          response=step.response, last_http_status=step.http_status,
-                          last_error="", ready_at=now, finished_at=now, next_poll_at=None,
-                          polls=leasing.Plus(1 if ticket.state != Ticket.State.QUEUED else 0))
+            # idempotent query it also relaxes the transaction's commit (_save). A place
+            # handed on here is given back with the rest if storing fails.
+            saved, following = _save_taking(
+                ticket, owner, take, state=Ticket.State.DONE, outcome=step.outcome[:20],
+                response=step.response, last_http_status=step.http_status, last_error="",
+                ready_at=now, finished_at=now, next_poll_at=None,
+                polls=leasing.Plus(1 if ticket.state != Ticket.State.QUEUED else 0))
             if saved and step.store:
                 step.store()
-            return saved
-    return _save(ticket, owner, state=Ticket.State.FAILED, outcome=step.outcome,
-                 last_error=step.message, last_http_status=step.http_status, finished_at=now,
-                 next_poll_at=None)
+            return saved, following
+    return _save_taking(ticket, owner, take, state=Ticket.State.FAILED, outcome=step.outcome,
+                        last_error=step.message, last_http_status=step.http_status,
+                        finished_at=now, next_poll_at=None)
 
 
 def _fail_or_retry(ticket: Ticket, owner: str, exc: errors.ApiError) -> None:

@@ -200,7 +200,7 @@ def take_next_sql(after: Ticket, owner: str, now: datetime, until: datetime, *,
     connection's busy count never grows by it; only a cap lowered since that ticket's claim
     (`claim_cap`) stops it, and the pump's claims, which count, take over."""
     _, params = _due(now, kinds=kinds, batch_id=batch_id)
-    params += [after.connection_id, after.claim_cap or 1]  # type: ignore[attr-defined]
+    params += [after.connection_id, after.claim_cap or 1, after.pk]  # type: ignore[attr-defined]
     relaxed = db.vendor == "postgresql" and not db.in_atomic_block
     sql = _take_next_text(db.vendor, len(kinds or ()), bool(batch_id), len(count_kinds or ()),
                           relaxed)
@@ -209,12 +209,16 @@ def take_next_sql(after: Ticket, owner: str, now: datetime, until: datetime, *,
 
 @functools.lru_cache(maxsize=32)
 def _take_next_text(vendor: str, kinds: int, batch: bool, count_kinds: int,
-                    relaxed: bool) -> str:
+                    relaxed: bool, *, after_save: bool = False) -> str:
     """take_next_sql's text, built once for each shape: a hand-over runs at nearly every
     step, and building it again cost more CPU than PostgreSQL spent running it."""
     table = _q(_T)
     where, _ = _due(timezone.now(), kinds=["?"] * kinds, batch_id=1 if batch else None)
-    where += [f"t.{_q('connection_id')} = %s", f"c.{_q('max_concurrency')} >= %s"]
+    # Never the handing ticket itself: its lease may have run out while its step ran (a
+    # slow answer), leaving it due and unleased to the pick; handed to itself, it would be
+    # run again from the state it was read in, and a POST sent twice.
+    where += [f"t.{_q('connection_id')} = %s", f"c.{_q('max_concurrency')} >= %s",
+              f"t.{_q('id')} <> %s"]
     pick = (f"SELECT t.{_q('id')} FROM {table} t INNER JOIN {_q(_C)} c "
             f"ON c.{_q('id')} = t.{_q('connection_id')} WHERE {' AND '.join(where)} "
             f"ORDER BY t.{_q('next_poll_at')} LIMIT 1")
@@ -228,8 +232,10 @@ def _take_next_text(vendor: str, kinds: int, batch: bool, count_kinds: int,
     # SQLite's RETURNING names only the updated table: the connection's cap and last
     # change come by subqueries.
     of_connection = (f"FROM {_q(_C)} c WHERE c.{_q('id')} = {table}.{_q('connection_id')}")
+    # After a save (update_and_take_next's `saved`), only if the save was made.
+    guard = "EXISTS (SELECT 1 FROM saved) AND " if after_save else ""
     return (f"UPDATE {table} SET {', '.join(sets)}{RELAXED_COMMIT if relaxed else ''} "
-            f"WHERE {table}.{_q('id')} = ({pick}) "
+            f"WHERE {guard}{table}.{_q('id')} = ({pick}) "
             f"RETURNING {prepared.columns(Ticket, table)}, "
             f"(SELECT c.{_q('max_concurrency')} {of_connection}) AS claim_cap, "
             f"(SELECT c.{_q('updated_at')} {of_connection}) AS claim_changed")
@@ -277,6 +283,13 @@ def update_ticket(pk: int, values: dict[str, Any], *, holder: str | None = None,
     `relaxed`: a change whose loss in a database crash is harmless (engine._relaxed_commit)
     commits without waiting for the disk; inside a transaction, the whole transaction
     does."""
+    with prepared.cursor() as cursor:
+        cursor.execute(*_update_sql(pk, values, holder=holder, relaxed=relaxed))
+        return int(cursor.rowcount)
+
+
+def _update_sql(pk: int, values: dict[str, Any], *, holder: str | None,
+                relaxed: bool) -> tuple[str, list[Any]]:
     sets: list[str] = []
     params: list[Any] = []
     for name, value in values.items():
@@ -296,6 +309,56 @@ def update_ticket(pk: int, values: dict[str, Any], *, holder: str | None = None,
     # Inside a transaction set_config(..., true) lasts until it ends, as SET LOCAL would,
     # without a round trip of its own.
     source = RELAXED_COMMIT if relaxed and db.vendor == "postgresql" else ""
+    return f"UPDATE {_q(_T)} SET {', '.join(sets)}{source} WHERE {where}", params
+
+
+# A step's save and its hand-over in one statement -------------------------------------
+
+
+@dataclass(frozen=True)
+class Take:
+    """A hand-over's pick (take_next's arguments), to run with the step's save."""
+
+    owner: str
+    now: datetime
+    until: datetime
+    kinds: list[str] | None = None
+    batch_id: int | None = None
+    count_kinds: list[str] | None = None
+
+
+def saves_and_takes_at_once() -> bool:
+    """Whether a step's save and its hand-over run as one statement (update_and_take_next):
+    PostgreSQL's data-modifying WITH; SQLite has none."""
+    return db.vendor == "postgresql"
+
+
+def update_and_take_next(ticket: Ticket, values: dict[str, Any], *, holder: str,
+                         relaxed: bool, take: Take) -> tuple[int, Ticket | None]:
+    """update_ticket and take_next in one statement (one round trip, one plan): the rows
+    saved, and the ticket leased for the place `ticket` holds, if the save was made (the
+    lease was still `holder`'s) and one is due.
+
+    One statement is one transaction: the next ticket is leased exactly when this one's
+    lease is given back, so the busy count neither grows nor dips (take_next says why that
+    matters). The commit is relaxed only when the save may be (`relaxed`)."""
+    save_sql, save_params = _update_sql(ticket.pk, values, holder=holder, relaxed=relaxed)
+    _, due_params = _due(take.now, kinds=take.kinds, batch_id=take.batch_id)
+    take_sql = _take_next_text(db.vendor, len(take.kinds or ()), bool(take.batch_id),
+                               len(take.count_kinds or ()), False, after_save=True)
+    sql = (f"WITH saved AS ({save_sql} RETURNING {_q('id')}), handed AS ({take_sql}) "
+           "SELECT (SELECT COUNT(*) FROM saved), handed.* FROM (SELECT 1) AS one "
+           "LEFT JOIN handed ON TRUE")
+    params = [*save_params, take.owner, _when(take.until), *(take.count_kinds or ()),
+              *due_params, ticket.connection_id, ticket.claim_cap or 1,  # type: ignore[attr-defined]
+              ticket.pk]
     with prepared.cursor() as cursor:
-        cursor.execute(f"UPDATE {_q(_T)} SET {', '.join(sets)}{source} WHERE {where}", params)
-        return int(cursor.rowcount)
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    saved, rest = int(row[0]), row[1:]
+    if rest[0] is None:  # no ticket handed (LEFT JOIN): its columns are all NULL
+        return saved, None
+    [(following, (cap, changed))] = prepared.read_models(Ticket, [rest])
+    following.claim_cap = cap  # type: ignore[attr-defined]
+    following.claim_changed = changed  # type: ignore[attr-defined]
+    return saved, following

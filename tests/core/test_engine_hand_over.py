@@ -310,13 +310,15 @@ def test_the_pumps_threads_plan_without_bitmap_scans(make_ticket: MakeTicket,
 def test_a_failed_hand_over_costs_the_step_nothing(
         make_ticket: MakeTicket, echo_kind: engine.Kind, monkeypatch: Any,
         caplog: pytest.LogCaptureFixture) -> None:
-    """The POST was answered: recorded as a failure, it would be sent again."""
+    """The POST was answered: recorded as a failure, it would be sent again. On PostgreSQL
+    the hand-over rides on the save's statement, which is then made again without it."""
     from django.db import OperationalError
 
-    def broken(*args: Any, **kwargs: Any) -> Ticket | None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("canceling statement due to lock timeout")
 
-    monkeypatch.setattr(leasing, "take_next", broken)
+    at_once = leasing.saves_and_takes_at_once()
+    monkeypatch.setattr(leasing, "update_and_take_next" if at_once else "take_next", broken)
     echo_kind.submit = lambda t: engine.Submitted("R-7", 200)
     first, second = make_ticket(), make_ticket()
     assert engine.run_step(_claim_one(first), OWNER, HAND_OVER) is None
@@ -324,8 +326,37 @@ def test_a_failed_hand_over_costs_the_step_nothing(
     assert (first.state, first.remote_id, first.last_error, first.lease_owner) == (
         Ticket.State.SUBMITTED, "R-7", "", "")
     assert _leased(second) == ("", False)
-    assert [r.getMessage() for r in caplog.records if r.name == "revcycle.engine"] == [
-        f"hand-over after ticket {first.pk} failed (OperationalError)"]
+    message = (f"hand-over with ticket {first.pk}'s save failed (OperationalError)" if at_once
+               else f"hand-over after ticket {first.pk} failed (OperationalError)")
+    assert [r.getMessage() for r in caplog.records if r.name == "revcycle.engine"] == [message]
+
+
+def test_a_hand_over_never_takes_the_ticket_it_is_handed_from(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    """A step that outlived its lease (a slow answer) leaves its ticket due and unleased to
+    the pick: handed to itself, the ticket would be run again from the state it was read
+    in, its POST sent twice."""
+    sent: list[int] = []
+
+    def submit(ticket: Ticket) -> engine.Step:
+        sent.append(ticket.pk)
+        return engine.Submitted(f"R-{ticket.pk}", 200)
+
+    echo_kind.submit = submit
+    first = make_ticket(next_poll_at=timezone.now() - timedelta(seconds=2))
+    second = make_ticket(next_poll_at=timezone.now() - timedelta(seconds=1))
+    claimed = _claim_one(first)
+    # The lease ran out during the call; no other engine took the ticket meanwhile.
+    Ticket.objects.filter(pk=first.pk).update(
+        lease_until=timezone.now() - timedelta(seconds=1))
+
+    following = engine.run_step(claimed, OWNER, HAND_OVER)
+
+    assert following is not None and following.pk == second.pk
+    assert sent == [first.pk]
+    first.refresh_from_db()
+    assert (first.state, first.lease_owner, first.lease_until) == (
+        Ticket.State.SUBMITTED, "", None)
 
 
 @pytest.mark.skipif(default_db.vendor != "sqlite", reason="an old SQLite's limit")
