@@ -137,12 +137,14 @@ def read_models(model: type[M], rows: Iterable[Sequence[Any]]) -> list[tuple[M, 
 def insert(objs: Sequence[M], *, returning_pk: bool = False) -> None:
     """INSERT the models (all of one class) in one statement, as bulk_create would:
     each field's pre_save (auto_now_add) and get_db_prep_save (encryption). With
-    `returning_pk`, each object gets its new primary key."""
+    `returning_pk`, each object gets its new primary key; objects that have theirs
+    already (a UUID made in Python) are inserted with it."""
     if not objs:
         return
     model = type(objs[0])
     wrapper = connections[DEFAULT_DB_ALIAS]
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    with_pk = all(obj.pk is not None for obj in objs)
+    fields = _fields(model, with_pk)
     rows = [[field.get_db_prep_save(field.pre_save(obj, True), connection=wrapper)
              for field in fields] for obj in objs]
     pk = model._meta.pk
@@ -150,11 +152,11 @@ def insert(objs: Sequence[M], *, returning_pk: bool = False) -> None:
         # SQLite before 3.35: a row at a time, each read back by its rowid.
         with cursor() as c:
             for obj, row in zip(objs, rows, strict=True):
-                c.execute(_insert_text(wrapper.alias, model, 1, False), row)
+                c.execute(_insert_text(wrapper.alias, model, 1, False, with_pk), row)
                 setattr(obj, pk.attname, c.lastrowid)
     else:
         with cursor() as c:
-            c.execute(_insert_text(wrapper.alias, model, len(objs), returning_pk),
+            c.execute(_insert_text(wrapper.alias, model, len(objs), returning_pk, with_pk),
                       [value for row in rows for value in row])
             if returning_pk:
                 # Rows come back in VALUES order, on PostgreSQL and SQLite (bulk_create
@@ -166,10 +168,15 @@ def insert(objs: Sequence[M], *, returning_pk: bool = False) -> None:
         obj._state.db = wrapper.alias
 
 
+def _fields(model: type[Model], with_pk: bool) -> list[Any]:
+    return [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+
+
 @functools.lru_cache(maxsize=64)
-def _insert_text(alias: str, model: type[Model], rows: int, returning_pk: bool) -> str:
+def _insert_text(alias: str, model: type[Model], rows: int, returning_pk: bool,
+                 with_pk: bool) -> str:
     quote = connections[alias].ops.quote_name
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    fields = _fields(model, with_pk)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = (f"INSERT INTO {quote(model._meta.db_table)} "
            f"({', '.join(quote(str(f.column)) for f in fields)}) "

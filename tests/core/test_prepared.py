@@ -108,3 +108,14 @@ def test_an_insert_of_nothing_runs_nothing(db: object) -> None:
     with CaptureQueriesContext(connection) as ctx:
         prepared.insert([])
     assert ctx.captured_queries == []
+
+
+def test_an_insert_keeps_a_primary_key_made_in_python(db: object) -> None:
+    from sandbox.models import IntegrexTicket
+
+    ticket = IntegrexTicket(kind=IntegrexTicket.Kind.CLAIM, request_json={"a": [1, "b"]},
+                            ready_at=timezone.now())
+    made = ticket.pk
+    prepared.insert([ticket])
+    stored = IntegrexTicket.objects.get(pk=made)
+    assert (stored.request_json, stored.kind) == ({"a": [1, "b"]}, IntegrexTicket.Kind.CLAIM)
