@@ -200,7 +200,7 @@ def parse_claim_info(data: Any) -> ClaimInfo:
 
 def store(ticket: Ticket, info: ClaimInfo) -> None:
     """Replace the ticket's stored result (a step can run twice; "check again" reruns)."""
-    from claims.models import ClaimStatusResult, ServiceLine
+    from claims.models import ClaimStatusResult
 
     # savepoint=False: inside the engine's Done transaction a savepoint costs two
     # statements and buys nothing (a failure rolls the whole step back).
@@ -211,30 +211,37 @@ def store(ticket: Ticket, info: ClaimInfo) -> None:
         # reads the results first, one round trip of every first answer's few.
         if ticket.response is not None:
             ClaimStatusResult.objects.filter(ticket=ticket).delete()
-        if not info.claim:
-            return
-        # One INSERT each, without save()'s machinery (no signal listens here), prepared
-        # on PostgreSQL: every answer stores them (revcycle/prepared.py).
-        result = ClaimStatusResult(ticket=ticket, **info.claim)
-        prepared.insert([result], returning_pk=True)
-        prepared.insert([
-            ServiceLine(
-                result=result, position=i, svc_line=line.svc_line,
-                procedure_qualifier=line.procedure_qualifier[:10],
-                procedure_code=line.procedure_code[:20], revenue_code=line.revenue_code[:10],
-                units=line.units, charge_amount=line.charge_amount,
-                payment_amount=line.payment_amount, allowed_amount=line.allowed_amount,
-                coinsurance_amount=line.coinsurance_amount, copay_amount=line.copay_amount,
-                noncovered_amount=line.noncovered_amount, category_code=line.category_code[:10],
-                status_code=line.status_code[:10],
-                category_description=line.category_description,
-                status_description=line.status_description,
-                reason_code1=line.reasons[0][0][:20], reason_text1=line.reasons[0][1],
-                reason_code2=line.reasons[1][0][:20], reason_text2=line.reasons[1][1],
-                reason_code3=line.reasons[2][0][:20], reason_text3=line.reasons[2][1],
-            )
-            for i, line in enumerate(info.lines)
-        ])
+        found = rows(ticket, info)
+        if found is not None:
+            found()
+
+
+def rows(ticket: Ticket, info: ClaimInfo) -> prepared.Rows | None:
+    """The result and its service lines as rows to insert (revcycle.prepared.Rows: one
+    prepared INSERT each, or, for a first answer on PostgreSQL, part of the engine's
+    statement); None when the answer holds no claim."""
+    from claims.models import ClaimStatusResult, ServiceLine
+
+    if not info.claim:
+        return None
+    return prepared.Rows(ClaimStatusResult(ticket=ticket, **info.claim), [
+        ServiceLine(
+            position=i, svc_line=line.svc_line,
+            procedure_qualifier=line.procedure_qualifier[:10],
+            procedure_code=line.procedure_code[:20], revenue_code=line.revenue_code[:10],
+            units=line.units, charge_amount=line.charge_amount,
+            payment_amount=line.payment_amount, allowed_amount=line.allowed_amount,
+            coinsurance_amount=line.coinsurance_amount, copay_amount=line.copay_amount,
+            noncovered_amount=line.noncovered_amount, category_code=line.category_code[:10],
+            status_code=line.status_code[:10],
+            category_description=line.category_description,
+            status_description=line.status_description,
+            reason_code1=line.reasons[0][0][:20], reason_text1=line.reasons[0][1],
+            reason_code2=line.reasons[1][0][:20], reason_text2=line.reasons[1][1],
+            reason_code3=line.reasons[2][0][:20], reason_text3=line.reasons[2][1],
+        )
+        for i, line in enumerate(info.lines)
+    ], link="result")
 
 
 def _looks_like_error(data: Any) -> str:
@@ -266,8 +273,11 @@ def poll(ticket: Ticket) -> engine.Step:
     if message:
         return engine.Failed(f"Integrex: {message}", http_status=status, outcome=ERROR)
     info = parse_claim_info(data)
+    # A first answer has no earlier results to replace: its rows, only to insert, may ride
+    # on the engine's own statement (engine.Done).
+    first = rows(ticket, info) if ticket.response is None else None
     return engine.Done(outcome=info.outcome, response=data, http_status=status,
-                       store=lambda: store(ticket, info))
+                       store=first or (lambda: store(ticket, info)))
 
 
 # Registered from ClaimsConfig.ready().

@@ -39,7 +39,7 @@ from django.db import connection as db_connection
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from revcycle import enginetrace, errors, leasing
+from revcycle import enginetrace, errors, leasing, prepared
 from revcycle.models import Connection, EnginePump, Ticket
 
 log = logging.getLogger("revcycle.engine")
@@ -71,7 +71,8 @@ class Pending:
 class Done:
     """A final answer. `store` saves the domain's results in the same transaction as the
     ticket's final state, and must replace (not add to) earlier results: a step can run
-    twice."""
+    twice. Where there are none to replace, it may be a revcycle.prepared.Rows, rows only
+    to insert, which on PostgreSQL the step's own statement inserts."""
 
     outcome: str
     response: Any = None
@@ -301,9 +302,10 @@ def _save(ticket: Ticket, owner: str, **values: Any) -> bool:
 
 
 def _save_taking(ticket: Ticket, owner: str, take: leasing.Take | None,
-                 **values: Any) -> tuple[bool, Ticket | None]:
+                 rows: prepared.Rows | None = None, **values: Any) -> tuple[bool, Ticket | None]:
     """_save, and with `take` the hand-over in the same statement (PostgreSQL): whether
-    the save was made, and the ticket the place went to."""
+    the save was made, and the ticket the place went to. `rows` (with `take` only) are
+    what the step stores, inserted by that statement too."""
     values.setdefault("lease_owner", "")
     values.setdefault("lease_until", None)
     values["updated_at"] = timezone.now()
@@ -311,7 +313,7 @@ def _save_taking(ticket: Ticket, owner: str, take: leasing.Take | None,
         return bool(leasing.update_ticket(ticket.pk, values, holder=owner,
                                           relaxed=_is_idempotent(ticket))), None
     saved, following = leasing.update_and_take_next(
-        ticket, values, holder=owner, relaxed=_is_idempotent(ticket), take=take)
+        ticket, values, holder=owner, relaxed=_is_idempotent(ticket), take=take, rows=rows)
     return bool(saved), _handed(ticket, following, take)
 
 
@@ -373,17 +375,21 @@ def _save_outcome(ticket: Ticket, owner: str, step: Step,
                             last_http_status=step.http_status, last_error="",
                             next_poll_at=now + timedelta(seconds=wait))
     if isinstance(step, Done):
+        done = dict(state=Ticket.State.DONE, outcome=step.outcome[:20],
+                    response=step.response, last_http_status=step.http_status, last_error="",
+                    ready_at=now, finished_at=now, next_poll_at=None,
+                    polls=leasing.Plus(1 if ticket.state != Ticket.State.QUEUED else 0))
+        if take is not None and isinstance(step.store, prepared.Rows):
+            # Rows only to insert ride on the save's one statement: no transaction of
+            # their own, nothing stored if the lease was lost.
+            return _save_taking(ticket, owner, take, step.store, **done)
         with transaction.atomic():
             # The state change first: it is the lease check (compare-and-set on
             # lease_owner) and takes our row's lock, so a lease lost meanwhile stores
             # nothing, and no other holder can write results until we commit. For an
             # idempotent query it also relaxes the transaction's commit (_save). A place
             # handed on here is given back with the rest if storing fails.
-            saved, following = _save_taking(
-                ticket, owner, take, state=Ticket.State.DONE, outcome=step.outcome[:20],
-                response=step.response, last_http_status=step.http_status, last_error="",
-                ready_at=now, finished_at=now, next_poll_at=None,
-                polls=leasing.Plus(1 if ticket.state != Ticket.State.QUEUED else 0))
+            saved, following = _save_taking(ticket, owner, take, **done)
             if saved and step.store:
                 step.store()
             return saved, following

@@ -334,23 +334,27 @@ def saves_and_takes_at_once() -> bool:
 
 
 def update_and_take_next(ticket: Ticket, values: dict[str, Any], *, holder: str,
-                         relaxed: bool, take: Take) -> tuple[int, Ticket | None]:
+                         relaxed: bool, take: Take,
+                         rows: prepared.Rows | None = None) -> tuple[int, Ticket | None]:
     """update_ticket and take_next in one statement (one round trip, one plan): the rows
     saved, and the ticket leased for the place `ticket` holds, if the save was made (the
     lease was still `holder`'s) and one is due.
 
     One statement is one transaction: the next ticket is leased exactly when this one's
     lease is given back, so the busy count neither grows nor dips (take_next says why that
-    matters). The commit is relaxed only when the save may be (`relaxed`)."""
+    matters). The commit is relaxed only when the save may be (`relaxed`). `rows`, what
+    the step stores, are inserted by the same statement, if the save was made."""
     save_sql, save_params = _update_sql(ticket.pk, values, holder=holder, relaxed=relaxed)
     _, due_params = _due(take.now, kinds=take.kinds, batch_id=take.batch_id)
     take_sql = _take_next_text(db.vendor, len(take.kinds or ()), bool(take.batch_id),
                                len(take.count_kinds or ()), False, after_save=True)
-    sql = (f"WITH saved AS ({save_sql} RETURNING {_q('id')}), handed AS ({take_sql}) "
+    stored, stored_params = rows.ctes("saved") if rows is not None else ("", [])
+    sql = (f"WITH saved AS ({save_sql} RETURNING {_q('id')}), "
+           f"{stored + ', ' if stored else ''}handed AS ({take_sql}) "
            "SELECT (SELECT COUNT(*) FROM saved), handed.* FROM (SELECT 1) AS one "
            "LEFT JOIN handed ON TRUE")
-    params = [*save_params, take.owner, _when(take.until), *(take.count_kinds or ()),
-              *due_params, ticket.connection_id, ticket.claim_cap or 1,  # type: ignore[attr-defined]
+    params = [*save_params, *stored_params, take.owner, _when(take.until),
+              *(take.count_kinds or ()), *due_params, ticket.connection_id, ticket.claim_cap or 1,  # type: ignore[attr-defined]
               ticket.pk]
     with prepared.cursor() as cursor:
         cursor.execute(sql, params)

@@ -184,3 +184,71 @@ def _insert_text(alias: str, model: type[Model], rows: int, returning_pk: bool,
     if returning_pk:
         sql += f" RETURNING {quote(str(model._meta.pk.column))}"
     return sql
+
+
+# Rows a step stores, in the step's own statement ------------------------------------------
+
+
+class Rows:
+    """What a step stores: one parent row and its children, each child linked to the parent
+    by its foreign key `link`. Called, it inserts them (the parent's key read back, then the
+    children: two statements); on PostgreSQL the engine adds them to the step's own
+    statement instead (`ctes`), saving the transaction's BEGIN, COMMIT and both INSERTs'
+    round trips (docs/performance.md, "Scale in session 9")."""
+
+    def __init__(self, parent: Model, children: Sequence[Model] = (), link: str = "") -> None:
+        self.parent = parent
+        self.children = list(children)
+        self.link = link
+
+    def __call__(self) -> None:
+        insert([self.parent], returning_pk=True)
+        for child in self.children:
+            setattr(child, self.link, self.parent)
+        insert(self.children)
+
+    def ctes(self, after: str) -> tuple[str, list[Any]]:
+        """WITH items (PostgreSQL) that insert the rows once if the WITH item `after`,
+        named before them, returned a row, and not at all if it returned none."""
+        wrapper = connections[DEFAULT_DB_ALIAS]
+        parent_fields = _fields(type(self.parent), False)
+        params = [f.get_db_prep_save(f.pre_save(self.parent, True), connection=wrapper)
+                  for f in parent_fields]
+        child_fields = self._child_fields(type(self.children[0])) if self.children else []
+        for child in self.children:
+            params += [f.get_db_prep_save(f.pre_save(child, True), connection=wrapper)
+                       for f in child_fields]
+        child_model = type(self.children[0]) if self.children else None
+        return _rows_text(type(self.parent), child_model, len(self.children), self.link,
+                          after), params
+
+    def _child_fields(self, model: type[Model]) -> list[Any]:
+        link = model._meta.get_field(self.link)
+        return [f for f in _fields(model, False) if f is not link]
+
+
+@functools.lru_cache(maxsize=64)
+def _rows_text(parent: type[Model], child: type[Model] | None, children: int, link: str,
+               after: str) -> str:
+    """Rows.ctes' text: INSERT ... SELECT, whose parameters PostgreSQL reads as the target
+    columns' types (a VALUES list would read an untyped one, a NULL or a string, as text)."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    pk = quote(str(parent._meta.pk.column))
+
+    def insert_select(model: type[Model], columns: list[str], values: list[str],
+                      source: str, returning: str = "") -> str:
+        return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "
+                f"SELECT {', '.join(values)} FROM {source}{returning}")
+
+    fields = _fields(parent, False)
+    first = insert_select(parent, [quote(str(f.column)) for f in fields], ["%s"] * len(fields),
+                          after, f" RETURNING {pk}")
+    items = [f"rows_parent AS ({first})"]
+    if child is not None:
+        link_field: Any = child._meta.get_field(link)
+        others = [f for f in _fields(child, False) if f is not link_field]
+        columns = [quote(str(link_field.column)), *(quote(str(f.column)) for f in others)]
+        values = [f"rows_parent.{pk}", *(["%s"] * len(others))]
+        items += [f"rows_child{n} AS ({insert_select(child, columns, values, 'rows_parent')})"
+                  for n in range(children)]
+    return ", ".join(items)

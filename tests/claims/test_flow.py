@@ -13,7 +13,7 @@ from django.utils import timezone
 from responses import matchers
 
 from claims.models import ClaimStatusResult
-from revcycle import engine
+from revcycle import engine, prepared
 from revcycle.models import Ticket
 from tests.claims.helpers import (
     CLAIM_URL,
@@ -223,3 +223,40 @@ def test_a_nan_payment_amount_is_stored_as_missing_and_done_on_the_first_try(mak
     line = result.lines.get()
     assert line.payment_amount is None and line.allowed_amount is None
     assert line.units == Decimal("1.00")
+
+
+def _stored(ticket: Ticket) -> tuple[dict, list[dict]]:
+    result = ClaimStatusResult.objects.get(ticket=ticket)
+    claim = {k: v for k, v in vars(result).items()
+             if k not in ("_state", "id", "ticket_id", "created_at")}
+    lines = [{k: v for k, v in line.items() if k not in ("id", "result_id")}
+             for line in result.lines.order_by("position").values()]
+    return claim, lines
+
+
+@responses.activate
+def test_a_first_answer_stored_by_a_step_handed_a_place_matches_one_stored_alone(make_ticket):
+    """On PostgreSQL a step that hands its place on inserts its rows in its own statement
+    (revcycle.prepared.Rows); a step run by id stores them in a transaction. Both store the
+    same result, field for field."""
+    mock_token(responses)
+    responses.add(responses.POST, CLAIM_URL, json={"id": REMOTE_ID})
+    responses.add(responses.GET, CLAIM_URL, json=denied_lines())
+    alone = run_to_end(make_ticket())
+    handed = step(make_ticket())  # submitted; its answer is next
+    make_due(handed)
+    [claimed] = engine.claim_tickets("owner-h", 1, count_attempts=True)
+    engine.run_step(claimed, "owner-h", engine.HandOver())
+    handed.refresh_from_db()
+    assert (handed.state, alone.state) == (Ticket.State.DONE, Ticket.State.DONE)
+    assert _stored(handed) == _stored(alone)
+    assert len(_stored(handed)[1]) == 2
+
+
+def test_a_first_answer_is_rows_to_insert_and_a_later_one_replaces(make_ticket):
+    from claims import flow
+
+    ticket = make_ticket()
+    info = flow.parse_claim_info(denied_lines())
+    assert isinstance(flow.rows(ticket, info), prepared.Rows)
+    assert flow.rows(ticket, flow.parse_claim_info([])) is None

@@ -6,14 +6,16 @@ other (tests/core/test_engine_hand_over.py holds what both must do)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from revcycle import engine
+from revcycle import engine, prepared
 from revcycle.models import Ticket
 
 MakeTicket = Callable[..., Ticket]
@@ -133,3 +135,61 @@ def test_a_done_step_whose_store_fails_gives_back_the_place_it_took_with_it(
     second.refresh_from_db()
     assert (second.lease_owner, second.lease_until) == ("", None)
 
+
+
+def _claim_rows(ticket: Ticket) -> Any:
+    from claims.models import ClaimStatusResult, ServiceLine
+
+    return prepared.Rows(
+        ClaimStatusResult(ticket=ticket, patient_last_name="Otieno", category_code="F1",
+                          payment_amount=Decimal("80.00"), charge_amount=None,
+                          response_date=date(2026, 12, 1), is_eft=True),
+        [ServiceLine(position=n, procedure_code=f"9921{n}", units=Decimal(n) if n else None,
+                     payment_amount=Decimal("40.00")) for n in range(2)],
+        link="result")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_done_steps_rows_to_insert_ride_on_its_one_statement(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    """No BEGIN, no COMMIT, no INSERT of their own: the result and its lines go in with
+    the save and the hand-over, their values read as their columns' types."""
+    from claims.models import ClaimStatusResult
+
+    echo_kind.poll = lambda t: engine.Done("paid", {"n": t.pk}, 200, store=_claim_rows(t))
+    first = make_ticket(state=Ticket.State.SUBMITTED, remote_id="R-1",
+                        next_poll_at=timezone.now() - timedelta(seconds=2))
+    second = make_ticket(next_poll_at=timezone.now() - timedelta(seconds=1))
+
+    following, statements = _step_statements(_claim(first))
+
+    assert [sql.split()[0] for sql in statements] == ["WITH"]
+    assert following is not None and following.pk == second.pk
+    result = ClaimStatusResult.objects.get(ticket=first)
+    assert (result.patient_last_name, result.category_code, result.payment_amount,
+            result.charge_amount, result.response_date, result.is_eft) == (
+        "Otieno", "F1", Decimal("80.00"), None, date(2026, 12, 1), True)
+    assert list(result.lines.order_by("position").values_list(
+        "position", "procedure_code", "units", "payment_amount")) == [
+        (0, "99210", None, Decimal("40.00")), (1, "99211", Decimal("1"), Decimal("40.00"))]
+    first.refresh_from_db()
+    assert (first.state, first.outcome, first.response) == (
+        Ticket.State.DONE, "paid", {"n": first.pk})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_are_not_inserted_when_the_save_finds_its_lease_lost(
+        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
+    from claims.models import ClaimStatusResult, ServiceLine
+
+    echo_kind.poll = lambda t: engine.Done("paid", {"n": t.pk}, 200, store=_claim_rows(t))
+    first = make_ticket(state=Ticket.State.SUBMITTED, remote_id="R-1",
+                        next_poll_at=timezone.now() - timedelta(seconds=1))
+    make_ticket()
+    claimed = _claim(first)
+    Ticket.objects.filter(pk=first.pk).update(lease_owner="owner-b")
+
+    assert engine.run_step(claimed, OWNER, engine.HandOver()) is None
+    assert not ClaimStatusResult.objects.exists() and not ServiceLine.objects.exists()
+    first.refresh_from_db()
+    assert (first.state, first.lease_owner) == (Ticket.State.SUBMITTED, "owner-b")

@@ -119,3 +119,18 @@ def test_an_insert_keeps_a_primary_key_made_in_python(db: object) -> None:
     prepared.insert([ticket])
     stored = IntegrexTicket.objects.get(pk=made)
     assert (stored.request_json, stored.kind) == ({"a": [1, "b"]}, IntegrexTicket.Kind.CLAIM)
+
+
+def test_rows_called_insert_the_parent_then_its_children_linked_to_it(
+        make_ticket: MakeTicket) -> None:
+    """The way outside the engine's one statement (SQLite; a Done step without a
+    hand-over; "check again", which replaces earlier results)."""
+    ticket = make_ticket()
+    rows = prepared.Rows(ClaimStatusResult(ticket=ticket, patient_last_name="Wanjiru"),
+                         [ServiceLine(position=n, procedure_code=f"J{n}") for n in range(2)],
+                         link="result")
+    rows()
+    result = ClaimStatusResult.objects.get(ticket=ticket)
+    assert result.patient_last_name == "Wanjiru"
+    assert list(result.lines.order_by("position").values_list("procedure_code", flat=True)) == [
+        "J0", "J1"]
