@@ -38,6 +38,7 @@ GUARDS: dict[str, list[str]] = {
                            # The step and claim trace the bench's timeline reads.
                            "tests/core/test_engine_trace.py",
                            "tests/core/test_engine_hand_over.py",
+                           "tests/core/test_engine_save_and_hand_over.py",
                            "tests/core/test_engine_relaxed_commit.py"],
     # The claim's SQL: the engine's tests reach it through claim_tickets and the steps'
     # UPDATEs; test_engine_leasing.py holds the PostgreSQL locks (run with DATABASE_URL).
@@ -47,7 +48,15 @@ GUARDS: dict[str, list[str]] = {
                             "tests/core/test_engine_batching.py",
                             "tests/core/test_engine_leasing.py",
                             "tests/core/test_engine_hand_over.py",
-                            "tests/core/test_engine_relaxed_commit.py"],
+                            "tests/core/test_engine_save_and_hand_over.py",
+                            "tests/core/test_engine_relaxed_commit.py",
+                            "tests/core/test_prepared.py"],
+    # The engine's every-step statements: prepared on PostgreSQL, read into models and
+    # inserted as the ORM would on both.
+    "revcycle/prepared.py": ["tests/core/test_prepared.py",
+                             "tests/core/test_engine_hand_over.py",
+                             "tests/core/test_engine_save_and_hand_over.py",
+                             "tests/claims/test_flow.py"],
     "revcycle/http.py": ["tests/core/test_http.py", "tests/core/test_http_answers.py",
                          "tests/core/test_dropped_connections.py", "tests/core/test_oauth.py"],
     "revcycle/api.py": ["tests/core/test_http.py", "tests/core/test_http_answers.py",

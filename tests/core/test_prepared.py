@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -57,9 +58,11 @@ def test_with_prepared_statements_off_nothing_is_prepared(make_ticket: MakeTicke
     assert not [s for s in _prepared_statements() if "claim_cap" in s]
 
 
-def test_rows_are_read_into_models_as_a_queryset_reads_them(make_ticket: MakeTicket) -> None:
+def test_rows_are_read_into_models_as_a_queryset_reads_them(make_ticket: MakeTicket,
+                                                            monkeypatch: Any) -> None:
     """The encrypted request decrypted, dates as dates (SQLite returns text), and what the
     statement added after the model's columns handed back."""
+    monkeypatch.setattr(prepared, "_known_converters", {})  # found here, not by a test before
     ticket = make_ticket(request={"accountNumber": "ACC7"}, response={"paid": "12.50"})
     with prepared.cursor() as cursor:
         cursor.execute(f"SELECT {prepared.columns(Ticket)}, 41 + 1 FROM revcycle_ticket "
@@ -95,13 +98,37 @@ def test_an_insert_stores_what_bulk_create_would_and_gives_each_model_its_key(
         .values_list("pk", "procedure_code"))
 
 
-def test_an_insert_is_one_statement_however_many_rows(make_ticket: MakeTicket) -> None:
+@pytest.mark.parametrize("returning_pk", [False, True])
+def test_an_insert_is_one_statement_however_many_rows(make_ticket: MakeTicket,
+                                                      returning_pk: bool) -> None:
     result = ClaimStatusResult(ticket=make_ticket())
     prepared.insert([result], returning_pk=True)
+    lines = [ServiceLine(result=result, position=n) for n in range(5)]
     with CaptureQueriesContext(connection) as ctx:
-        prepared.insert([ServiceLine(result=result, position=n) for n in range(5)])
+        prepared.insert(lines, returning_pk=returning_pk)
     [sql] = [q["sql"] for q in ctx.captured_queries]
     assert sql.startswith("INSERT") and ServiceLine.objects.filter(result=result).count() == 5
+    if returning_pk:
+        assert [line.pk for line in lines] == list(
+            ServiceLine.objects.filter(result=result).order_by("position")
+            .values_list("pk", flat=True))
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="an old SQLite's limit")
+def test_without_insert_returning_each_row_is_inserted_and_read_back_by_its_rowid(
+        make_ticket: MakeTicket, monkeypatch: Any) -> None:
+    """SQLite before 3.35 has no INSERT ... RETURNING (Django 5.2 accepts 3.31)."""
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    result = ClaimStatusResult(ticket=make_ticket())
+    prepared.insert([result], returning_pk=True)
+    lines = [ServiceLine(result=result, position=n, procedure_code=f"C{n}") for n in range(3)]
+    with CaptureQueriesContext(connection) as ctx:
+        prepared.insert(lines, returning_pk=True)
+    assert len(ctx.captured_queries) == 3
+    assert [(line.pk, line.procedure_code) for line in lines] == list(
+        ServiceLine.objects.filter(result=result).order_by("position")
+        .values_list("pk", "procedure_code"))
+    assert ClaimStatusResult.objects.get(pk=result.pk).ticket_id == result.ticket_id
 
 
 def test_an_insert_of_nothing_runs_nothing(db: object) -> None:
@@ -134,3 +161,27 @@ def test_rows_called_insert_the_parent_then_its_children_linked_to_it(
     assert result.patient_last_name == "Wanjiru"
     assert list(result.lines.order_by("position").values_list("procedure_code", flat=True)) == [
         "J0", "J1"]
+
+
+def test_each_model_is_read_with_its_own_converters(make_ticket: MakeTicket,
+                                                    monkeypatch: Any) -> None:
+    """Converters are found once per model: a ticket read first must not lend its own to
+    the sandbox's request read next (its JSON and dates are in other columns)."""
+    from sandbox.models import IntegrexTicket
+
+    monkeypatch.setattr(prepared, "_known_converters", {})
+    ticket = make_ticket()
+    request = IntegrexTicket(kind=IntegrexTicket.Kind.CLAIM, request_json={"a": 1},
+                             ready_at=timezone.now())
+    prepared.insert([request])
+    read: list[Any] = []
+    for model, pk in ((Ticket, ticket.pk), (IntegrexTicket, request.pk)):
+        with prepared.cursor() as cursor:
+            cursor.execute(f"SELECT {prepared.columns(model)} FROM {model._meta.db_table} "
+                           "WHERE id = %s", [model._meta.pk.get_db_prep_value(pk, connection)])
+            [(found, _)] = prepared.read_models(model, cursor.fetchall())
+            read.append(found)
+    stored = IntegrexTicket.objects.get(pk=request.pk)
+    assert (read[1].request_json, read[1].created_at, read[1].ready_at) == (
+        {"a": 1}, stored.created_at, stored.ready_at)
+    assert read[0].request == {"accountNumber": "ACC1001"}
