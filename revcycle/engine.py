@@ -241,7 +241,7 @@ def _take(ticket: Ticket, owner: str, hand_over: HandOver | None) -> leasing.Tak
 
 def _hand_over(ticket: Ticket, take: leasing.Take | None) -> Ticket | None:
     """Lease the next due ticket of `ticket`'s connection for the place `ticket` holds
-    (a statement of its own: SQLite's way; PostgreSQL's rides on the save, _save)."""
+    (a statement of its own: SQLite's way; PostgreSQL's rides on the save, _save_taking)."""
     if take is None:
         return None
     try:
