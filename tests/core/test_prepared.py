@@ -185,3 +185,19 @@ def test_each_model_is_read_with_its_own_converters(make_ticket: MakeTicket,
     assert (read[1].request_json, read[1].created_at, read[1].ready_at) == (
         {"a": 1}, stored.created_at, stored.ready_at)
     assert read[0].request == {"accountNumber": "ACC1001"}
+
+
+@on_postgresql
+def test_a_long_statements_placeholders_are_converted_once(db: object) -> None:
+    """psycopg converts %s to $n again for every run of a text over 4 KB or 50 parameters;
+    a step's one statement is both."""
+    values = list(range(60))
+    sql = ("SELECT " + " + ".join(["%s::int"] * len(values))
+           + " /* " + "x" * 4200 + " */")
+    before = prepared._converted.cache_info()
+    for _ in range(3):
+        with prepared.cursor() as cursor:
+            cursor.execute(sql, values)
+            assert cursor.fetchone() == (sum(values),)
+    after = prepared._converted.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 2)
