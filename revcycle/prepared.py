@@ -49,9 +49,10 @@ def _prepared_cursor_class() -> type:
     class ConvertedOnce(_queries.PostgresQuery):
         """A statement's %s placeholders turned into $1, $2... once per text. psycopg
         caches that only for a text under 4 KB and 50 parameters (its long ones are ORMs'
-        VALUES lists of every length); a step's save with its hand-over and rows is longer,
-        and its conversion, done again at every step, was 12% of the engine's CPU at the
-        scale bench. These statements are few and their texts fixed."""
+        VALUES lists of every length); a Done step's save with its hand-over and rows is
+        longer, and converting it again at every step was 9% of the engine's CPU in a
+        profile of the scale bench's GET phase. These statements are few and their texts
+        fixed."""
 
         def convert(self, query: Any, vars: Any) -> None:
             if vars is None or not isinstance(query, str):
