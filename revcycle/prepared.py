@@ -171,8 +171,7 @@ def insert(objs: Sequence[M], *, returning_pk: bool = False) -> None:
     wrapper = connections[DEFAULT_DB_ALIAS]
     with_pk = all(obj.pk is not None for obj in objs)
     fields = _fields(model, with_pk)
-    rows = [[field.get_db_prep_save(field.pre_save(obj, True), connection=wrapper)
-             for field in fields] for obj in objs]
+    rows = [_db_values(obj, fields, wrapper) for obj in objs]
     pk = model._meta.pk
     if returning_pk and not wrapper.features.can_return_rows_from_bulk_insert:
         # SQLite before 3.35: a row at a time, each read back by its rowid.
@@ -196,6 +195,18 @@ def insert(objs: Sequence[M], *, returning_pk: bool = False) -> None:
 
 def _fields(model: type[Model], with_pk: bool) -> list[Any]:
     return [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+
+
+def _child_fields(model: type[Model], link: str) -> tuple[Any, list[Any]]:
+    """A child model's link to its parent, and its other fields but the key."""
+    link_field = model._meta.get_field(link)
+    return link_field, [f for f in _fields(model, False) if f is not link_field]
+
+
+def _db_values(obj: Model, fields: list[Any], wrapper: Any) -> list[Any]:
+    """The object's values as an INSERT sends them (pre_save: auto_now_add; then
+    get_db_prep_save: the encrypted fields encrypted), as bulk_create prepares them."""
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection=wrapper) for f in fields]
 
 
 @functools.lru_cache(maxsize=64)
@@ -237,20 +248,14 @@ class Rows:
         """WITH items (PostgreSQL) that insert the rows once if the WITH item `after`,
         named before them, returned a row, and not at all if it returned none."""
         wrapper = connections[DEFAULT_DB_ALIAS]
-        parent_fields = _fields(type(self.parent), False)
-        params = [f.get_db_prep_save(f.pre_save(self.parent, True), connection=wrapper)
-                  for f in parent_fields]
-        child_fields = self._child_fields(type(self.children[0])) if self.children else []
-        for child in self.children:
-            params += [f.get_db_prep_save(f.pre_save(child, True), connection=wrapper)
-                       for f in child_fields]
+        params = _db_values(self.parent, _fields(type(self.parent), False), wrapper)
         child_model = type(self.children[0]) if self.children else None
+        if child_model is not None:
+            _, others = _child_fields(child_model, self.link)
+            for child in self.children:
+                params += _db_values(child, others, wrapper)
         return _rows_text(type(self.parent), child_model, len(self.children), self.link,
                           after), params
-
-    def _child_fields(self, model: type[Model]) -> list[Any]:
-        link = model._meta.get_field(self.link)
-        return [f for f in _fields(model, False) if f is not link]
 
 
 @functools.lru_cache(maxsize=64)
@@ -271,8 +276,7 @@ def _rows_text(parent: type[Model], child: type[Model] | None, children: int, li
                           after, f" RETURNING {pk}")
     items = [f"rows_parent AS ({first})"]
     if child is not None:
-        link_field: Any = child._meta.get_field(link)
-        others = [f for f in _fields(child, False) if f is not link_field]
+        link_field, others = _child_fields(child, link)
         columns = [quote(str(link_field.column)), *(quote(str(f.column)) for f in others)]
         values = [f"rows_parent.{pk}", *(["%s"] * len(others))]
         items += [f"rows_child{n} AS ({insert_select(child, columns, values, 'rows_parent')})"

@@ -115,28 +115,6 @@ def test_the_statement_relaxes_its_commit_only_for_an_idempotent_querys_save(
     assert sql.count(RELAXED) == (1 if idempotent else 0)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_done_step_whose_store_fails_gives_back_the_place_it_took_with_it(
-        make_ticket: MakeTicket, echo_kind: engine.Kind) -> None:
-    def store() -> None:
-        raise ValueError("a bug while storing")
-
-    echo_kind.poll = lambda t: engine.Done("paid", {"n": t.pk}, 200, store=store)
-    first = make_ticket(state=Ticket.State.SUBMITTED, remote_id="R-1",
-                        next_poll_at=timezone.now() - timedelta(seconds=1))
-    second = make_ticket()
-
-    following, statements = _step_statements(_claim(first))
-
-    assert following is None
-    # No release of its own: the rollback took the next ticket's lease with the rest.
-    assert not [sql for sql in statements if sql.startswith("UPDATE") and "lease_owner" in sql
-                and "WITH" not in sql and "last_error" not in sql]
-    second.refresh_from_db()
-    assert (second.lease_owner, second.lease_until) == ("", None)
-
-
-
 def _claim_rows(ticket: Ticket) -> Any:
     from claims.models import ClaimStatusResult, ServiceLine
 
