@@ -133,19 +133,23 @@ def _template_ticket(world: Any, kind: str) -> Any:
                   response={"status": "made up by the bench"})  # type: ignore[misc]
 
 
-def _children(sql_table: str, model: type[models.Model], fk: str, kind: str,
+def _children(sql_table: str, model: type[models.Model], fk: str, batches: list[Any],
               constants: dict[str, Any]) -> int:
-    """One child row per ticket of `kind`, copied by the database (INSERT ... SELECT)."""
+    """One child row per ticket of the seeded `batches`, copied by the database (INSERT ...
+    SELECT). Only those: the batch section, run before the screens in a whole `make
+    bench`, leaves tickets of the same kind that already have their result."""
     template = model(**{k: v for k, v in constants.items()})
     fields = [f for f in _columns(model) if f.attname != fk]
     q = connection.ops.quote_name
     names = ", ".join([q(fk)] + [q(str(f.column)) for f in fields])
     marks = ", ".join(["%s"] * len(fields))
     params = [_prepared(f, template) for f in fields]
+    ids = [b.pk for b in batches]
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {q(model._meta.db_table)} ({names}) "
-                       f"SELECT id, {marks} FROM {q(sql_table)} WHERE kind = %s",
-                       [*params, kind])
+                       f"SELECT id, {marks} FROM {q(sql_table)} "
+                       f"WHERE batch_id IN ({', '.join(['%s'] * len(ids))})",
+                       [*params, *ids])
         return cursor.rowcount
 
 
@@ -159,6 +163,7 @@ def seed(world: Any, total: int, *, report: Callable[[str], None],
     from revcycle.models import Batch, Ticket
 
     out = Seeded()
+    seeded: dict[str, list[Any]] = {}
     plan = [("claim_status", total, 50), ("discovery", total // 5, 0)]
     start = 0
     for kind, count, open_every in plan:
@@ -175,16 +180,17 @@ def seed(world: Any, total: int, *, report: Callable[[str], None],
                 inserter, kind=kind, count=count, start=start,
                 batch_ids=[b.pk for b in batches], per_batch=per_batch, open_every=open_every))
         out.batches += batches
+        seeded[kind] = batches
         out.counts[kind] = inserted
         start += count
         report(f"  {inserted:,} {kind} tickets in {len(batches)} batches")
     with transaction.atomic():
         out.counts["claim results"] = _children(
-            Ticket._meta.db_table, ClaimStatusResult, "ticket_id", "claim_status",
+            Ticket._meta.db_table, ClaimStatusResult, "ticket_id", seeded["claim_status"],
             {"payer_claim_number": "PCN-BENCH", "date_of_service": date(2026, 1, 5),
              "status_code": "F1", "category_code": "F1"})
         out.counts["coverages"] = _children(
-            Ticket._meta.db_table, Coverage, "ticket_id", "discovery",
+            Ticket._meta.db_table, Coverage, "ticket_id", seeded["discovery"],
             {"payer_name1": "BENCH PAYER", "member_id": "M-BENCH", "position": 0})
     if payer_claims:
         out.counts["payer claims"] = seed_payer_claims(world, payer_claims)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from claims.models import ClaimStatusResult
+from eligibility.models import Coverage
 from payer.models import PayerClaim
 from revcycle.models import Ticket
 from sandbox import benchkit as kit
@@ -44,3 +45,17 @@ def test_the_seeded_batches_belong_to_the_biller_who_can_open_them(world, client
         reverse("claims:batch_detail", args=[seeded.batches[0].pk]))
     assert response.status_code == 200
     assert len(response.context["page"].object_list) == 20
+
+
+def test_a_seed_after_other_tickets_of_its_kind_gives_results_only_to_its_own(world):
+    # A whole `make bench` runs the batch section first: its 1,000 claim-status tickets
+    # already have their results when the screens section seeds (an IntegrityError on
+    # the result's one-per-ticket key stopped the screens and the export on PostgreSQL).
+    benchseed.seed(world, 10, report=lambda _: None, payer_claims=0)
+
+    seeded = benchseed.seed(world, 20, report=lambda _: None, payer_claims=0)
+
+    assert seeded.counts["claim results"] == 20 and seeded.counts["coverages"] == 4
+    assert ClaimStatusResult.objects.count() == Ticket.objects.filter(
+        kind="claim_status").count() == 30
+    assert Coverage.objects.count() == Ticket.objects.filter(kind="discovery").count() == 6
