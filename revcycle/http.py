@@ -2,7 +2,9 @@
 status codes turned into the errors of revcycle/errors.py.
 
 Retries here cover connection errors and 502/503/504 for idempotent methods only: urllib3
-leaves POST out of its retried methods, and we keep it so (docs/pitfalls.md, "HTTP"). A 429
+leaves POST out of its retried methods, and we keep it so (docs/pitfalls.md, "HTTP"). An
+idempotent request whose connection closed unanswered is sent once more at once; a read
+timeout never is. A 429
 is handed back as RateLimited so the engine can slow the whole connection down instead of
 holding a worker thread asleep."""
 
@@ -21,7 +23,8 @@ from typing import Any
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from urllib3.exceptions import ProtocolError
+from urllib3.util.retry import RequestHistory, Retry
 
 from revcycle import errors, services
 
@@ -76,6 +79,30 @@ class _Retry(Retry):
         seconds = super().get_retry_after(response)
         return None if seconds is None else min(seconds, RETRY_AFTER_SLEEP_MAX)
 
+    def increment(self, method: str | None = None, url: str | None = None,
+                  response: Any = None, error: Exception | None = None,
+                  _pool: Any = None, _stacktrace: Any = None) -> _Retry:
+        """Send an idempotent request once more, at once, when its connection closed.
+
+        A kept-alive connection that the server closes as our request leaves (its idle
+        timer ran out) fails with "connection aborted" before any answer. With read=0 the
+        GET came back as Unavailable and waited the engine's backoff, 12 to 18 s, for a
+        request that had never been read. Go's HTTP client re-sends a replayable request on
+        a reused connection for the same reason. Only the first such drop is re-sent, and
+        only for a method urllib3 counts as idempotent (never POST); a read timeout is not
+        a drop and is never re-sent."""
+        if self._first_drop_of_idempotent(method, error):
+            history = self.history + (RequestHistory(method, url, error, None, None),)
+            total = None if self.total is None else self.total - 1
+            if total is None or total >= 0:
+                return self.new(total=total, history=history)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def _first_drop_of_idempotent(self, method: str | None, error: Exception | None) -> bool:
+        return (isinstance(error, ProtocolError) and method is not None
+                and self._is_method_retryable(method)
+                and not any(isinstance(h.error, ProtocolError) for h in self.history))
+
 
 # What requests reads from the environment on every request when trust_env is on.
 ENVIRONMENT_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC")
@@ -98,6 +125,7 @@ def mount_retries(session: requests.Session) -> requests.Session:
         total=settings.HTTP_RETRIES,
         connect=settings.HTTP_RETRIES,
         read=0,  # a read timeout means the server may have acted: the caller decides
+        # (an idempotent request whose connection closed unanswered: _Retry.increment)
         status=settings.HTTP_RETRIES,
         status_forcelist=(502, 503, 504),
         backoff_factor=0.5,
