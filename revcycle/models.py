@@ -376,7 +376,11 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         return super().bulk_create(objs, *args, **kwargs)
 
     def counts(self) -> dict[str, int]:
-        rows = self.values_list("state").annotate(n=models.Count("id"))
+        # COUNT(*), not COUNT(id): the (batch, state) index then answers alone (an
+        # index-only scan). With COUNT(id) PostgreSQL must visit the rows, and for the open
+        # states it preferred the engine's partial due index, whose condition the query
+        # repeats: a batch page's poll read 20,000 rows, 48 to 90 ms, at a million tickets.
+        rows = self.values_list("state").annotate(n=models.Count("*"))
         counts = {state: 0 for state in Ticket.State.values}
         counts.update(dict(rows))
         counts["total"] = sum(n for _, n in rows)
