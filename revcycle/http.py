@@ -67,6 +67,11 @@ def timeouts() -> tuple[float, float]:
 RETRY_AFTER_SLEEP_MAX = 5.0
 
 
+# Safe to send again: once more at once when their connection closed unanswered
+# (_Retry.increment), and later by the engine when it is Unavailable (send).
+RESENT_METHODS = frozenset(["GET", "HEAD"])
+
+
 class _Retry(Retry):
     """urllib3's Retry without its long sleeps: it retries a 429 that carries Retry-After
     and sleeps the whole Retry-After (up to six hours) inside the worker thread. A 429 goes
@@ -89,8 +94,8 @@ class _Retry(Retry):
         GET came back as Unavailable and waited the engine's backoff, 12 to 18 s, for a
         request that had never been read. Go's HTTP client re-sends a replayable request on
         a reused connection for the same reason. Only the first such drop is re-sent, and
-        only for a method urllib3 counts as idempotent (never POST); a read timeout is not
-        a drop and is never re-sent."""
+        only for GET and HEAD, the methods whose drop send() calls Unavailable (never POST);
+        a read timeout is not a drop and is never re-sent."""
         if self._first_drop_of_idempotent(method, error):
             history = self.history + (RequestHistory(method, url, error, None, None),)
             total = None if self.total is None else self.total - 1
@@ -99,8 +104,7 @@ class _Retry(Retry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def _first_drop_of_idempotent(self, method: str | None, error: Exception | None) -> bool:
-        return (isinstance(error, ProtocolError) and method is not None
-                and self._is_method_retryable(method)
+        return (isinstance(error, ProtocolError) and (method or "").upper() in RESENT_METHODS
                 and not any(isinstance(h.error, ProtocolError) for h in self.history))
 
 
@@ -166,7 +170,7 @@ def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> req
             "The service took too long to answer; it may still have acted on the request."
         ) from exc
     except requests.ConnectionError as exc:
-        if method.upper() in ("GET", "HEAD"):
+        if method.upper() in RESENT_METHODS:  # safe to send again: the engine will
             raise errors.Unavailable("Could not reach the service (connection error).") from exc
         raise errors.UnknownOutcome(
             "The connection dropped; the service may or may not have received the request."
