@@ -208,9 +208,10 @@ def write_xlsx(target: Any, sheets: Sequence[Sheet]) -> int:
     """Write the sheets to a path or binary file; returns the number of data rows."""
     workbook = new_workbook(target)
     try:
-        return sum(write_sheet(workbook, s.title, s.header, s.rows,
-                               [s.kinds.get(h) or column_kind(h) for h in s.header])
-                   for s in sheets)
+        with csvio.reading_transaction():  # the rows' server-side cursors (csvio)
+            return sum(write_sheet(workbook, s.title, s.header, s.rows,
+                                   [s.kinds.get(h) or column_kind(h) for h in s.header])
+                       for s in sheets)
     finally:
         workbook.close()
 

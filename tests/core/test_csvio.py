@@ -59,6 +59,7 @@ def test_decode_reads_a_spreadsheets_bom_and_windows_text() -> None:
     assert decode("Müller".encode("cp1252")) == "Müller"
 
 
+@pytest.mark.django_db  # a stream reads its rows in a transaction on PostgreSQL
 def test_exported_formulas_are_neutralised() -> None:
     rows = [["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "-12.50", "42", None,
              "plain"]]

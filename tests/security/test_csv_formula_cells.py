@@ -35,6 +35,7 @@ def test_every_cell_of_an_export_is_quoted() -> None:
     assert line.splitlines() == ['"a","b","c"', '"DOE;\'=cmd|\' /C calc\'!A0","5","x"']
 
 
+@pytest.mark.django_db  # a stream reads its rows in a transaction on PostgreSQL
 def test_a_streamed_export_reads_back_with_the_formulas_neutralised() -> None:
     response = stream_csv("x.csv", ["name"], [["JANE\t=cmd"], ["DOE;=cmd|' /C calc'!A0"]])
     text = b"".join(response.streaming_content).decode()
