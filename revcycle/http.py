@@ -2,9 +2,9 @@
 status codes turned into the errors of revcycle/errors.py.
 
 Retries here cover connection errors and 502/503/504 for idempotent methods only: urllib3
-leaves POST out of its retried methods, and we keep it so (docs/pitfalls.md, "HTTP"). An
-idempotent request whose connection closed unanswered is sent once more at once; a read
-timeout never is. A 429
+leaves POST out of its retried methods, and we keep it so (docs/pitfalls.md, "HTTP"). A
+GET or HEAD whose connection closed unanswered is sent once more at once; a read timeout
+never is. A 429
 is handed back as RateLimited so the engine can slow the whole connection down instead of
 holding a worker thread asleep."""
 
@@ -87,7 +87,7 @@ class _Retry(Retry):
     def increment(self, method: str | None = None, url: str | None = None,
                   response: Any = None, error: Exception | None = None,
                   _pool: Any = None, _stacktrace: Any = None) -> _Retry:
-        """Send an idempotent request once more, at once, when its connection closed.
+        """Send a GET or HEAD once more, at once, when its connection closed unanswered.
 
         A kept-alive connection that the server closes as our request leaves (its idle
         timer ran out) fails with "connection aborted" before any answer. With read=0 the
@@ -96,14 +96,14 @@ class _Retry(Retry):
         a reused connection for the same reason. Only the first such drop is re-sent, and
         only for GET and HEAD, the methods whose drop send() calls Unavailable (never POST);
         a read timeout is not a drop and is never re-sent."""
-        if self._first_drop_of_idempotent(method, error):
+        if self._first_drop_of_resendable(method, error):
             history = self.history + (RequestHistory(method, url, error, None, None),)
             total = None if self.total is None else self.total - 1
             if total is None or total >= 0:
                 return self.new(total=total, history=history)
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
-    def _first_drop_of_idempotent(self, method: str | None, error: Exception | None) -> bool:
+    def _first_drop_of_resendable(self, method: str | None, error: Exception | None) -> bool:
         return (isinstance(error, ProtocolError) and (method or "").upper() in RESENT_METHODS
                 and not any(isinstance(h.error, ProtocolError) for h in self.history))
 
@@ -129,7 +129,7 @@ def mount_retries(session: requests.Session) -> requests.Session:
         total=settings.HTTP_RETRIES,
         connect=settings.HTTP_RETRIES,
         read=0,  # a read timeout means the server may have acted: the caller decides
-        # (an idempotent request whose connection closed unanswered: _Retry.increment)
+        # (a GET whose connection closed unanswered: _Retry.increment)
         status=settings.HTTP_RETRIES,
         status_forcelist=(502, 503, 504),
         backoff_factor=0.5,

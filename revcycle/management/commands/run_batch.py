@@ -77,8 +77,9 @@ class Command(BaseCommand):
         self.stderr.write(f"Batch {batch.pk}: {batch.total_rows} rows, {batch.ticket_count} "
                           f"lookups, {batch.invalid_rows} invalid, {batch.duplicate_rows} "
                           "duplicates.")
-        for line, reason, *_ in error_rows(spec, batch):
-            self.stderr.write(f"  line {line}: {reason}")
+        with csvio.reading_transaction():  # a server-side cursor, as an export's
+            for line, reason, *_ in error_rows(spec, batch):
+                self.stderr.write(f"  line {line}: {reason}")
         stopped = self._pump(batch, connection, options["timeout"])
         tickets = Ticket.objects.filter(batch=batch).order_by("id")
         if str(options["out"]).endswith(".xlsx"):
