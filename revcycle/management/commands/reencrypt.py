@@ -148,18 +148,30 @@ class Command(BaseCommand):
                   f"newest key, {total_rows} rows in {len(tables)} tables and "
                   f"{pieces} pieces of uploads waiting to be read")
         if options["blind_index"]:
-            detail += f"; {reindex_encounters()} SSN indexes recomputed"
+            detail += f"; {reindex_encounters(options['batch_size'])} SSN indexes recomputed"
         record_event(None, "change", object_type="revcycle.encryptionkey", detail=detail)
         self.stdout.write(self.style.SUCCESS(detail.capitalize() + "."))
 
 
-def reindex_encounters() -> int:
-    """Recompute each encounter's SSN blind index under the current BLIND_INDEX_KEY."""
+def reindex_encounters(batch: int = 500) -> int:
+    """Recompute each encounter's SSN blind index under the current BLIND_INDEX_KEY.
+
+    Page by page on the primary key, each page in its own transaction, as
+    reencrypt_table does: a server-side cursor (`.iterator()`) held across the updates
+    fails behind PgBouncer in transaction mode ("cursor does not exist")."""
     from revcycle.models import Encounter
 
-    done = 0
-    for encounter in Encounter.objects.only("pk", "patient_ssn").iterator(chunk_size=500):
-        Encounter.objects.filter(pk=encounter.pk).update(
-            patient_ssn_index=crypto.blind_index(encounter.patient_ssn or "", "ssn"))
-        done += 1
-    return done
+    done, last = 0, None
+    while True:
+        page = Encounter.objects.only("pk", "patient_ssn").order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        with transaction.atomic():
+            rows = list(page[:batch])
+            for encounter in rows:
+                Encounter.objects.filter(pk=encounter.pk).update(
+                    patient_ssn_index=crypto.blind_index(encounter.patient_ssn or "", "ssn"))
+        if not rows:
+            return done
+        done += len(rows)
+        last = rows[-1].pk
