@@ -63,21 +63,20 @@ def hangup_server() -> Iterator[tuple[str, list[str]]]:
     server.server_close()
 
 
+def _point_at(payer: Connection, url: str) -> None:
+    Connection.objects.filter(pk=payer.pk).update(base_url=url)
+    payer.refresh_from_db()
+
+
 def test_a_dropped_connection_on_post_is_unknown_and_sent_only_once(
         payer: Connection, hangup_server: tuple[str, list[str]]) -> None:
     url, hits = hangup_server
-    Connection.objects.filter(pk=payer.pk).update(base_url=url)
-    payer.refresh_from_db()
+    _point_at(payer, url)
 
     with pytest.raises(errors.UnknownOutcome):
         api.call(payer, "POST", "claims", json={"invoiceNumber": "INV-1"})
 
     assert hits == ["POST"]
-
-
-def _point_at(payer: Connection, url: str) -> None:
-    Connection.objects.filter(pk=payer.pk).update(base_url=url)
-    payer.refresh_from_db()
 
 
 def test_a_get_dropped_twice_is_unavailable_so_the_engine_retries_it_later(
